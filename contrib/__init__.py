@@ -1,0 +1,1 @@
+"""Integrations with other people's APIs: the pytest plugin, the pika facade."""

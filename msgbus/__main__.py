@@ -1,0 +1,5 @@
+import sys
+
+from msgbus.cli import main
+
+sys.exit(main())

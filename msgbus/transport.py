@@ -1,0 +1,214 @@
+"""The ``Transport`` interface: what producers, processors and RPC need from a broker.
+
+A transport is one connection with one channel, in AMQP 0-9-1 terms. Its methods mirror
+AMQP methods and raise the errors of :mod:`msgbus.errors`. When the broker closes the
+channel (a soft error: 403, 404, 405, 406) the error is raised and the transport opens a
+fresh channel for the next call; as on any AMQP channel, the consumers of the closed
+channel are gone and its unacknowledged messages are back in their queues. Delivery tags
+of a closed channel are never applied to a later one: acknowledging them does nothing
+and logs a warning.
+
+Publisher confirms are on by default (``confirm_publishes=True``): ``publish`` returns once
+the broker confirmed the message, raises :class:`~msgbus.errors.PublishNacked` if it
+refused it and :class:`~msgbus.errors.Unroutable` if a ``mandatory`` message was returned.
+Without confirms, returned messages go to the callbacks given to ``add_return_callback``.
+
+Callbacks (consumers, returns) run only inside ``process_events`` on the thread calling it.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+from msgbus.values import Delivery, ExchangeType, Properties, QueueInfo, ReturnedMessage
+
+__all__ = ["ConsumerHandle", "DeliveryCallback", "ReturnCallback", "Transport"]
+
+DeliveryCallback = Callable[[Delivery], None]
+ReturnCallback = Callable[[ReturnedMessage], None]
+Arguments = Mapping[str, Any]
+
+
+class ConsumerHandle(abc.ABC):
+    """A running consumer; ``cancel()`` stops it (basic.cancel)."""
+
+    @property
+    @abc.abstractmethod
+    def consumer_tag(self) -> str: ...
+
+    @property
+    @abc.abstractmethod
+    def queue(self) -> str: ...
+
+    @property
+    @abc.abstractmethod
+    def active(self) -> bool:
+        """False once cancelled, by the client or by the broker (queue deleted, channel closed)."""
+
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """Stop receiving. Messages delivered but not acknowledged stay unacknowledged."""
+
+
+class Transport(abc.ABC):
+    """One AMQP connection and channel. Use it as a context manager, or call ``close()``."""
+
+    # -- exchanges -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def declare_exchange(
+        self,
+        name: str,
+        type: ExchangeType | str = ExchangeType.DIRECT,
+        *,
+        passive: bool = False,
+        durable: bool = False,
+        auto_delete: bool = False,
+        internal: bool = False,
+        arguments: Arguments | None = None,
+    ) -> None:
+        """exchange.declare"""
+
+    @abc.abstractmethod
+    def delete_exchange(self, name: str, *, if_unused: bool = False) -> None:
+        """exchange.delete"""
+
+    # -- queues ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def declare_queue(
+        self,
+        name: str = "",
+        *,
+        passive: bool = False,
+        durable: bool = False,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        arguments: Arguments | None = None,
+    ) -> QueueInfo:
+        """queue.declare; an empty name asks the broker to name the queue (``amq.gen-...``)."""
+
+    @abc.abstractmethod
+    def delete_queue(self, name: str, *, if_unused: bool = False, if_empty: bool = False) -> int:
+        """queue.delete; returns how many messages the queue held."""
+
+    @abc.abstractmethod
+    def purge_queue(self, name: str) -> int:
+        """queue.purge; returns how many ready messages were removed."""
+
+    # -- bindings --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def bind_queue(
+        self, queue: str, exchange: str, routing_key: str = "", arguments: Arguments | None = None
+    ) -> None:
+        """queue.bind"""
+
+    @abc.abstractmethod
+    def unbind_queue(
+        self, queue: str, exchange: str, routing_key: str = "", arguments: Arguments | None = None
+    ) -> None:
+        """queue.unbind"""
+
+    @abc.abstractmethod
+    def bind_exchange(
+        self,
+        destination: str,
+        source: str,
+        routing_key: str = "",
+        arguments: Arguments | None = None,
+    ) -> None:
+        """exchange.bind: messages routed by ``source`` also go through ``destination``."""
+
+    @abc.abstractmethod
+    def unbind_exchange(
+        self,
+        destination: str,
+        source: str,
+        routing_key: str = "",
+        arguments: Arguments | None = None,
+    ) -> None:
+        """exchange.unbind"""
+
+    # -- publishing ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: Properties | None = None,
+        *,
+        mandatory: bool = False,
+    ) -> None:
+        """basic.publish (confirmed when the transport has ``confirm_publishes``)."""
+
+    @abc.abstractmethod
+    def add_return_callback(self, callback: ReturnCallback) -> None:
+        """Call ``callback`` for every returned ``mandatory`` message (basic.return)."""
+
+    # -- consuming -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def consume(
+        self,
+        queue: str,
+        callback: DeliveryCallback,
+        *,
+        prefetch: int = 0,
+        auto_ack: bool = False,
+        exclusive: bool = False,
+        consumer_tag: str = "",
+        arguments: Arguments | None = None,
+    ) -> ConsumerHandle:
+        """basic.consume; ``prefetch`` (0 = unlimited) applies to this consumer alone."""
+
+    @abc.abstractmethod
+    def get(self, queue: str, *, auto_ack: bool = False) -> Delivery | None:
+        """basic.get; ``None`` when the queue is empty."""
+
+    @abc.abstractmethod
+    def ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
+        """basic.ack"""
+
+    @abc.abstractmethod
+    def nack(self, delivery_tag: int, *, multiple: bool = False, requeue: bool = True) -> None:
+        """basic.nack"""
+
+    @abc.abstractmethod
+    def reject(self, delivery_tag: int, *, requeue: bool = True) -> None:
+        """basic.reject"""
+
+    @abc.abstractmethod
+    def process_events(self, timeout: float | None = 0.0) -> None:
+        """Run pending callbacks; wait up to ``timeout`` seconds (``None``: forever) for one."""
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def is_open(self) -> bool: ...
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close the connection; unacknowledged messages return to their queues."""
+
+    @property
+    def supports_direct_reply_to(self) -> bool:
+        """Whether consuming from ``amq.rabbitmq.reply-to`` works on this transport."""
+        return True
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,104 @@
+"""Frozen value types shared by every transport: properties, deliveries, declarations."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Delivery",
+    "DeliveryMode",
+    "ExchangeType",
+    "Properties",
+    "QueueInfo",
+    "ReturnedMessage",
+]
+
+#: A value an AMQP field table may hold (pika's encoder accepts the same set).
+FieldValue = Any
+
+
+class ExchangeType(str, enum.Enum):
+    """The exchange types every transport supports."""
+
+    DIRECT = "direct"
+    FANOUT = "fanout"
+    TOPIC = "topic"
+    HEADERS = "headers"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class DeliveryMode(enum.IntEnum):
+    """Whether a message survives a broker restart (in a durable queue)."""
+
+    TRANSIENT = 1
+    PERSISTENT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Properties:
+    """The AMQP 0-9-1 basic properties of a message. ``None`` means "not set"."""
+
+    content_type: str | None = None
+    content_encoding: str | None = None
+    headers: Mapping[str, FieldValue] | None = None
+    delivery_mode: DeliveryMode | int | None = None
+    priority: int | None = None
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    expiration: str | None = None
+    message_id: str | None = None
+    timestamp: int | None = None
+    type: str | None = None
+    user_id: str | None = None
+    app_id: str | None = None
+    cluster_id: str | None = None
+
+    @property
+    def persistent(self) -> bool:
+        """True when ``delivery_mode`` is 2 (persistent)."""
+        return self.delivery_mode == DeliveryMode.PERSISTENT
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A message handed to a consumer callback or returned by ``get``.
+
+    ``delivery_tag`` identifies it for ``ack``/``nack``/``reject`` on the transport that
+    delivered it. ``consumer_tag`` is ``None`` for ``get``; ``message_count`` (the messages
+    left in the queue) is set only by ``get``.
+    """
+
+    body: bytes
+    delivery_tag: int
+    exchange: str
+    routing_key: str
+    redelivered: bool = False
+    properties: Properties = field(default_factory=Properties)
+    consumer_tag: str | None = None
+    message_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedMessage:
+    """A ``mandatory`` message the broker could not route (basic.return)."""
+
+    body: bytes
+    exchange: str
+    routing_key: str
+    reply_code: int
+    reply_text: str
+    properties: Properties = field(default_factory=Properties)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """What queue.declare-ok says: the queue's name and its current counts."""
+
+    name: str
+    message_count: int
+    consumer_count: int

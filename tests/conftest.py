@@ -1,0 +1,136 @@
+"""Shared fixtures: the ``transport`` fixture runs every contract test on every transport.
+
+RabbitMQ comes from ``MSGBUS_TEST_AMQP_URL`` (``scripts/test`` starts a throwaway node and
+sets it). Without it, tests marked ``rabbitmq`` skip loudly; with
+``MSGBUS_REQUIRE_RABBITMQ=1`` they fail instead, and the run fails if none of them passed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from msgbus.clock import ManualClock
+from msgbus.transport import Transport
+from tests.support import Names, delete_on_server
+
+REQUIRE_RABBITMQ = os.environ.get("MSGBUS_REQUIRE_RABBITMQ") == "1"
+AMQP_URL = os.environ.get("MSGBUS_TEST_AMQP_URL", "")
+NO_SERVER = (
+    "NO RABBITMQ SERVER: set MSGBUS_TEST_AMQP_URL or run scripts/test, which starts one"
+)
+
+_rabbitmq_passed = 0
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if item.get_closest_marker("rabbitmq") is None:
+        return
+    global _rabbitmq_passed
+    if report.when == "call" and report.passed:
+        _rabbitmq_passed += 1
+    if report.skipped and REQUIRE_RABBITMQ:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"MSGBUS_REQUIRE_RABBITMQ=1 but this RabbitMQ test skipped: {report.longrepr}"
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if REQUIRE_RABBITMQ and _rabbitmq_passed == 0 and exitstatus == 0:
+        session.exitstatus = 1
+        print("\n!!! MSGBUS_REQUIRE_RABBITMQ=1 but no RabbitMQ test passed")
+
+
+def pytest_report_header() -> str:
+    if AMQP_URL:
+        return "msgbus: RabbitMQ tests run against MSGBUS_TEST_AMQP_URL"
+    return f"msgbus: {NO_SERVER}"
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    """The URL of the RabbitMQ server under test."""
+    if not AMQP_URL:
+        if REQUIRE_RABBITMQ:
+            pytest.fail(f"MSGBUS_REQUIRE_RABBITMQ=1: {NO_SERVER}")
+        pytest.skip(NO_SERVER)
+    return AMQP_URL
+
+
+@pytest.fixture
+def names(request: pytest.FixtureRequest) -> Iterator[Names]:
+    """Unique queue and exchange names for this test, deleted from the server afterwards."""
+    made = Names(request.node.name)
+    yield made
+    if AMQP_URL and made.used:
+        delete_on_server(AMQP_URL, made)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+TransportKind = str
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", id="memory"),
+        pytest.param("rabbitmq", id="rabbitmq", marks=pytest.mark.rabbitmq),
+    ]
+)
+def transport_kind(request: pytest.FixtureRequest) -> TransportKind:
+    kind: str = request.param
+    return kind
+
+
+@pytest.fixture
+def connect(
+    transport_kind: TransportKind, request: pytest.FixtureRequest, clock: ManualClock
+) -> Iterator[Callable[[], Transport]]:
+    """Opens another connection (transport) to the same broker as ``transport``."""
+    opened: list[Transport] = []
+    if transport_kind == "memory":
+        from transports.memory import Broker, MemoryTransport
+
+        broker = Broker(clock=clock)
+
+        def make() -> Transport:
+            t = MemoryTransport(broker)
+            opened.append(t)
+            return t
+    else:
+        url = request.getfixturevalue("amqp_url")
+        from transports.rabbitmq import RabbitMQTransport
+
+        def make() -> Transport:
+            t = RabbitMQTransport.from_url(url)
+            opened.append(t)
+            return t
+
+    yield make
+    for t in opened:
+        if t.is_open:
+            t.close()
+
+
+@pytest.fixture
+def transport(connect: Callable[[], Transport]) -> Transport:
+    """A transport of each kind: the contract suite runs on all of them."""
+    return connect()
+
+
+@pytest.fixture
+def elapse(transport_kind: TransportKind, clock: ManualClock) -> Callable[[float], None]:
+    """Let time pass: advances the manual clock on memory, sleeps on a real server."""
+    if transport_kind == "memory":
+        return clock.advance
+    return time.sleep

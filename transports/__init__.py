@@ -1,0 +1,1 @@
+"""Transports: implementations of :class:`msgbus.transport.Transport`."""
