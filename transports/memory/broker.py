@@ -1,0 +1,348 @@
+"""The thread-safe driver around the sans-IO core: ``Broker``, its connections and channels.
+
+Every call takes the broker's one lock, runs the core, and releases it. What a client must
+hear about later (deliveries, returns, confirms, cancels) waits in its connection's inbox;
+the client's thread drains it with :meth:`Connection.drain` / :meth:`Connection.wait` and
+runs callbacks outside the lock. Event listeners also run outside the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from msgbus.clock import Clock, SystemClock
+from msgbus.errors import (
+    AccessRefused,
+    AMQPError,
+    ConnectionForced,
+    TransportError,
+    ValidationError,
+)
+from msgbus.values import Delivery, Properties
+from transports.memory.core import BrokerCore, PublishResult
+from transports.memory.entities import ChannelState, ConnectionState, OutboxEvent
+from transports.memory.events import BrokerEvent
+from transports.memory.snapshots import BrokerViews
+
+__all__ = ["Broker", "Channel", "Connection", "default_broker", "named_broker"]
+
+T = TypeVar("T")
+NO_ARGS: Mapping[str, Any] = {}
+
+
+class Broker(BrokerViews):
+    """An in-process AMQP 0-9-1 broker that behaves like RabbitMQ 3.10.
+
+    Each ``Broker()`` is independent: tests can make one each. ``clock`` drives every TTL
+    and expiry (pass a :class:`~msgbus.clock.ManualClock` to control time).
+    """
+
+    def __init__(self, *, clock: Clock | None = None, name: str = "") -> None:
+        self.name = name
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._core = BrokerCore(self.clock)
+        self._connections: dict[int, Connection] = {}
+        self._listeners: list[Callable[[BrokerEvent], None]] = []
+        super().__init__(self._core, self._lock)
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        return f"<Broker{label} connections={len(self._connections)}>"
+
+    # -- set-up -----------------------------------------------------------------------
+
+    def add_vhost(self, name: str) -> None:
+        with self._lock:
+            self._core.add_vhost(name)
+
+    def add_user(self, username: str, password: str) -> None:
+        with self._lock:
+            self._core.users[username] = password
+
+    def connect(self, vhost: str = "/", *, username: str = "guest", password: str = "guest",
+                name: str = "") -> Connection:
+        """Open a connection. Wrong credentials → 403 ACCESS_REFUSED; unknown vhost → 530."""
+        with self._lock:
+            if self._core.users.get(username) != password:
+                raise AccessRefused(
+                    "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. "
+                    "For details see the broker logfile.")
+            state = self._core.open_connection(vhost, username, name)
+            connection = Connection(self, state)
+            self._connections[state.id] = connection
+            return connection
+
+    # -- time, restart, events --------------------------------------------------------
+
+    def tick(self) -> None:
+        """Expire what is due now (every operation does this; call it after moving a clock)."""
+        self.run(self._core.tick)
+
+    def restart(self) -> None:
+        """Behave like a node restart: every connection is closed (320 CONNECTION_FORCED)
+        and their unacknowledged messages return, redelivered; non-durable exchanges and
+        queues vanish; transient messages are lost; durable entities, their bindings and
+        persistent messages in durable queues remain."""
+        with self._lock:
+            closed = self._core.restart()
+            for state in closed:
+                connection = self._connections.pop(state.id, None)
+                if connection is not None:
+                    connection.closed_by = ConnectionForced(
+                        "CONNECTION_FORCED - broker forced connection closure with reason "
+                        "'shutdown'")
+            self._changed.notify_all()
+
+    def add_listener(self, listener: Callable[[BrokerEvent], None]) -> None:
+        """Call ``listener`` with every :class:`BrokerEvent` (outside the broker lock)."""
+        with self._lock:
+            self._listeners.append(listener)
+            self._core.tracing = True
+
+    def remove_listener(self, listener: Callable[[BrokerEvent], None]) -> None:
+        with self._lock:
+            self._listeners.remove(listener)
+            self._core.tracing = bool(self._listeners)
+
+    # -- running core methods ---------------------------------------------------------
+
+    def run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a core method under the lock, then notify waiters and listeners."""
+        events: list[BrokerEvent] = []
+        try:
+            with self._lock:
+                try:
+                    return method(*args, **kwargs)
+                finally:
+                    self._changed.notify_all()
+                    events = self._take_events()
+        finally:
+            if events:
+                self._notify(events)
+
+    def _take_events(self) -> list[BrokerEvent]:
+        if not self._core.events:
+            return []
+        events = self._core.events
+        self._core.events = []
+        return events
+
+    def _notify(self, events: list[BrokerEvent]) -> None:
+        listeners = list(self._listeners)
+        for event in events:
+            for listener in listeners:
+                listener(event)
+
+    def _forget(self, connection: Connection) -> None:
+        self._connections.pop(connection.state.id, None)
+
+
+class Connection:
+    """A client connection to a :class:`Broker`."""
+
+    def __init__(self, broker: Broker, state: ConnectionState) -> None:
+        self.broker = broker
+        self.state = state
+        self.closed_by: AMQPError | None = None
+
+    def __repr__(self) -> str:
+        return (f"<memory Connection #{self.state.id} vhost={self.state.vhost!r} "
+                f"user={self.state.user!r} open={self.is_open}>")
+
+    @property
+    def is_open(self) -> bool:
+        return self.state.open
+
+    def channel(self) -> Channel:
+        self._check_open()
+        state = self.broker.run(self.broker._core.open_channel, self.state)
+        return Channel(self, state)
+
+    def close(self) -> None:
+        broker = self.broker
+        broker.run(broker._core.close_connection, self.state)
+        with broker._lock:
+            broker._forget(self)
+
+    def _check_open(self) -> None:
+        if not self.state.open:
+            raise self.closed_by or TransportError("connection is closed")
+
+    def drain(self) -> list[OutboxEvent]:
+        """Take everything waiting for this connection's client."""
+        with self.broker._lock:
+            outbox = self.state.outbox
+            events = list(outbox)
+            outbox.clear()
+            return events
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait until something waits in the inbox or the connection closes (or timeout)."""
+        with self.broker._lock:
+            if self.state.outbox or not self.state.open:
+                return True
+            if timeout is not None and timeout <= 0:
+                return False
+            return self.broker._changed.wait_for(
+                lambda: bool(self.state.outbox) or not self.state.open, timeout)
+
+    def has_events(self) -> bool:
+        return bool(self.state.outbox)
+
+
+class Channel:
+    """An AMQP channel. Methods mirror AMQP methods and raise :mod:`msgbus.errors` errors;
+    a channel error closes the channel, a connection error the connection."""
+
+    def __init__(self, connection: Connection, state: ChannelState) -> None:
+        self.connection = connection
+        self.state = state
+
+    @property
+    def channel_number(self) -> int:
+        return self.state.id
+
+    @property
+    def is_open(self) -> bool:
+        return self.state.open and self.connection.is_open
+
+    def __repr__(self) -> str:
+        return f"<memory Channel #{self.state.id} open={self.is_open}>"
+
+    def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if not self.is_open:
+            self.connection._check_open()
+            raise TransportError(f"channel {self.state.id} is closed")
+        core = self.connection.broker._core
+
+        def guarded() -> T:
+            try:
+                return method(self.state, *args, **kwargs)
+            except AMQPError as error:
+                raise core.fail(self.state, error) from None
+
+        return self.connection.broker.run(guarded)
+
+    def close(self) -> None:
+        if self.state.open:
+            self.connection.broker.run(self.connection.broker._core.close_channel, self.state)
+
+    # -- AMQP methods -----------------------------------------------------------------
+
+    def exchange_declare(self, exchange: str, exchange_type: str = "direct", *,
+                         passive: bool = False, durable: bool = False, auto_delete: bool = False,
+                         internal: bool = False, arguments: Mapping[str, Any] | None = None
+                         ) -> None:
+        core = self.connection.broker._core
+        self._call(core.exchange_declare, exchange, exchange_type, passive=passive,
+                   durable=durable, auto_delete=auto_delete, internal=internal,
+                   arguments=arguments or NO_ARGS)
+
+    def exchange_delete(self, exchange: str, *, if_unused: bool = False) -> None:
+        self._call(self.connection.broker._core.exchange_delete, exchange, if_unused=if_unused)
+
+    def exchange_bind(self, destination: str, source: str, routing_key: str = "",
+                      arguments: Mapping[str, Any] | None = None) -> None:
+        self._call(self.connection.broker._core.bind, ("exchange", destination), source,
+                   routing_key, arguments or NO_ARGS)
+
+    def exchange_unbind(self, destination: str, source: str, routing_key: str = "",
+                        arguments: Mapping[str, Any] | None = None) -> None:
+        self._call(self.connection.broker._core.unbind, ("exchange", destination), source,
+                   routing_key, arguments or NO_ARGS)
+
+    def queue_declare(self, queue: str = "", *, passive: bool = False, durable: bool = False,
+                      exclusive: bool = False, auto_delete: bool = False,
+                      arguments: Mapping[str, Any] | None = None) -> tuple[str, int, int]:
+        """Returns (queue name, message count, consumer count), like queue.declare-ok."""
+        return self._call(self.connection.broker._core.queue_declare, queue, passive=passive,
+                          durable=durable, exclusive=exclusive, auto_delete=auto_delete,
+                          arguments=arguments or NO_ARGS)
+
+    def queue_delete(self, queue: str, *, if_unused: bool = False, if_empty: bool = False
+                     ) -> int:
+        return self._call(self.connection.broker._core.queue_delete, queue,
+                          if_unused=if_unused, if_empty=if_empty)
+
+    def queue_purge(self, queue: str) -> int:
+        return self._call(self.connection.broker._core.queue_purge, queue)
+
+    def queue_bind(self, queue: str, exchange: str, routing_key: str = "",
+                   arguments: Mapping[str, Any] | None = None) -> None:
+        self._call(self.connection.broker._core.bind, ("queue", queue), exchange, routing_key,
+                   arguments or NO_ARGS)
+
+    def queue_unbind(self, queue: str, exchange: str, routing_key: str = "",
+                     arguments: Mapping[str, Any] | None = None) -> None:
+        self._call(self.connection.broker._core.unbind, ("queue", queue), exchange, routing_key,
+                   arguments or NO_ARGS)
+
+    def basic_qos(self, prefetch_count: int = 0, *, global_qos: bool = False) -> None:
+        if not isinstance(prefetch_count, int) or not 0 <= prefetch_count <= 65535:
+            raise ValidationError(
+                f"prefetch_count must be an int in 0..65535, got {prefetch_count!r}")
+        self._call(self.connection.broker._core.basic_qos, prefetch_count, global_=global_qos)
+
+    def basic_publish(self, exchange: str, routing_key: str, body: bytes,
+                      properties: Properties | None = None, *, mandatory: bool = False
+                      ) -> PublishResult:
+        return self._call(self.connection.broker._core.basic_publish, exchange, routing_key,
+                          body, properties if properties is not None else _NO_PROPERTIES,
+                          mandatory=mandatory)
+
+    def basic_consume(self, queue: str, consumer_tag: str = "", *, no_ack: bool = False,
+                      exclusive: bool = False, arguments: Mapping[str, Any] | None = None
+                      ) -> str:
+        return self._call(self.connection.broker._core.basic_consume, queue, consumer_tag,
+                          no_ack=no_ack, exclusive=exclusive, arguments=arguments or NO_ARGS)
+
+    def basic_cancel(self, consumer_tag: str) -> None:
+        self._call(self.connection.broker._core.basic_cancel, consumer_tag)
+
+    def basic_get(self, queue: str, *, no_ack: bool = False) -> Delivery | None:
+        return self._call(self.connection.broker._core.basic_get, queue, no_ack=no_ack)
+
+    def basic_ack(self, delivery_tag: int = 0, *, multiple: bool = False) -> None:
+        self._call(self.connection.broker._core.basic_ack, delivery_tag, multiple=multiple)
+
+    def basic_nack(self, delivery_tag: int = 0, *, multiple: bool = False,
+                   requeue: bool = True) -> None:
+        self._call(self.connection.broker._core.basic_nack, delivery_tag, multiple=multiple,
+                   requeue=requeue)
+
+    def basic_reject(self, delivery_tag: int, *, requeue: bool = True) -> None:
+        self._call(self.connection.broker._core.basic_nack, delivery_tag, multiple=False,
+                   requeue=requeue)
+
+    def basic_recover(self, *, requeue: bool = True) -> None:
+        self._call(self.connection.broker._core.basic_recover)
+
+    def confirm_select(self) -> None:
+        self._call(self.connection.broker._core.confirm_select)
+
+
+_NO_PROPERTIES = Properties()
+
+_default_lock = threading.Lock()
+_named: dict[str, Broker] = {}
+
+
+def named_broker(name: str = "") -> Broker:
+    """The process-wide broker called ``name`` (``""``: the default broker), made on first use.
+    This is the only process-global state; tests should prefer their own ``Broker()``."""
+    if not isinstance(name, str):
+        raise ValidationError(f"broker name must be a str, got {type(name).__name__}")
+    with _default_lock:
+        broker = _named.get(name)
+        if broker is None:
+            broker = _named[name] = Broker(name=name or "default")
+        return broker
+
+
+def default_broker() -> Broker:
+    """The process's default broker (what ``memory://`` connects to)."""
+    return named_broker("")

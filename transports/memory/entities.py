@@ -1,0 +1,208 @@
+"""The broker's state objects (sans-IO): vhosts, exchanges, queues, connections, channels,
+consumers, and the events the core hands to a connection for its client."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from msgbus.values import Delivery, ReturnedMessage
+from transports.memory.queue import QueuedMessage, QueueStore
+
+__all__ = [
+    "ChannelState",
+    "ConnectionState",
+    "ConsumerCancelled",
+    "ConsumerState",
+    "Deliver",
+    "Destination",
+    "ExchangeState",
+    "OutboxEvent",
+    "PublishConfirm",
+    "QueueState",
+    "Return",
+    "Unacked",
+    "VHostState",
+]
+
+#: A binding's destination, as the routing module sees it: ("queue" | "exchange", name).
+Destination = tuple[str, str]
+
+
+class ExchangeState:
+    __slots__ = ("arguments", "auto_delete", "durable", "internal", "name", "router", "type")
+
+    def __init__(self, name: str, type: str, router: Any, *, durable: bool, auto_delete: bool,
+                 internal: bool, arguments: Mapping[str, Any]) -> None:
+        self.name = name
+        self.type = type
+        self.router = router
+        self.durable = durable
+        self.auto_delete = auto_delete
+        self.internal = internal
+        self.arguments = dict(arguments)
+
+
+class QueueState:
+    __slots__ = (
+        "arguments", "auto_delete", "consumers", "dead_letter_exchange",
+        "dead_letter_routing_key", "durable", "expires_ms", "had_consumer", "last_used",
+        "max_bytes", "max_length", "message_ttl", "name", "overflow", "owner", "store",
+        "vhost",
+    )
+
+    def __init__(self, vhost: str, name: str, *, durable: bool, owner: int | None,
+                 auto_delete: bool, arguments: Mapping[str, Any], now: float) -> None:
+        self.vhost = vhost
+        self.name = name
+        self.durable = durable
+        self.owner = owner
+        self.auto_delete = auto_delete
+        self.arguments = dict(arguments)
+        self.store = QueueStore(arguments)
+        self.consumers: list[ConsumerState] = []
+        self.had_consumer = False
+        self.last_used = now
+        self.message_ttl: int | None = _int(arguments, "x-message-ttl")
+        self.expires_ms: int | None = _int(arguments, "x-expires")
+        self.max_length: int | None = _int(arguments, "x-max-length")
+        self.max_bytes: int | None = _int(arguments, "x-max-length-bytes")
+        overflow = arguments.get("x-overflow", "drop-head")
+        self.overflow = overflow.decode() if isinstance(overflow, bytes) else str(overflow)
+        dlx = arguments.get("x-dead-letter-exchange")
+        self.dead_letter_exchange: str | None = (
+            dlx.decode() if isinstance(dlx, bytes) else dlx if isinstance(dlx, str) else None
+        )
+        dlrk = arguments.get("x-dead-letter-routing-key")
+        self.dead_letter_routing_key: str | None = (
+            dlrk.decode() if isinstance(dlrk, bytes) else dlrk if isinstance(dlrk, str) else None
+        )
+
+    @property
+    def exclusive(self) -> bool:
+        return self.owner is not None
+
+    def over_limit(self, extra_count: int = 0, extra_bytes: int = 0) -> bool:
+        if self.max_length is not None and len(self.store) + extra_count > self.max_length:
+            return True
+        return self.max_bytes is not None and self.store.bytes + extra_bytes > self.max_bytes
+
+
+def _int(arguments: Mapping[str, Any], key: str) -> int | None:
+    value = arguments.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class ConsumerState:
+    __slots__ = ("arguments", "channel", "exclusive", "no_ack", "prefetch", "priority", "queue",
+                 "tag", "unacked")
+
+    def __init__(self, tag: str, channel: ChannelState, queue: QueueState, *, no_ack: bool,
+                 exclusive: bool, prefetch: int, arguments: Mapping[str, Any]) -> None:
+        self.tag = tag
+        self.channel = channel
+        self.queue = queue
+        self.no_ack = no_ack
+        self.exclusive = exclusive
+        self.prefetch = prefetch
+        self.arguments = dict(arguments)
+        priority = arguments.get("x-priority", 0)
+        self.priority = priority if isinstance(priority, int) else 0
+        self.unacked = 0
+
+    def has_capacity(self) -> bool:
+        if self.no_ack:
+            return True
+        if self.prefetch and self.unacked >= self.prefetch:
+            return False
+        channel = self.channel
+        return not channel.global_prefetch or channel.counted_unacked < channel.global_prefetch
+
+
+class Unacked:
+    __slots__ = ("consumer", "queue", "queued", "tag")
+
+    def __init__(self, tag: int, queue: QueueState, queued: QueuedMessage,
+                 consumer: ConsumerState | None) -> None:
+        self.tag = tag
+        self.queue = queue
+        self.queued = queued
+        self.consumer = consumer
+
+
+class ChannelState:
+    __slots__ = ("confirm", "connection", "consumers", "counted_unacked", "global_prefetch", "id",
+                 "next_publish_seq", "next_tag", "open", "prefetch", "reply_consumer",
+                 "reply_token", "unacked")
+
+    def __init__(self, connection: ConnectionState, channel_id: int) -> None:
+        self.connection = connection
+        self.id = channel_id
+        self.open = True
+        self.next_tag = 1
+        self.unacked: OrderedDict[int, Unacked] = OrderedDict()
+        self.counted_unacked = 0  # unacked deliveries to consumers (what global prefetch counts)
+        self.consumers: dict[str, ConsumerState] = {}
+        self.prefetch = 0
+        self.global_prefetch = 0
+        self.confirm = False
+        self.next_publish_seq = 1
+        self.reply_consumer: str | None = None  # consumer tag on amq.rabbitmq.reply-to
+        self.reply_token: str | None = None
+
+
+class ConnectionState:
+    __slots__ = ("channels", "id", "name", "next_channel", "open", "outbox", "user", "vhost")
+
+    def __init__(self, connection_id: int, vhost: str, user: str, name: str) -> None:
+        self.id = connection_id
+        self.vhost = vhost
+        self.user = user
+        self.name = name
+        self.open = True
+        self.channels: dict[int, ChannelState] = {}
+        self.next_channel = 1
+        self.outbox: deque[OutboxEvent] = deque()
+
+
+class VHostState:
+    __slots__ = ("bound_sources", "exchanges", "name", "queues")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.exchanges: dict[str, ExchangeState] = {}
+        self.queues: dict[str, QueueState] = {}
+        # destination -> names of the exchanges it is bound to
+        self.bound_sources: dict[Destination, set[str]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    channel: int
+    consumer_tag: str
+    delivery: Delivery
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    channel: int
+    message: ReturnedMessage
+
+
+@dataclass(frozen=True, slots=True)
+class PublishConfirm:
+    channel: int
+    delivery_tag: int
+    ack: bool
+    multiple: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerCancelled:
+    channel: int
+    consumer_tag: str
+
+
+OutboxEvent = Deliver | Return | PublishConfirm | ConsumerCancelled

@@ -1,0 +1,151 @@
+"""Read-only views of a broker, like ``rabbitmqctl list_queues / list_exchanges /
+list_bindings / list_connections / list_channels``: immutable snapshots."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from transports.memory.core import BrokerCore
+
+__all__ = [
+    "BindingSnapshot",
+    "BrokerViews",
+    "ChannelSnapshot",
+    "ConnectionSnapshot",
+    "ExchangeSnapshot",
+    "QueueSnapshot",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    name: str
+    vhost: str
+    messages_ready: int
+    messages_unacknowledged: int
+    consumers: int
+    durable: bool
+    exclusive: bool
+    auto_delete: bool
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def messages(self) -> int:
+        return self.messages_ready + self.messages_unacknowledged
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeSnapshot:
+    name: str
+    vhost: str
+    type: str
+    durable: bool
+    auto_delete: bool
+    internal: bool
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BindingSnapshot:
+    source: str
+    destination: str
+    destination_kind: str
+    routing_key: str
+    vhost: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSnapshot:
+    id: int
+    name: str
+    vhost: str
+    user: str
+    channels: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSnapshot:
+    connection: int
+    number: int
+    consumers: int
+    messages_unacknowledged: int
+    prefetch_count: int
+    global_prefetch_count: int
+    confirm: bool
+
+
+class BrokerViews:
+    """Snapshot methods of :class:`~transports.memory.Broker`."""
+
+    def __init__(self, core: BrokerCore, lock: threading.RLock) -> None:
+        self.__core = core
+        self.__lock = lock
+
+    def queues(self, vhost: str = "/") -> list[QueueSnapshot]:
+        """Queues in declaration order, with ready / unacked / consumer counts."""
+        with self.__lock:
+            core = self.__core
+            core.tick()
+            unacked: dict[int, int] = {}
+            for conn in core.connections.values():
+                for channel in conn.channels.values():
+                    for entry in channel.unacked.values():
+                        unacked[id(entry.queue)] = unacked.get(id(entry.queue), 0) + 1
+            vh = core.vhosts.get(vhost)
+            if vh is None:
+                return []
+            return [
+                QueueSnapshot(q.name, vhost, len(q.store), unacked.get(id(q), 0),
+                              len(q.consumers), q.durable, q.exclusive, q.auto_delete,
+                              dict(q.arguments))
+                for q in vh.queues.values()
+            ]
+
+    def queue(self, name: str, vhost: str = "/") -> QueueSnapshot | None:
+        for snapshot in self.queues(vhost):
+            if snapshot.name == name:
+                return snapshot
+        return None
+
+    def exchanges(self, vhost: str = "/") -> list[ExchangeSnapshot]:
+        """Exchanges, the default exchange (named ``""``) first."""
+        with self.__lock:
+            vh = self.__core.vhosts.get(vhost)
+            if vh is None:
+                return []
+            result = [ExchangeSnapshot("", vhost, "direct", True, False, False)]
+            result.extend(
+                ExchangeSnapshot(x.name, vhost, x.type, x.durable, x.auto_delete, x.internal,
+                                 dict(x.arguments))
+                for x in sorted(vh.exchanges.values(), key=lambda x: x.name))
+            return result
+
+    def bindings(self, vhost: str = "/") -> list[BindingSnapshot]:
+        """Bindings, including the default exchange's implicit one for every queue."""
+        with self.__lock:
+            vh = self.__core.vhosts.get(vhost)
+            if vh is None:
+                return []
+            result = [BindingSnapshot("", q, "queue", q, vhost) for q in vh.queues]
+            for x in sorted(vh.exchanges.values(), key=lambda x: x.name):
+                for key, arguments, (kind, dest) in x.router.bindings():
+                    result.append(BindingSnapshot(x.name, dest, kind, key, vhost,
+                                                  dict(arguments)))
+            return result
+
+    def connections(self) -> list[ConnectionSnapshot]:
+        with self.__lock:
+            return [ConnectionSnapshot(c.id, c.name, c.vhost, c.user, len(c.channels))
+                    for c in self.__core.connections.values()]
+
+    def channels(self) -> list[ChannelSnapshot]:
+        with self.__lock:
+            return [
+                ChannelSnapshot(c.id, ch.id, len(ch.consumers), len(ch.unacked), ch.prefetch,
+                                ch.global_prefetch, ch.confirm)
+                for c in self.__core.connections.values() for ch in c.channels.values()
+            ]

@@ -1,0 +1,309 @@
+"""``MemoryTransport``: the :class:`~msgbus.transport.Transport` on an in-process broker.
+
+One connection and one channel on a :class:`~transports.memory.Broker`. Callbacks run in
+:meth:`MemoryTransport.process_events`, on the calling thread, never under the broker lock,
+so a single-threaded test can run producer → processor → reply deterministically. Methods
+other than ``process_events`` may be called from any thread (ack from a worker included).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from msgbus.errors import (
+    ChannelClosed,
+    ConnectionClosed,
+    PublishNacked,
+    Unroutable,
+    ValidationError,
+)
+from msgbus.transport import (
+    ConsumerHandle,
+    DeliveryCallback,
+    ReturnCallback,
+    Transport,
+)
+from msgbus.values import Delivery, ExchangeType, Properties, QueueInfo
+from transports.memory.broker import Broker, Channel, default_broker
+from transports.memory.entities import ConsumerCancelled, Deliver, Return
+
+__all__ = ["MemoryTransport"]
+
+log = logging.getLogger("transports.memory")
+T = TypeVar("T")
+
+
+class _Consumer(ConsumerHandle):
+    def __init__(self, transport: MemoryTransport, channel: Channel, tag: str, queue: str,
+                 callback: DeliveryCallback) -> None:
+        self._transport = transport
+        self._channel = channel
+        self._tag = tag
+        self._queue = queue
+        self.callback = callback
+        self._active = True
+
+    @property
+    def consumer_tag(self) -> str:
+        return self._tag
+
+    @property
+    def queue(self) -> str:
+        return self._queue
+
+    @property
+    def active(self) -> bool:
+        return self._active and self._channel.is_open
+
+    def cancel(self) -> None:
+        if self.active:
+            self._channel.basic_cancel(self._tag)
+        self._active = False
+        self._transport._consumers.pop(self._tag, None)
+
+    def __repr__(self) -> str:
+        return f"<memory consumer {self._tag!r} on {self._queue!r} active={self.active}>"
+
+
+def _check_str(what: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a str, got {type(value).__name__}: {value!r}")
+
+
+class MemoryTransport(Transport):
+    """A transport on ``broker`` (the process default broker when ``None``)."""
+
+    def __init__(self, broker: Broker | None = None, *, vhost: str = "/",
+                 username: str = "guest", password: str = "guest",
+                 confirm_publishes: bool = True, name: str = "") -> None:
+        self.broker = broker if broker is not None else default_broker()
+        self.confirm_publishes = confirm_publishes
+        self._connection = self.broker.connect(vhost, username=username, password=password,
+                                               name=name)
+        self._channel = self._connection.channel()
+        self._tag_base = 0  # delivery tags of earlier channels are <= this
+        self._consumers: dict[str, _Consumer] = {}
+        self._return_callbacks: list[ReturnCallback] = []
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<MemoryTransport {self.broker!r} vhost={self._connection.state.vhost!r}>"
+
+    # -- the channel ------------------------------------------------------------------
+
+    def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        channel = self._open_channel()
+        try:
+            return method(channel, *args, **kwargs)
+        except ChannelClosed:
+            self._replace_channel(channel)
+            raise
+
+    def _open_channel(self) -> Channel:
+        with self._lock:
+            if not self._connection.is_open:
+                raise self._connection.closed_by or ConnectionClosed(
+                    "connection is closed", 320)
+            if not self._channel.is_open:
+                self._replace_channel_locked(self._channel)
+            return self._channel
+
+    def _replace_channel(self, dead: Channel) -> None:
+        with self._lock:
+            self._replace_channel_locked(dead)
+
+    def _replace_channel_locked(self, dead: Channel) -> None:
+        if self._channel is not dead or not self._connection.is_open:
+            return
+        self._tag_base += dead.state.next_tag - 1
+        for consumer in self._consumers.values():
+            consumer._active = False
+        self._consumers.clear()
+        self._channel = self._connection.channel()
+
+    def _local_tag(self, delivery_tag: int, action: str) -> int | None:
+        if not isinstance(delivery_tag, int) or isinstance(delivery_tag, bool) \
+                or delivery_tag < 0:
+            raise ValidationError(
+                f"delivery_tag must be a non-negative int, got {delivery_tag!r}")
+        if delivery_tag == 0:
+            return 0
+        if delivery_tag <= self._tag_base:
+            log.warning("ignoring %s of delivery tag %d: it belongs to a closed channel "
+                        "(the message was returned to its queue)", action, delivery_tag)
+            return None
+        return delivery_tag - self._tag_base
+
+    # -- exchanges, queues, bindings --------------------------------------------------
+
+    def declare_exchange(self, name: str, type: ExchangeType | str = ExchangeType.DIRECT, *,
+                         passive: bool = False, durable: bool = False,
+                         auto_delete: bool = False, internal: bool = False,
+                         arguments: Mapping[str, Any] | None = None) -> None:
+        _check_str("exchange name", name)
+        exchange_type = type.value if isinstance(type, ExchangeType) else type
+        _check_str("exchange type", exchange_type)
+        self._call(Channel.exchange_declare, name, exchange_type, passive=passive,
+                   durable=durable, auto_delete=auto_delete, internal=internal,
+                   arguments=arguments)
+
+    def delete_exchange(self, name: str, *, if_unused: bool = False) -> None:
+        _check_str("exchange name", name)
+        self._call(Channel.exchange_delete, name, if_unused=if_unused)
+
+    def declare_queue(self, name: str = "", *, passive: bool = False, durable: bool = False,
+                      exclusive: bool = False, auto_delete: bool = False,
+                      arguments: Mapping[str, Any] | None = None) -> QueueInfo:
+        _check_str("queue name", name)
+        queue, messages, consumers = self._call(
+            Channel.queue_declare, name, passive=passive, durable=durable, exclusive=exclusive,
+            auto_delete=auto_delete, arguments=arguments)
+        return QueueInfo(queue, messages, consumers)
+
+    def delete_queue(self, name: str, *, if_unused: bool = False, if_empty: bool = False
+                     ) -> int:
+        _check_str("queue name", name)
+        return self._call(Channel.queue_delete, name, if_unused=if_unused, if_empty=if_empty)
+
+    def purge_queue(self, name: str) -> int:
+        _check_str("queue name", name)
+        return self._call(Channel.queue_purge, name)
+
+    def bind_queue(self, queue: str, exchange: str, routing_key: str = "",
+                   arguments: Mapping[str, Any] | None = None) -> None:
+        self._check_binding(queue, exchange, routing_key)
+        self._call(Channel.queue_bind, queue, exchange, routing_key, arguments)
+
+    def unbind_queue(self, queue: str, exchange: str, routing_key: str = "",
+                     arguments: Mapping[str, Any] | None = None) -> None:
+        self._check_binding(queue, exchange, routing_key)
+        self._call(Channel.queue_unbind, queue, exchange, routing_key, arguments)
+
+    def bind_exchange(self, destination: str, source: str, routing_key: str = "",
+                      arguments: Mapping[str, Any] | None = None) -> None:
+        self._check_binding(destination, source, routing_key)
+        self._call(Channel.exchange_bind, destination, source, routing_key, arguments)
+
+    def unbind_exchange(self, destination: str, source: str, routing_key: str = "",
+                        arguments: Mapping[str, Any] | None = None) -> None:
+        self._check_binding(destination, source, routing_key)
+        self._call(Channel.exchange_unbind, destination, source, routing_key, arguments)
+
+    @staticmethod
+    def _check_binding(destination: str, source: str, routing_key: str) -> None:
+        _check_str("binding destination", destination)
+        _check_str("binding source", source)
+        _check_str("routing key", routing_key)
+
+    # -- publishing -------------------------------------------------------------------
+
+    def publish(self, exchange: str, routing_key: str, body: bytes,
+                properties: Properties | None = None, *, mandatory: bool = False) -> None:
+        _check_str("exchange name", exchange)
+        _check_str("routing key", routing_key)
+        if not isinstance(body, (bytes, bytearray, memoryview)):
+            raise ValidationError(f"message body must be bytes, got {type(body).__name__}")
+        if properties is not None and not isinstance(properties, Properties):
+            raise ValidationError(
+                f"properties must be msgbus.Properties, got {type(properties).__name__}")
+        confirm = self.confirm_publishes
+        result = self._call(Channel.basic_publish, exchange, routing_key, bytes(body),
+                            properties, mandatory=mandatory and not confirm)
+        if confirm:
+            if mandatory and not result.routed:
+                raise Unroutable(exchange, routing_key)
+            if result.nacked:
+                raise PublishNacked(exchange, routing_key)
+
+    def add_return_callback(self, callback: ReturnCallback) -> None:
+        self._return_callbacks.append(callback)
+
+    # -- consuming --------------------------------------------------------------------
+
+    def consume(self, queue: str, callback: DeliveryCallback, *, prefetch: int = 0,
+                auto_ack: bool = False, exclusive: bool = False, consumer_tag: str = "",
+                arguments: Mapping[str, Any] | None = None) -> ConsumerHandle:
+        _check_str("queue name", queue)
+        if not callable(callback):
+            raise ValidationError(f"consumer callback must be callable, got {callback!r}")
+        channel = self._open_channel()
+        self._call(Channel.basic_qos, prefetch)
+        tag = self._call(Channel.basic_consume, queue, consumer_tag, no_ack=auto_ack,
+                         exclusive=exclusive, arguments=arguments)
+        handle = _Consumer(self, channel, tag, queue, callback)
+        self._consumers[tag] = handle
+        return handle
+
+    def get(self, queue: str, *, auto_ack: bool = False) -> Delivery | None:
+        _check_str("queue name", queue)
+        delivery = self._call(Channel.basic_get, queue, no_ack=auto_ack)
+        return self._global(delivery) if delivery is not None else None
+
+    def _global(self, delivery: Delivery) -> Delivery:
+        if not self._tag_base:
+            return delivery
+        return dataclasses.replace(delivery, delivery_tag=delivery.delivery_tag + self._tag_base)
+
+    def ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
+        tag = self._local_tag(delivery_tag, "ack")
+        if tag is not None:
+            self._call(Channel.basic_ack, tag, multiple=multiple)
+
+    def nack(self, delivery_tag: int, *, multiple: bool = False, requeue: bool = True) -> None:
+        tag = self._local_tag(delivery_tag, "nack")
+        if tag is not None:
+            self._call(Channel.basic_nack, tag, multiple=multiple, requeue=requeue)
+
+    def reject(self, delivery_tag: int, *, requeue: bool = True) -> None:
+        tag = self._local_tag(delivery_tag, "reject")
+        if tag is not None:
+            self._call(Channel.basic_reject, tag, requeue=requeue)
+
+    def process_events(self, timeout: float | None = 0.0) -> None:
+        connection = self._connection
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            events = connection.drain()
+            if events:
+                self._dispatch(events)
+                return
+            if not connection.is_open:
+                return
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return
+            connection.wait(remaining)
+
+    def _dispatch(self, events: list[Any]) -> None:
+        current = self._channel.state.id
+        for event in events:
+            if getattr(event, "channel", current) != current:
+                continue  # for a channel closed since: its consumers are gone
+            if isinstance(event, Deliver):
+                consumer = self._consumers.get(event.consumer_tag)
+                if consumer is not None:
+                    consumer.callback(self._global(event.delivery))
+            elif isinstance(event, Return):
+                for callback in list(self._return_callbacks):
+                    callback(event.message)
+            elif isinstance(event, ConsumerCancelled):
+                cancelled = self._consumers.pop(event.consumer_tag, None)
+                if cancelled is not None:
+                    cancelled._active = False
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._connection.is_open
+
+    def close(self) -> None:
+        self._connection.close()
+        for consumer in self._consumers.values():
+            consumer._active = False
+        self._consumers.clear()
