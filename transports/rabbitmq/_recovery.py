@@ -1,0 +1,161 @@
+"""Recovery after a lost connection: reconnect with backoff, re-declare, restart consumers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+
+from msgbus import errors
+from transports.rabbitmq import _errors
+from transports.rabbitmq._topology import ExchangeDecl, QueueDecl
+from transports.rabbitmq.events import ConnectionEvent, ConnectionState, RecoveryPolicy
+
+if TYPE_CHECKING:
+    from transports.rabbitmq.transport import RabbitMQTransport
+
+__all__ = ["Recovery"]
+
+log = logging.getLogger("transports.rabbitmq")
+T = TypeVar("T")
+#: An exclusive queue of the lost connection may linger a moment on the broker.
+_LOCKED_RETRIES = 50
+_LOCKED_DELAY = 0.1
+
+
+class Recovery:
+    """Brings a :class:`RabbitMQTransport` back after its connection was lost."""
+
+    def __init__(self, transport: RabbitMQTransport, policy: RecoveryPolicy) -> None:
+        self._t = transport
+        self.policy = policy
+
+    def recover(self, cause: BaseException) -> None:
+        """Reconnect and restore, or close the transport and raise ``ConnectionLost``."""
+        t = self._t
+        self._discard()
+        error = cause if isinstance(cause, errors.MsgbusError) else _errors.translate(cause)
+        t._emit(ConnectionEvent(ConnectionState.LOST, t._url, error=error))
+        last: BaseException = cause
+        attempt = 0
+        while attempt < self.policy.max_attempts:
+            attempt += 1
+            delay = self.policy.delay(attempt)
+            if delay:
+                t._sleep(delay)
+            try:
+                t._connection = pika.BlockingConnection(t._params)
+                t._open_channel()
+                renamed = self._restore()
+            except _errors.PIKA_ERRORS as exc:
+                last = exc
+                log.warning(
+                    "reconnecting to %s, attempt %d of %d failed: %r",
+                    t._url, attempt, self.policy.max_attempts, exc,
+                )
+                self._discard()
+                continue
+            log.info("reconnected to %s after %d attempt(s)", t._url, attempt)
+            t._emit(ConnectionEvent(
+                ConnectionState.RECOVERED, t._url, attempts=attempt, renamed_queues=renamed
+            ))
+            return
+        t._closed = True
+        for consumer in t._consumers.values():
+            consumer._stopped()
+        t._consumers.clear()
+        failure = errors.ConnectionLost(
+            f"the connection to {t._url} was lost and could not be recovered "
+            f"after {attempt} attempt(s): {_errors.translate(last)}"
+        )
+        t._emit(ConnectionEvent(ConnectionState.FAILED, t._url, attempts=attempt, error=failure))
+        raise failure from last
+
+    def _discard(self) -> None:
+        t = self._t
+        t._channel = None
+        connection, t._connection = t._connection, None
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except _errors.PIKA_ERRORS as exc:
+                log.debug("closing the lost connection to %s: %r", t._url, exc)
+
+    def _step(self, what: str, op: Callable[[BlockingChannel], T]) -> tuple[bool, T | None]:
+        """Run one restoring ``op``; a channel error is logged and skipped."""
+        t = self._t
+        for _ in range(_LOCKED_RETRIES):
+            channel = t._channel if t._channel is not None else t._open_channel()
+            try:
+                return True, op(channel)
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                t._channel = None
+                if exc.reply_code == errors.ResourceLocked.reply_code:
+                    t._sleep(_LOCKED_DELAY)
+                    continue
+                log.warning("recovery could not restore %s: %s", what, exc.reply_text)
+                return False, None
+        log.warning("recovery could not restore %s: it stayed locked", what)
+        return False, None
+
+    def _restore(self) -> dict[str, str]:
+        """Declare the recorded topology again and restart the consumers."""
+        t = self._t
+        topology = t._topology
+        for x in list(topology.exchanges.values()):
+            self._step(f"exchange {x.name!r}", partial(_declare_exchange, x))
+        renamed: dict[str, str] = {}
+        for q in list(topology.queues.values()):
+            ok, new_name = self._step(f"queue {q.name!r}", partial(_declare_queue, q))
+            if ok and new_name is not None and q.server_named:
+                topology.rename(q.name, new_name)
+                renamed[q.name] = new_name
+        for b in list(topology.bindings.values()):
+            self._step(f"binding {b.source!r} -> {b.destination!r}",
+                       partial(t._declare_binding, binding=b))
+        self._restart_consumers()
+        return renamed
+
+    def _restart_consumers(self) -> None:
+        """Start every consumer again; one that fails closes the channel, so start over."""
+        t = self._t
+        pending = list(t._consumers.values())
+        t._consumers.clear()
+        while pending:
+            started = []
+            for consumer in pending:
+                consumer._started(consumer.consumer_tag, t._topology.resolve(consumer.queue))
+                ok, _ = self._step(
+                    f"consumer {consumer.consumer_tag!r} on queue {consumer.queue!r}",
+                    partial(t._start_consumer, consumer=consumer),
+                )
+                if ok:
+                    started.append(consumer)
+                    continue
+                consumer._stopped()
+                for done in started:
+                    t._consumers.pop(done.consumer_tag, None)
+                pending = [c for c in pending if c is not consumer]
+                break
+            else:
+                return
+
+
+def _declare_exchange(x: ExchangeDecl, channel: BlockingChannel) -> None:
+    channel.exchange_declare(
+        x.name, x.type, durable=x.durable, auto_delete=x.auto_delete, internal=x.internal,
+        arguments=dict(x.arguments) if x.arguments else None,
+    )
+
+
+def _declare_queue(q: QueueDecl, channel: BlockingChannel) -> str:
+    frame = channel.queue_declare(
+        "" if q.server_named else q.name, durable=q.durable, exclusive=q.exclusive,
+        auto_delete=q.auto_delete, arguments=dict(q.arguments) if q.arguments else None,
+    )
+    name: str = frame.method.queue
+    return name

@@ -1,0 +1,568 @@
+"""The :class:`~msgbus.transport.Transport` on pika's ``BlockingConnection``.
+
+**Connection and channel.** One connection, one channel. When the broker closes the
+channel (403, 404, 405, 406) the matching :mod:`msgbus.errors` class is raised and the
+next call opens a new channel; the consumers of the closed channel become inactive.
+
+**Delivery tags.** The tags handed out are the channel's tags plus an offset that grows
+with every new channel, so they never repeat across channels and connections. Acking,
+nacking or rejecting a tag of a channel that is gone does nothing and logs a WARNING: the
+broker has already put that message back in its queue, and the tag may mean another
+message on the new channel.
+
+**Publisher confirms** are on by default (``confirm_publishes=True``): ``publish`` returns
+once the broker confirmed the message, and raises :class:`~msgbus.errors.PublishNacked`
+or, for a returned ``mandatory`` message, :class:`~msgbus.errors.Unroutable`. Without
+confirms, returned messages go to the ``add_return_callback`` callbacks during
+``process_events``.
+
+**Recovery.** When the connection is lost (socket drop, heartbeat timeout, the node
+restarting, ``rabbitmqctl close_all_connections``) the transport reconnects with backoff,
+as bounded by its :class:`~transports.rabbitmq.events.RecoveryPolicy`, trying the URL's
+hosts in order. It declares again the exchanges, queues and bindings it declared (a
+server-named queue is re-created under a new name; its bindings and consumers move over,
+and the old name keeps working on this transport as an alias) and restarts its
+consumers. The call that saw the loss then carries on: declarations, bindings, ``get``
+and ``consume`` are made again; ``process_events`` returns; ``ack``/``nack``/``reject`` of
+a tag from the lost connection do nothing but log a WARNING (the message will be
+redelivered, flagged ``redelivered``). A ``publish`` cut off before its confirm raises
+:class:`~msgbus.errors.ConnectionLost` once the transport has reconnected — the message
+may or may not have reached the broker, so publish it again if it must arrive — unless the
+transport was made with ``republish_unconfirmed=True``, in which case it is published again
+on the new connection (at least once: it may then arrive twice). If recovery gives up, the
+call raises :class:`~msgbus.errors.ConnectionLost` and the transport is closed.
+``add_connection_listener`` observes all this through :class:`ConnectionEvent`s.
+
+**Threading.** pika's connection is not thread-safe, and neither is this transport: call
+it from one thread at a time — the thread that runs ``process_events``, where all
+callbacks run (consumers, returns, connection listeners). The exceptions are ``ack``,
+``nack`` and ``reject``, which are safe from any thread: called from another thread they
+are handed to the connection with ``add_callback_threadsafe`` and carried out during the
+next ``process_events`` of the owning thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, TypeVar
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
+
+from msgbus import errors
+from msgbus.transport import Arguments, ConsumerHandle, DeliveryCallback, ReturnCallback, Transport
+from msgbus.values import Delivery, ExchangeType, Properties, QueueInfo, ReturnedMessage
+from transports.rabbitmq import _errors
+from transports.rabbitmq._consumer import RabbitMQConsumer
+from transports.rabbitmq._properties import from_pika, to_pika
+from transports.rabbitmq._recovery import Recovery
+from transports.rabbitmq._topology import BindingDecl, ExchangeDecl, QueueDecl, Topology
+from transports.rabbitmq.events import (
+    ConnectionEvent,
+    ConnectionListener,
+    ConnectionState,
+    RecoveryPolicy,
+)
+from transports.rabbitmq.url import ConnectionConfig, parse_url
+
+__all__ = ["RabbitMQTransport"]
+
+log = logging.getLogger("transports.rabbitmq")
+T = TypeVar("T")
+AfterRecovery = Literal["retry", "raise", "ignore"]
+_MAX_RETRIES = 3
+
+
+class RabbitMQTransport(Transport):
+    """A RabbitMQ connection and channel (see the module documentation for the semantics)."""
+
+    def __init__(
+        self,
+        config: ConnectionConfig | None = None,
+        *,
+        confirm_publishes: bool = True,
+        recovery: RecoveryPolicy | None = None,
+        republish_unconfirmed: bool = False,
+        connection_listeners: Iterable[ConnectionListener] = (),
+    ) -> None:
+        self._config = config if config is not None else ConnectionConfig()
+        self._url = self._config.redacted_url()
+        self._confirm = confirm_publishes
+        self._republish = republish_unconfirmed
+        self._listeners: list[ConnectionListener] = list(connection_listeners)
+        self._return_callbacks: list[ReturnCallback] = []
+        self._consumers: dict[str, RabbitMQConsumer] = {}
+        self._topology = Topology()
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+        self._tag_base = 0  # added to the current channel's tags
+        self._tag_high = 0  # the highest tag handed out so far
+        self._qos = 0  # the per-consumer prefetch the channel is set to
+        self._closed = False
+        self._owner = threading.get_ident()
+        self._recovery = Recovery(self, recovery if recovery is not None else RecoveryPolicy())
+        try:
+            self._params = self._config.pika_parameters()
+            self._connection = pika.BlockingConnection(self._params)
+            self._open_channel()
+        except _errors.PIKA_ERRORS as exc:
+            self._closed = True
+            raise self._translate(exc, connecting=True) from exc
+        except OSError as exc:  # reading TLS files
+            self._closed = True
+            raise errors.ValidationError(f"cannot set up TLS for {self._url}: {exc}") from exc
+        self._emit(ConnectionEvent(ConnectionState.CONNECTED, self._url))
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RabbitMQTransport:
+        """Connect to an ``amqp://`` or ``amqps://`` URL (see :mod:`transports.rabbitmq.url`).
+
+        ``options`` are the keyword arguments of the constructor: ``confirm_publishes``,
+        ``recovery``, ``republish_unconfirmed``, ``connection_listeners``.
+        """
+        return cls(parse_url(url), **options)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<RabbitMQTransport {self._url} ({state})>"
+
+    # -- connection state -------------------------------------------------------------
+
+    def add_connection_listener(self, listener: ConnectionListener) -> None:
+        """Call ``listener`` with a :class:`ConnectionEvent` on every change of state."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: ConnectionEvent) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    def _translate(self, exc: BaseException, *, connecting: bool = False) -> errors.MsgbusError:
+        error = _errors.translate(exc, self._url)
+        if isinstance(error, errors.PreconditionFailed) and self._tag_base:
+            # the broker names its own tag; name the one the caller passed
+            text = _errors.offset_unknown_tag(error.reply_text, self._tag_base)
+            if text != error.reply_text:
+                return errors.PreconditionFailed(text)
+        if connecting and isinstance(error, errors.ConnectionLost):
+            return errors.ConnectionLost(f"cannot connect to {self._url}: {error}")
+        return error
+
+    def _open_channel(self) -> BlockingChannel:
+        assert self._connection is not None
+        channel = self._connection.channel()
+        if self._confirm:
+            channel.confirm_delivery()
+        else:
+            channel.add_on_return_callback(self._on_return)
+        channel.add_on_cancel_callback(self._on_broker_cancel)
+        self._tag_base = self._tag_high
+        self._qos = 0
+        self._channel = channel
+        return channel
+
+    def _channel_closed(self) -> None:
+        """The broker closed the channel: its consumers are gone, a new one opens next."""
+        self._channel = None
+        for consumer in self._consumers.values():
+            consumer._stopped()
+        self._consumers.clear()
+
+    def _ensure_channel(self) -> BlockingChannel:
+        channel = self._channel
+        if channel is not None:
+            return channel
+        if self._closed:
+            raise errors.ConnectionLost(f"the transport to {self._url} is closed")
+        if self._connection is None or not self._connection.is_open:
+            self._recovery.recover(errors.ConnectionLost("connection closed"))
+            assert self._channel is not None
+            return self._channel
+        return self._open_channel()
+
+    def _run(self, op: Callable[[BlockingChannel], T], after_recovery: AfterRecovery) -> T | None:
+        """Run ``op`` on the channel, translating errors and recovering as documented."""
+        for _ in range(_MAX_RETRIES):
+            channel = self._ensure_channel()
+            try:
+                return op(channel)
+            except _errors.PIKA_ERRORS as exc:
+                reason = self._close_reason(channel, exc)
+                if _errors.is_channel_error(reason):
+                    error = self._translate(reason)
+                    self._channel_closed()
+                    raise error from exc
+                if not _errors.is_connection_loss(reason):
+                    if isinstance(reason, pika.exceptions.ConnectionClosedByBroker):
+                        self._recovery.recover(reason)
+                    raise self._translate(reason) from exc
+                log.warning("connection to %s lost: %r", self._url, reason)
+                self._recovery.recover(reason)
+                if after_recovery == "ignore":
+                    return None
+                if after_recovery == "raise":
+                    raise errors.ConnectionLost(
+                        f"the connection to {self._url} was lost before the broker confirmed "
+                        "the message; the transport has reconnected, publish it again"
+                    ) from exc
+        raise errors.ConnectionLost(
+            f"the connection to {self._url} was lost {_MAX_RETRIES} times during one call"
+        )
+
+    def _close_reason(self, channel: BlockingChannel, exc: BaseException) -> BaseException:
+        """The real reason behind ``exc`` (pika reports a closed channel without it)."""
+        if isinstance(exc, pika.exceptions.ChannelWrongStateError):
+            connection = self._connection
+            if connection is None or not connection.is_open:
+                lost: BaseException = pika.exceptions.ConnectionWrongStateError("closed")
+                return lost
+            reason = getattr(channel, "_closing_reason", None)
+            if isinstance(reason, BaseException):
+                return reason
+        return exc
+
+    # -- exchanges -------------------------------------------------------------------
+
+    def declare_exchange(
+        self,
+        name: str,
+        type: ExchangeType | str = ExchangeType.DIRECT,
+        *,
+        passive: bool = False,
+        durable: bool = False,
+        auto_delete: bool = False,
+        internal: bool = False,
+        arguments: Arguments | None = None,
+    ) -> None:
+        kind = str(type)
+        args = dict(arguments) if arguments else None
+        self._run(
+            lambda ch: ch.exchange_declare(
+                name, kind, passive=passive, durable=durable, auto_delete=auto_delete,
+                internal=internal, arguments=args,
+            ),
+            "retry",
+        )
+        if not passive:
+            self._topology.add_exchange(
+                ExchangeDecl(name, kind, durable, auto_delete, internal, args)
+            )
+
+    def delete_exchange(self, name: str, *, if_unused: bool = False) -> None:
+        self._run(lambda ch: ch.exchange_delete(name, if_unused=if_unused), "retry")
+        self._topology.remove_exchange(name)
+
+    # -- queues ----------------------------------------------------------------------
+
+    def declare_queue(
+        self,
+        name: str = "",
+        *,
+        passive: bool = False,
+        durable: bool = False,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        arguments: Arguments | None = None,
+    ) -> QueueInfo:
+        name = self._topology.resolve(name)
+        args = dict(arguments) if arguments else None
+        frame = self._run(
+            lambda ch: ch.queue_declare(
+                name, passive=passive, durable=durable, exclusive=exclusive,
+                auto_delete=auto_delete, arguments=args,
+            ),
+            "retry",
+        )
+        assert frame is not None
+        ok = frame.method
+        if not passive:
+            self._topology.add_queue(
+                QueueDecl(ok.queue, name == "", durable, exclusive, auto_delete, args)
+            )
+        return QueueInfo(ok.queue, ok.message_count, ok.consumer_count)
+
+    def delete_queue(self, name: str, *, if_unused: bool = False, if_empty: bool = False) -> int:
+        name = self._topology.resolve(name)
+        frame = self._run(
+            lambda ch: ch.queue_delete(name, if_unused=if_unused, if_empty=if_empty), "retry"
+        )
+        assert frame is not None
+        self._topology.remove_queue(name)
+        count: int = frame.method.message_count
+        return count
+
+    def purge_queue(self, name: str) -> int:
+        name = self._topology.resolve(name)
+        frame = self._run(lambda ch: ch.queue_purge(name), "retry")
+        assert frame is not None
+        count: int = frame.method.message_count
+        return count
+
+    # -- bindings --------------------------------------------------------------------
+
+    def bind_queue(
+        self, queue: str, exchange: str, routing_key: str = "", arguments: Arguments | None = None
+    ) -> None:
+        binding = BindingDecl(False, self._topology.resolve(queue), exchange, routing_key,
+                              dict(arguments) if arguments else None)
+        self._run(lambda ch: self._declare_binding(ch, binding), "retry")
+        self._topology.add_binding(binding)
+
+    def unbind_queue(
+        self, queue: str, exchange: str, routing_key: str = "", arguments: Arguments | None = None
+    ) -> None:
+        binding = BindingDecl(False, self._topology.resolve(queue), exchange, routing_key,
+                              dict(arguments) if arguments else None)
+        self._run(
+            lambda ch: ch.queue_unbind(
+                binding.destination, exchange, routing_key, arguments=binding.arguments
+            ),
+            "retry",
+        )
+        self._topology.remove_binding(binding)
+
+    def bind_exchange(
+        self,
+        destination: str,
+        source: str,
+        routing_key: str = "",
+        arguments: Arguments | None = None,
+    ) -> None:
+        binding = BindingDecl(True, destination, source, routing_key,
+                              dict(arguments) if arguments else None)
+        self._run(lambda ch: self._declare_binding(ch, binding), "retry")
+        self._topology.add_binding(binding)
+
+    def unbind_exchange(
+        self,
+        destination: str,
+        source: str,
+        routing_key: str = "",
+        arguments: Arguments | None = None,
+    ) -> None:
+        binding = BindingDecl(True, destination, source, routing_key,
+                              dict(arguments) if arguments else None)
+        self._run(
+            lambda ch: ch.exchange_unbind(
+                destination, source, routing_key, arguments=binding.arguments
+            ),
+            "retry",
+        )
+        self._topology.remove_binding(binding)
+
+    @staticmethod
+    def _declare_binding(channel: BlockingChannel, binding: BindingDecl) -> None:
+        """queue.bind or exchange.bind for a recorded binding."""
+        args = dict(binding.arguments) if binding.arguments else None
+        if binding.to_exchange:
+            channel.exchange_bind(
+                binding.destination, binding.source, binding.routing_key, arguments=args
+            )
+        else:
+            channel.queue_bind(
+                binding.destination, binding.source, binding.routing_key, arguments=args
+            )
+
+    # -- publishing ------------------------------------------------------------------
+
+    def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: Properties | None = None,
+        *,
+        mandatory: bool = False,
+    ) -> None:
+        pika_properties = to_pika(properties)
+        if not exchange and self._topology.aliases:
+            routing_key = self._topology.resolve(routing_key)
+        self._run(
+            lambda ch: ch.basic_publish(exchange, routing_key, body, pika_properties, mandatory),
+            "retry" if self._republish else "raise",
+        )
+
+    def add_return_callback(self, callback: ReturnCallback) -> None:
+        self._return_callbacks.append(callback)
+
+    def _on_return(
+        self, _channel: Any, method: Any, properties: pika.BasicProperties, body: bytes
+    ) -> None:
+        returned = ReturnedMessage(
+            body, method.exchange, method.routing_key, method.reply_code, method.reply_text,
+            from_pika(properties),
+        )
+        for callback in list(self._return_callbacks):
+            callback(returned)
+
+    # -- consuming -------------------------------------------------------------------
+
+    def consume(
+        self,
+        queue: str,
+        callback: DeliveryCallback,
+        *,
+        prefetch: int = 0,
+        auto_ack: bool = False,
+        exclusive: bool = False,
+        consumer_tag: str = "",
+        arguments: Arguments | None = None,
+    ) -> ConsumerHandle:
+        if prefetch < 0:
+            raise errors.ValidationError(f"prefetch must be >= 0, got {prefetch!r}")
+        consumer = RabbitMQConsumer(
+            self._topology.resolve(queue), callback, prefetch=prefetch, auto_ack=auto_ack,
+            exclusive=exclusive, consumer_tag=consumer_tag, arguments=arguments,
+            cancel=self._cancel,
+        )
+        self._run(lambda ch: self._start_consumer(ch, consumer), "retry")
+        return consumer
+
+    def _start_consumer(self, channel: BlockingChannel, consumer: RabbitMQConsumer) -> None:
+        """basic.qos (when the prefetch differs) and basic.consume on ``channel``."""
+        if consumer.prefetch != self._qos:
+            channel.basic_qos(prefetch_count=consumer.prefetch)
+            self._qos = consumer.prefetch
+        base = self._tag_base
+        callback = consumer.callback
+
+        def on_message(
+            _ch: Any, method: Any, properties: pika.BasicProperties, body: bytes
+        ) -> None:
+            tag = base + method.delivery_tag
+            if tag > self._tag_high:
+                self._tag_high = tag
+            callback(
+                Delivery(
+                    body, tag, method.exchange, method.routing_key, method.redelivered,
+                    from_pika(properties), method.consumer_tag,
+                )
+            )
+
+        tag = channel.basic_consume(
+            consumer.queue, on_message, auto_ack=consumer.auto_ack,
+            exclusive=consumer.exclusive, consumer_tag=consumer.consumer_tag or None,
+            arguments=consumer.arguments,
+        )
+        consumer._started(tag, consumer.queue)
+        self._consumers[tag] = consumer
+
+    def _cancel(self, consumer: RabbitMQConsumer) -> None:
+        self._consumers.pop(consumer.consumer_tag, None)
+        consumer._stopped()
+        if self._channel is not None:
+            self._run(lambda ch: ch.basic_cancel(consumer.consumer_tag), "ignore")
+
+    def _on_broker_cancel(self, frame: Any) -> None:
+        consumer = self._consumers.pop(frame.method.consumer_tag, None)
+        if consumer is not None:
+            consumer._stopped()
+
+    def get(self, queue: str, *, auto_ack: bool = False) -> Delivery | None:
+        queue = self._topology.resolve(queue)
+        result = self._run(lambda ch: (ch.basic_get(queue, auto_ack), self._tag_base), "retry")
+        assert result is not None
+        (method, properties, body), base = result
+        if method is None:
+            return None
+        tag = base + method.delivery_tag
+        if tag > self._tag_high:
+            self._tag_high = tag
+        return Delivery(
+            body or b"", tag, method.exchange, method.routing_key, method.redelivered,
+            from_pika(properties), None, method.message_count,
+        )
+
+    def ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
+        """basic.ack; safe from any thread (see the module documentation)."""
+        self._settle("ack", delivery_tag, multiple, False)
+
+    def nack(self, delivery_tag: int, *, multiple: bool = False, requeue: bool = True) -> None:
+        """basic.nack; safe from any thread (see the module documentation)."""
+        self._settle("nack", delivery_tag, multiple, requeue)
+
+    def reject(self, delivery_tag: int, *, requeue: bool = True) -> None:
+        """basic.reject; safe from any thread (see the module documentation)."""
+        self._settle("reject", delivery_tag, False, requeue)
+
+    def _settle(self, verb: str, tag: int, multiple: bool, requeue: bool) -> None:
+        if threading.get_ident() != self._owner:
+            connection = self._connection
+            if connection is not None:
+                try:
+                    connection.add_callback_threadsafe(
+                        lambda: self._settle_now(verb, tag, multiple, requeue)
+                    )
+                    return
+                except _errors.PIKA_ERRORS:
+                    pass  # the connection is gone, so is the tag: warned about below
+            self._warn_stale(verb, tag)
+            return
+        self._settle_now(verb, tag, multiple, requeue)
+
+    def _settle_now(self, verb: str, tag: int, multiple: bool, requeue: bool) -> None:
+        def op(channel: BlockingChannel) -> bool:
+            base = self._tag_base
+            if tag and tag <= base:
+                return False
+            raw = tag - base if tag else 0
+            if verb == "ack":
+                channel.basic_ack(raw, multiple)
+            elif verb == "nack":
+                channel.basic_nack(raw, multiple, requeue)
+            else:
+                channel.basic_reject(raw, requeue)
+            return True
+
+        if self._closed or not self._run(op, "ignore"):
+            self._warn_stale(verb, tag)
+
+    def _warn_stale(self, verb: str, tag: int) -> None:
+        log.warning(
+            "%s of delivery tag %d ignored: it belongs to a channel that is closed "
+            "(the broker has requeued the message)", verb, tag,
+        )
+
+    def process_events(self, timeout: float | None = 0.0) -> None:
+        self._owner = threading.get_ident()
+
+        def op(channel: BlockingChannel) -> None:
+            assert self._connection is not None
+            self._connection.process_data_events(time_limit=timeout)
+            if channel.is_closed:
+                raise pika.exceptions.ChannelWrongStateError("channel closed")
+
+        self._run(op, "ignore")
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return not self._closed
+
+    @property
+    def supports_direct_reply_to(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._channel = None
+        for consumer in self._consumers.values():
+            consumer._stopped()
+        self._consumers.clear()
+        connection, self._connection = self._connection, None
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except _errors.PIKA_ERRORS as exc:
+                log.debug("closing the connection to %s: %r", self._url, exc)
+        self._emit(ConnectionEvent(ConnectionState.CLOSED, self._url))
+
+    # -- used by recovery ------------------------------------------------------------
+
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
