@@ -5,8 +5,15 @@ The core needs only the standard library; transports live in :mod:`transports`.
 
 from __future__ import annotations
 
+from msgbus.application import (
+    GenericApplication,
+    GenericApplicationExchange,
+    GenericApplicationProducer,
+)
 from msgbus.clock import Clock, ManualClock, SystemClock
+from msgbus.codecs import DecodeError, EncodeError, Encoder, JsonEncoder, MsgpackEncoder
 from msgbus.connect import connect, default_url
+from msgbus.consumer import GenericConsumer
 from msgbus.errors import (
     AccessRefused,
     AMQPError,
@@ -22,6 +29,28 @@ from msgbus.errors import (
     Unroutable,
     ValidationError,
 )
+from msgbus.exchanges import DefaultExchange, Exchange
+from msgbus.fingerprint import Fingerprint
+from msgbus.handlers import (
+    Handler,
+    MessageFilter,
+    MessageHandler,
+    MessageHandlerFullBody,
+    RpcHandler,
+)
+from msgbus.messages import (
+    InvalidMessage,
+    Message,
+    MessageCommand,
+    MessageResult,
+    MessageResultError,
+    MessageResultException,
+    MessageStatus,
+    RpcCommand,
+)
+from msgbus.processor import MessageProcessor
+from msgbus.producer import GenericProducer
+from msgbus.rpc import PendingReply
 from msgbus.transport import ConsumerHandle, Transport
 from msgbus.values import (
     Delivery,
@@ -42,18 +71,46 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionLost",
     "ConsumerHandle",
+    "DecodeError",
+    "DefaultExchange",
     "Delivery",
     "DeliveryMode",
+    "EncodeError",
+    "Encoder",
+    "Exchange",
     "ExchangeType",
+    "Fingerprint",
+    "GenericApplication",
+    "GenericApplicationExchange",
+    "GenericApplicationProducer",
+    "GenericConsumer",
+    "GenericProducer",
+    "Handler",
+    "InvalidMessage",
+    "JsonEncoder",
     "ManualClock",
+    "Message",
+    "MessageCommand",
+    "MessageFilter",
+    "MessageHandler",
+    "MessageHandlerFullBody",
+    "MessageProcessor",
+    "MessageResult",
+    "MessageResultError",
+    "MessageResultException",
+    "MessageStatus",
     "MsgbusError",
+    "MsgpackEncoder",
     "NotFound",
+    "PendingReply",
     "PreconditionFailed",
     "Properties",
     "PublishNacked",
     "QueueInfo",
     "ResourceLocked",
     "ReturnedMessage",
+    "RpcCommand",
+    "RpcHandler",
     "SystemClock",
     "Transport",
     "TransportError",

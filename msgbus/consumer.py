@@ -1,0 +1,252 @@
+"""``GenericConsumer``: queues bound to exchanges, consumed on one transport.
+
+``eqk`` lists, per exchange, the queues to bind and their routing keys::
+
+    class Consumer(GenericConsumer):
+        eqk = [
+            (JobsExchange, [("jobs", "resize"), ("jobs", "crop")]),
+            (EventsExchange, [({"name": "", "flags": {"exclusive": True}}, "")]),
+        ]
+
+A queue is a name, or ``{"name": ..., "flags": {...}}`` with the flags of
+``Transport.declare_queue`` (``durable``, ``exclusive``, ``auto_delete``, ``passive``,
+``arguments`` — e.g. ``{"x-dead-letter-exchange": "dlx"}``). An empty name lets the broker
+name a private queue. :meth:`queue_bind` and :meth:`queue_unbind` change bindings while
+the consumer runs; a queue bound while consuming is consumed at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeAlias
+
+from msgbus.codecs import Encoder, JsonEncoder, decoder_for
+from msgbus.connect import connect
+from msgbus.errors import ValidationError
+from msgbus.exchanges import Exchange
+from msgbus.handlers import as_reply
+from msgbus.messages import Message
+from msgbus.transport import ConsumerHandle, Transport
+from msgbus.values import Delivery, Properties
+
+__all__ = ["EQK", "Binding", "GenericConsumer", "QueueSpec"]
+
+log = logging.getLogger("msgbus.consumer")
+
+QueueSpec: TypeAlias = "str | Mapping[str, Any]"
+EQK: TypeAlias = "Sequence[tuple[type[Exchange], Sequence[tuple[QueueSpec, str]]]]"
+QUEUE_FLAGS = frozenset({"durable", "exclusive", "auto_delete", "passive", "arguments"})
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One queue bound to one exchange with one routing key."""
+
+    exchange: type[Exchange]
+    queue: str
+    routing_key: str
+
+
+class GenericConsumer:
+    """Binds queues to exchanges (``eqk``) and consumes them with one callback."""
+
+    eqk: ClassVar[EQK] = ()
+    encoder_class: ClassVar[type[Encoder]] = JsonEncoder
+    #: Unacknowledged messages per queue (basic.qos); 1 shares work fairly among workers.
+    prefetch: int = 1
+
+    def __init__(
+        self,
+        eqk: EQK | None = None,
+        *,
+        transport: Transport | None = None,
+        encoder: Encoder | None = None,
+        prefetch: int | None = None,
+    ) -> None:
+        self._owns_transport = transport is None
+        self.transport: Transport = transport if transport is not None else connect()
+        self.encoder: Encoder = encoder if encoder is not None else self.encoder_class()
+        if prefetch is not None:
+            self.prefetch = prefetch
+        if not isinstance(self.prefetch, int) or self.prefetch < 0:
+            raise ValidationError(f"prefetch must be an integer >= 0, got {self.prefetch!r}")
+        self.bindings: list[Binding] = []
+        self._queues: dict[str, dict[str, Any]] = {}  # name -> declare flags, in order
+        self._declared_exchanges: set[type[Exchange]] = set()
+        self._consumers: dict[str, ConsumerHandle] = {}
+        self._callback: Callable[[Delivery], None] | None = None
+        self.add_eqk(eqk if eqk is not None else self.eqk)
+
+    # -- declarations ------------------------------------------------------------------
+
+    @property
+    def queues(self) -> list[str]:
+        """The names of the queues this consumer declared, in order."""
+        return list(self._queues)
+
+    def add_eqk(self, eqk: EQK) -> None:
+        """Declare and bind everything in ``eqk``."""
+        for exchange, qk_list in eqk:
+            for queue, key in qk_list:
+                self.queue_bind(exchange, queue, key)
+
+    def declare_exchange(self, exchange: type[Exchange]) -> None:
+        _check_exchange(exchange)
+        if exchange not in self._declared_exchanges:
+            exchange.declare(self.transport)
+            self._declared_exchanges.add(exchange)
+
+    def declare_queue(self, queue: QueueSpec, **flags: Any) -> str:
+        """Declare ``queue`` (a name or ``{"name", "flags"}``); return its name."""
+        name, spec_flags = _queue_spec(queue)
+        flags = {**spec_flags, **flags}
+        unknown = set(flags) - QUEUE_FLAGS
+        if unknown:
+            raise ValidationError(
+                f"unknown queue flag(s) {sorted(unknown)} for queue {name!r}; "
+                f"expected some of {sorted(QUEUE_FLAGS)}"
+            )
+        if name and name in self._queues and not flags:
+            return name  # already declared here, with its own flags
+        info = self.transport.declare_queue(name, **flags)
+        self._queues[info.name] = flags
+        return info.name
+
+    def queue_bind(
+        self, exchange: type[Exchange], queue: QueueSpec, key: str, **flags: Any
+    ) -> str:
+        """Declare ``exchange`` and ``queue``, bind them with ``key``; return the queue name.
+
+        When the consumer is running, a queue new to it is consumed at once.
+        """
+        self.declare_exchange(exchange)
+        name = self.declare_queue(queue, **flags)
+        if exchange.name == "":
+            if key not in ("", name):
+                raise ValidationError(
+                    f"queue {name!r} cannot be bound to the default exchange with key {key!r}: "
+                    "the default exchange routes by queue name"
+                )
+        else:
+            self.transport.bind_queue(name, exchange.name, key)
+        binding = Binding(exchange, name, key)
+        if binding not in self.bindings:
+            self.bindings.append(binding)
+        if self._callback is not None and name not in self._consumers:
+            self._consume(name)
+        return name
+
+    def queue_unbind(self, exchange: type[Exchange], queue: QueueSpec, key: str) -> None:
+        """Remove the binding of ``queue`` to ``exchange`` with ``key``."""
+        name, _ = _queue_spec(queue)
+        self.declare_exchange(exchange)
+        if exchange.name != "":
+            self.transport.unbind_queue(name, exchange.name, key)
+        binding = Binding(exchange, name, key)
+        if binding in self.bindings:
+            self.bindings.remove(binding)
+
+    # -- consuming ---------------------------------------------------------------------
+
+    @property
+    def consuming(self) -> bool:
+        return self._callback is not None
+
+    def start_consuming(self, callback: Callable[[Delivery], None]) -> None:
+        """Consume every declared queue, handing each delivery to ``callback``."""
+        self._callback = callback
+        for name in self._queues:
+            if name not in self._consumers:
+                self._consume(name)
+
+    def cancel_queue(self, queue: str) -> None:
+        """Stop consuming ``queue`` (its unacknowledged messages stay with us until acked)."""
+        handle = self._consumers.pop(queue, None)
+        if handle is not None and handle.active:
+            handle.cancel()
+
+    def forget_queue(self, queue: str) -> None:
+        """Stop consuming ``queue`` and forget it (it is no longer consumed on restart)."""
+        self.cancel_queue(queue)
+        self._queues.pop(queue, None)
+        self.bindings = [b for b in self.bindings if b.queue != queue]
+
+    def stop_consuming(self) -> None:
+        """Cancel every consumer."""
+        for name in list(self._consumers):
+            self.cancel_queue(name)
+        self._callback = None
+
+    def process_events(self, timeout: float | None = 0.0) -> None:
+        """Run the callbacks of pending deliveries (``Transport.process_events``)."""
+        self.transport.process_events(timeout)
+
+    def _consume(self, name: str) -> None:
+        assert self._callback is not None
+        self._consumers[name] = self.transport.consume(
+            name, self._callback, prefetch=self.prefetch
+        )
+
+    # -- acknowledgements and replies --------------------------------------------------
+
+    def ack(self, delivery: Delivery) -> None:
+        self.transport.ack(delivery.delivery_tag)
+
+    def reject(self, delivery: Delivery, requeue: bool = False) -> None:
+        self.transport.reject(delivery.delivery_tag, requeue=requeue)
+
+    def decode(self, delivery: Delivery) -> Any:
+        """The body of ``delivery`` decoded by the decoder for its content type."""
+        return decoder_for(delivery.properties.content_type, self.encoder).decode(delivery.body)
+
+    def rpc_reply(self, delivery: Delivery, reply: Any) -> None:
+        """Answer the RPC ``delivery``: ``reply`` is a Message or a value for MessageResult."""
+        reply_to = delivery.properties.reply_to
+        if not reply_to:
+            log.warning(
+                "cannot reply to RPC %r from queue %r: the message has no reply_to",
+                delivery.routing_key,
+                delivery.routing_key,
+            )
+            return
+        message: Message = as_reply(reply)
+        self.transport.publish(
+            "",
+            reply_to,
+            self.encoder.encode(message.body),
+            Properties(
+                content_type=self.encoder.content_type,
+                correlation_id=delivery.properties.correlation_id,
+            ),
+        )
+
+    def close(self) -> None:
+        """Stop consuming; close the transport if this consumer opened it."""
+        if self.transport.is_open:
+            self.stop_consuming()
+            if self._owns_transport:
+                self.transport.close()
+
+
+def _queue_spec(queue: QueueSpec) -> tuple[str, dict[str, Any]]:
+    if isinstance(queue, str):
+        return queue, {}
+    if isinstance(queue, Mapping) and isinstance(queue.get("name"), str):
+        flags = queue.get("flags") or {}
+        if not isinstance(flags, Mapping):
+            raise ValidationError(
+                f"queue {queue['name']!r}: 'flags' must be a mapping, got {flags!r}"
+            )
+        return queue["name"], dict(flags)
+    raise ValidationError(
+        f"a queue is a name or a mapping {{'name': str, 'flags': {{...}}}}, got {queue!r}"
+    )
+
+
+def _check_exchange(exchange: Any) -> None:
+    if not (isinstance(exchange, type) and issubclass(exchange, Exchange)):
+        raise ValidationError(
+            f"expected an Exchange subclass (the class itself), got {exchange!r}"
+        )

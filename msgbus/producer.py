@@ -1,0 +1,321 @@
+"""``GenericProducer``: a component's outgoing API, as ``message_<name>`` and ``rpc_<name>``.
+
+::
+
+    class Logging(GenericProducer):
+        eks = [(LoggingExchange, "log")]
+
+        def build_message_online(self):
+            return MessageStatus("online")
+
+    producer = Logging(Fingerprint("billing", "worker"), transport=transport)
+    producer.message_online()                       # built by build_message_online
+    producer.message_echo("hi", level=2)            # no builder: command "echo"
+    producer.message_echo("hi", _key="other-key")   # first exchange of eks, another key
+    producer.message_echo("hi", _eks=[(Other, "k")])  # these instead of eks (_key ignored)
+    reply = producer.rpc_add(2, 3, _timeout=5, _max_retry=1)
+    if reply:
+        print(reply.value)
+
+Without a builder, ``message_<name>(*args, **kwargs)`` sends ``MessageCommand(name,
+{"args": [...], "kwargs": {...}})`` and ``rpc_<name>`` the same as an :class:`RpcCommand`.
+Every message gets the producer's fingerprint. An RPC goes to the first (exchange, key)
+only; it returns a :class:`~msgbus.messages.MessageResult` (or an error/exception result,
+which is falsy). ``start_rpc_<name>(...)`` publishes and returns the
+:class:`~msgbus.rpc.PendingReply` at once, for callers that drive the transport
+themselves. ``rpc_<name>(..., _queue_only=True)`` returns the name of a private queue the
+reply will be put in, instead of waiting.
+
+A producer may be used from several threads: its transport is used under one lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeAlias
+
+from msgbus.clock import Clock, SystemClock
+from msgbus.codecs import Encoder, JsonEncoder
+from msgbus.connect import connect
+from msgbus.errors import ValidationError
+from msgbus.exchanges import Exchange
+from msgbus.fingerprint import Fingerprint
+from msgbus.messages import Message, MessageCommand, MessageResult, RpcCommand
+from msgbus.rpc import PendingReply, RpcClient
+from msgbus.transport import Transport
+from msgbus.values import DeliveryMode, Properties
+
+__all__ = ["EKS", "GenericProducer"]
+
+EKS: TypeAlias = "Sequence[tuple[type[Exchange], str]]"
+
+
+class GenericProducer:
+    """Builds, encodes and publishes messages to the exchanges and keys of ``eks``."""
+
+    eks: ClassVar[EKS] = ()
+    encoder_class: ClassVar[type[Encoder]] = JsonEncoder
+    #: Seconds an RPC attempt waits for its reply (``_timeout``).
+    rpc_timeout: ClassVar[float] = 30.0
+    #: How many times an RPC is sent again after a timeout (``_max_retry``).
+    max_retry: ClassVar[int] = 4
+    #: Publish with delivery mode 2, so messages in durable queues survive a restart.
+    persistent: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        fingerprint: Fingerprint | Mapping[str, Any] | None = None,
+        *,
+        transport: Transport | None = None,
+        encoder: Encoder | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._owns_transport = transport is None
+        self.transport: Transport = transport if transport is not None else connect()
+        self.encoder: Encoder = encoder if encoder is not None else self.encoder_class()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        base = Fingerprint().as_dict()
+        if isinstance(fingerprint, Fingerprint):
+            base.update(fingerprint.as_dict())
+        elif fingerprint is not None:
+            base.update(fingerprint)
+        self.fingerprint: dict[str, Any] = base
+        self._lock = threading.RLock()
+        self._declared: set[type[Exchange]] = set()
+        self._properties = Properties(
+            content_type=self.encoder.content_type,
+            delivery_mode=DeliveryMode.PERSISTENT if self.persistent else None,
+        )
+        self.rpc_client = RpcClient(
+            self.transport,
+            encoder=self.encoder,
+            clock=self.clock,
+            lock=self._lock,
+            persistent=self.persistent,
+        )
+        for exchange, _key in self.eks:
+            self._declare(exchange)
+
+    # -- magic methods -----------------------------------------------------------------
+
+    def __getattr__(self, attr: str) -> Callable[..., Any]:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        for prefix, method in (
+            ("message_", self._send_named),
+            ("rpc_", self._rpc_named),
+            ("start_rpc_", self._start_rpc_named),
+        ):
+            if attr.startswith(prefix) and len(attr) > len(prefix):
+                return functools.partial(method, attr[len(prefix) :])
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {attr!r} (a producer answers "
+            "message_<name>, rpc_<name> and start_rpc_<name>)"
+        )
+
+    # -- building ----------------------------------------------------------------------
+
+    def build(self, kind: str, name: str, /, *args: Any, **kwargs: Any) -> Message:
+        """The message ``message_<name>`` (``kind="message"``) or ``rpc_<name>`` sends."""
+        builder = getattr(type(self), f"build_{kind}_{name}", None)
+        if builder is not None:
+            built = builder(self, *args, **kwargs)
+            if not isinstance(built, Message):
+                raise ValidationError(
+                    f"{type(self).__name__}.build_{kind}_{name} must return a Message, "
+                    f"got {type(built).__name__} {built!r}"
+                )
+            message = built
+            if kind == "rpc" and message.category != "rpc":
+                raise ValidationError(
+                    f"{type(self).__name__}.build_rpc_{name} must return an RPC message "
+                    f"(category 'rpc', e.g. an RpcCommand), got category {message.category!r}"
+                )
+        else:
+            command_cls = RpcCommand if kind == "rpc" else MessageCommand
+            message = command_cls(name, {"args": list(args), "kwargs": kwargs})
+        message.set_fingerprint(self.fingerprint)
+        return message
+
+    def resolve_eks(
+        self, _key: str | None = None, _eks: EKS | None = None
+    ) -> list[tuple[type[Exchange], str]]:
+        """Where a message goes: ``_eks`` if given, else ``eks`` (with ``_key`` if given)."""
+        if _eks is not None:
+            eks = list(_eks)
+            if not eks:
+                raise ValidationError(f"{type(self).__name__}: _eks is empty")
+        elif not self.eks:
+            raise ValidationError(
+                f"{type(self).__name__} has no eks: set the class attribute "
+                "eks = [(ExchangeClass, routing_key)] or pass _eks=[...]"
+            )
+        elif _key is not None:
+            eks = [(self.eks[0][0], _key)]
+        else:
+            eks = list(self.eks)
+        for exchange, key in eks:
+            if not (isinstance(exchange, type) and issubclass(exchange, Exchange)):
+                raise ValidationError(
+                    f"eks entries are (Exchange subclass, routing key), got exchange {exchange!r}"
+                )
+            if not isinstance(key, str):
+                raise ValidationError(
+                    f"eks entries are (Exchange subclass, routing key), got key {key!r}"
+                )
+        return eks
+
+    # -- sending -----------------------------------------------------------------------
+
+    def send(
+        self, message: Message, *, _key: str | None = None, _eks: EKS | None = None
+    ) -> None:
+        """Publish ``message`` (its fingerprint as it is) to every (exchange, key)."""
+        self.forward(message.body, _key=_key, _eks=_eks)
+
+    def forward(
+        self, body: Mapping[str, Any], *, _key: str | None = None, _eks: EKS | None = None
+    ) -> None:
+        """Publish a message's dictionary form as it is (e.g. one received elsewhere)."""
+        eks = self.resolve_eks(_key, _eks)
+        data = self.encoder.encode(body)
+        with self._lock:
+            for exchange, key in eks:
+                self._declare(exchange)
+                self.transport.publish(exchange.name, key, data, self._properties)
+
+    def message(self, *args: Any, _key: str | None = None, _eks: EKS | None = None,
+                **kwargs: Any) -> None:
+        """Send a generic message: ``content = {"args": [...], "kwargs": {...}}``."""
+        message = Message(content={"args": list(args), "kwargs": kwargs})
+        message.set_fingerprint(self.fingerprint)
+        self.send(message, _key=_key, _eks=_eks)
+
+    def _send_named(
+        self, name: str, /, *args: Any, _key: str | None = None, _eks: EKS | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.send(self.build("message", name, *args, **kwargs), _key=_key, _eks=_eks)
+
+    # -- RPC ---------------------------------------------------------------------------
+
+    def rpc(
+        self,
+        message: Message,
+        *,
+        _key: str | None = None,
+        _eks: EKS | None = None,
+        _timeout: float | None = None,
+        _max_retry: int | None = None,
+    ) -> MessageResult:
+        """Send the RPC ``message`` and wait for its result."""
+        return self.start_rpc(
+            message, _key=_key, _eks=_eks, _timeout=_timeout, _max_retry=_max_retry
+        ).wait()
+
+    def start_rpc(
+        self,
+        message: Message,
+        *,
+        _key: str | None = None,
+        _eks: EKS | None = None,
+        _timeout: float | None = None,
+        _max_retry: int | None = None,
+    ) -> PendingReply:
+        """Publish the RPC ``message``; return the call in flight."""
+        if message.category != "rpc":
+            raise ValidationError(
+                f"an RPC needs a message of category 'rpc', got {message.category!r} "
+                f"({type(message).__name__} {message.name!r})"
+            )
+        exchange, key = self.resolve_eks(_key, _eks)[0]
+        with self._lock:
+            self._declare(exchange)
+        return self.rpc_client.start(
+            exchange.name,
+            key,
+            message,
+            timeout=self.rpc_timeout if _timeout is None else _timeout,
+            max_retry=self.max_retry if _max_retry is None else _max_retry,
+        )
+
+    def _rpc_named(
+        self,
+        name: str,
+        /,
+        *args: Any,
+        _key: str | None = None,
+        _eks: EKS | None = None,
+        _timeout: float | None = None,
+        _max_retry: int | None = None,
+        _queue_only: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        message = self.build("rpc", name, *args, **kwargs)
+        if _queue_only:
+            return self.rpc_to_queue(message, _key=_key, _eks=_eks)
+        return self.rpc(message, _key=_key, _eks=_eks, _timeout=_timeout, _max_retry=_max_retry)
+
+    def _start_rpc_named(
+        self,
+        name: str,
+        /,
+        *args: Any,
+        _key: str | None = None,
+        _eks: EKS | None = None,
+        _timeout: float | None = None,
+        _max_retry: int | None = None,
+        **kwargs: Any,
+    ) -> PendingReply:
+        message = self.build("rpc", name, *args, **kwargs)
+        return self.start_rpc(
+            message, _key=_key, _eks=_eks, _timeout=_timeout, _max_retry=_max_retry
+        )
+
+    def rpc_to_queue(
+        self, message: Message, *, _key: str | None = None, _eks: EKS | None = None
+    ) -> str:
+        """Send the RPC ``message`` with its reply going to a new private queue; return it.
+
+        The queue is exclusive to this producer's connection: read the reply with
+        ``producer.transport.get(queue)``. No timeout or retry applies.
+        """
+        exchange, key = self.resolve_eks(_key, _eks)[0]
+        with self._lock:
+            self._declare(exchange)
+            queue = self.transport.declare_queue("", exclusive=True).name
+            self.transport.publish(
+                exchange.name,
+                key,
+                self.encoder.encode(message.body),
+                Properties(
+                    content_type=self.encoder.content_type,
+                    reply_to=queue,
+                    correlation_id=queue,
+                    delivery_mode=self._properties.delivery_mode,
+                ),
+            )
+        return queue
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _declare(self, exchange: type[Exchange]) -> None:
+        if exchange not in self._declared:
+            exchange.declare(self.transport)
+            self._declared.add(exchange)
+
+    def close(self) -> None:
+        """Stop receiving replies; close the transport if this producer opened it."""
+        with self._lock:
+            if self.transport.is_open:
+                self.rpc_client.close()
+                if self._owns_transport:
+                    self.transport.close()
+
+    def __enter__(self) -> GenericProducer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
