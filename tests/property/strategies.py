@@ -1,0 +1,112 @@
+"""Hypothesis strategies for routing: routing keys, topic patterns, headers and binding arguments.
+
+Values are drawn from small pools on purpose, so that random bindings and random messages
+often agree, often almost agree (``1`` and ``True``, ``"a"`` and ``b"a"``, ``{}`` and ``[]``)
+and the interesting cases come up in a few dozen examples.
+"""
+
+from __future__ import annotations
+
+import decimal
+from datetime import datetime
+from typing import Any
+
+from hypothesis import strategies as st
+
+__all__ = [
+    "MATCH_KINDS",
+    "binding_arguments",
+    "field_values",
+    "header_tables",
+    "headers_bindings",
+    "routing_keys",
+    "topic_patterns",
+    "words",
+]
+
+MATCH_KINDS = ("all", "any", "all-with-x", "any-with-x")
+
+#: Words of routing keys: empty words, and ``*``/``#`` as plain characters or whole words.
+words = st.one_of(
+    st.sampled_from(["a", "b", "", "*", "#", "ab", "a*", "#b", "**"]),
+    st.text(alphabet="ab*#", max_size=3),
+)
+
+#: Routing keys: up to six words joined by dots (``""`` is zero words, ``"."`` two).
+routing_keys = st.lists(words, max_size=6).map(".".join)
+
+#: Topic binding keys: literal words (empty ones included), ``*`` and ``#``.
+topic_patterns = st.lists(
+    st.sampled_from(["a", "b", "", "*", "#", "#", "*", "ab", "a*"]), max_size=5
+).map(".".join)
+
+_EPOCH_2020 = 1577836800
+
+
+def field_values(*, floats: bool = True, max_leaves: int = 4) -> st.SearchStrategy[Any]:
+    """Values an AMQP field table may hold, as Python values (pika's encoding).
+
+    ``floats=False`` leaves out what pika cannot send (it has no encoder for ``float``).
+    """
+    scalars: list[st.SearchStrategy[Any]] = [
+        st.sampled_from([0, 1, 2, -1, 2**31 - 1, 2**31, -(2**31) - 1, 2**40]),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.booleans(),
+        st.none(),
+        st.sampled_from(["", "a", "b", "1", "true", "undefined", "é"]),
+        st.sampled_from([b"", b"a", b"1", b"\xff"]),
+        st.text(alphabet="aZ é€\x00\"\\\n\U0001f600", max_size=3),
+        st.sampled_from([decimal.Decimal("1.5"), decimal.Decimal("1.50"), decimal.Decimal("15"),
+                         decimal.Decimal("-0.01"), decimal.Decimal("100")]),
+        st.sampled_from([datetime(2020, 1, 1), datetime(1970, 1, 1, 0, 0, 1)]),
+        st.sampled_from([_EPOCH_2020, 1]),
+    ]
+    if floats:
+        scalars.append(st.sampled_from([0.0, -0.0, 1.0, 1.5, 2.0**40, float(_EPOCH_2020)]))
+        scalars.append(st.floats(allow_nan=False, allow_infinity=False))
+    keys = st.sampled_from(["a", "b", "c"])
+    return st.recursive(
+        st.one_of(scalars),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.dictionaries(keys, inner, max_size=3),
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+#: Header names: a few plain ones and a few ``x-`` ones (ignored with x-match all/any).
+header_names = st.sampled_from(["a", "b", "c", "A", "x-a", "x-", "X-b", "x-match"])
+
+
+def header_tables(*, floats: bool = True) -> st.SearchStrategy[dict[str, Any] | None]:
+    """Message headers: ``None`` (no headers property), ``{}``, or a small table."""
+    return st.one_of(
+        st.none(),
+        st.dictionaries(header_names, field_values(floats=floats), max_size=5),
+    )
+
+
+def headers_bindings(*, floats: bool = True) -> st.SearchStrategy[dict[str, Any]]:
+    """Arguments of a headers-exchange binding: maybe an ``x-match``, then header patterns."""
+    patterns = st.dictionaries(
+        header_names.filter(lambda name: name != "x-match"),
+        st.one_of(st.none(), field_values(floats=floats, max_leaves=2)),
+        max_size=4,
+    )
+    match: st.SearchStrategy[dict[str, str]] = st.one_of(st.just({}), st.sampled_from(MATCH_KINDS).map(lambda k: {"x-match": k}))
+    return st.builds(lambda m, p: {**m, **p}, match, patterns)
+
+
+def binding_arguments(*, floats: bool = True) -> st.SearchStrategy[dict[str, Any]]:
+    """Argument tables for binding identity: near-duplicates are likely (order, types)."""
+    near = st.sampled_from([
+        {}, {"a": 1}, {"a": True}, {"a": "1"}, {"a": b"1"}, {"a": None}, {"a": {}}, {"a": []},
+        {"a": 1, "b": 2}, {"b": 2, "a": 1}, {"a": {"x": 1, "y": 2}}, {"a": {"y": 2, "x": 1}},
+        {"a": [1, 2]}, {"a": [2, 1]}, {"a": 2**40}, {"a": "x"}, {"a": b"x"},
+    ])
+    if floats:
+        near = st.one_of(near, st.sampled_from([{"a": 1.0}, {"a": {"x": 1.0, "y": 2}}]))
+    return st.one_of(near, st.dictionaries(st.sampled_from(["a", "b"]),
+                                           field_values(floats=floats, max_leaves=2),
+                                           max_size=2))
