@@ -94,7 +94,9 @@ def headers_bindings(*, floats: bool = True) -> st.SearchStrategy[dict[str, Any]
         st.one_of(st.none(), field_values(floats=floats, max_leaves=2)),
         max_size=4,
     )
-    match: st.SearchStrategy[dict[str, str]] = st.one_of(st.just({}), st.sampled_from(MATCH_KINDS).map(lambda k: {"x-match": k}))
+    match: st.SearchStrategy[dict[str, str]] = st.one_of(
+        st.just({}), st.sampled_from(MATCH_KINDS).map(lambda k: {"x-match": k})
+    )
     return st.builds(lambda m, p: {**m, **p}, match, patterns)
 
 
