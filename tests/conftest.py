@@ -129,6 +129,43 @@ def transport(connect: Callable[[], Transport]) -> Transport:
 
 
 @pytest.fixture
+def amqp_url_or_none(transport_kind: TransportKind, request: pytest.FixtureRequest
+                     ) -> str | None:
+    """The server URL on the RabbitMQ parametrisation, None on memory."""
+    if transport_kind == "memory":
+        return None
+    url: str = request.getfixturevalue("amqp_url")
+    return url
+
+
+@pytest.fixture
+def restart(transport_kind: TransportKind, connect: Callable[[], Transport],
+            request: pytest.FixtureRequest) -> Callable[[], None]:
+    """Restart the broker: ``Broker.restart()`` on memory, stop_app/start_app on RabbitMQ."""
+    if transport_kind == "memory":
+        from transports.memory import MemoryTransport
+
+        probe = connect()
+        assert isinstance(probe, MemoryTransport)
+        return probe.broker.restart
+    node = os.environ.get("MSGBUS_TEST_RABBITMQ_NODE")
+    home = os.environ.get("MSGBUS_TEST_RABBITMQ_HOME")
+    if not node or not home:
+        pytest.skip("restarting RabbitMQ needs the node started by scripts/test "
+                    "(MSGBUS_TEST_RABBITMQ_NODE / MSGBUS_TEST_RABBITMQ_HOME)")
+
+    def restart_node() -> None:
+        import subprocess
+
+        ctl = ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", node]
+        env = {**os.environ, "HOME": home}
+        for command in (["stop_app"], ["start_app"], ["await_startup"]):
+            subprocess.run(ctl + command, env=env, check=True, capture_output=True, timeout=120)
+
+    return restart_node
+
+
+@pytest.fixture
 def elapse(transport_kind: TransportKind, clock: ManualClock) -> Callable[[float], None]:
     """Let time pass: advances the manual clock on memory, sleeps on a real server."""
     if transport_kind == "memory":

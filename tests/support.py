@@ -60,3 +60,11 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         transport.process_events(0.05)
+
+
+def drain_bodies(transport: Transport, queue: str) -> list[bytes]:
+    """Take every ready message of ``queue`` with auto-ack ``get``; their bodies in order."""
+    bodies = []
+    while (delivery := transport.get(queue, auto_ack=True)) is not None:
+        bodies.append(delivery.body)
+    return bodies
