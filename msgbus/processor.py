@@ -92,7 +92,7 @@ class MessageProcessor:
         for klass in reversed(cls.__mro__):
             attributes.update(vars(klass))
         entries = [
-            HandlerEntry(attr, target, spec, tuple(reversed(filter_specs(target))))
+            HandlerEntry(attr, target, spec, filter_specs(target))
             for attr, target in attributes.items()
             for spec in handler_specs(target)
         ]
