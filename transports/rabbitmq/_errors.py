@@ -63,8 +63,14 @@ def offset_unknown_tag(reply_text: str, offset: int) -> str:
     return reply_text
 
 
-def translate(exc: BaseException, where: str = "") -> errors.MsgbusError:
-    """The msgbus error for a pika exception (``where`` names the broker, redacted)."""
+def translate(
+    exc: BaseException, where: str = "", target: tuple[str, str] = ("", "")
+) -> errors.MsgbusError:
+    """The msgbus error for a pika exception.
+
+    ``where`` names the broker (redacted URL); ``target`` is the exchange and routing key
+    of the publish that failed, for the errors that do not carry them.
+    """
     suffix = f" ({where})" if where else ""
     if isinstance(exc, (px.ChannelClosedByBroker, px.ConnectionClosedByBroker)):
         return errors.error_for_reply(exc.reply_code, exc.reply_text)
@@ -77,7 +83,13 @@ def translate(exc: BaseException, where: str = "") -> errors.MsgbusError:
         if exc.messages:
             method = exc.messages[0].method
             return errors.PublishNacked(method.exchange, method.routing_key)
-        return errors.PublishNacked("?", "?")
+        return errors.PublishNacked(*target)
+    if isinstance(exc, px.UnsupportedAMQPFieldException):
+        value = exc.args[-1] if exc.args else None
+        return errors.ValidationError(
+            f"a header or argument table holds {value!r} of type {type(value).__name__}, "
+            "which AMQP tables cannot carry (use str, bytes, bool, int, None, list or dict)"
+        )
     if isinstance(exc, (px.ProbableAuthenticationError, px.AuthenticationError)):
         return errors.AccessRefused(
             f"ACCESS_REFUSED - login refused: check the user name and password{suffix}"

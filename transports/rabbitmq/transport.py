@@ -139,8 +139,10 @@ class RabbitMQTransport(Transport):
         for listener in list(self._listeners):
             listener(event)
 
-    def _translate(self, exc: BaseException, *, connecting: bool = False) -> errors.MsgbusError:
-        error = _errors.translate(exc, self._url)
+    def _translate(
+        self, exc: BaseException, *, connecting: bool = False, target: tuple[str, str] = ("", "")
+    ) -> errors.MsgbusError:
+        error = _errors.translate(exc, self._url, target)
         if isinstance(error, errors.PreconditionFailed) and self._tag_base:
             # the broker names its own tag; name the one the caller passed
             text = _errors.offset_unknown_tag(error.reply_text, self._tag_base)
@@ -182,7 +184,12 @@ class RabbitMQTransport(Transport):
             return self._channel
         return self._open_channel()
 
-    def _run(self, op: Callable[[BlockingChannel], T], after_recovery: AfterRecovery) -> T | None:
+    def _run(
+        self,
+        op: Callable[[BlockingChannel], T],
+        after_recovery: AfterRecovery,
+        target: tuple[str, str] = ("", ""),
+    ) -> T | None:
         """Run ``op`` on the channel, translating errors and recovering as documented."""
         for _ in range(_MAX_RETRIES):
             channel = self._ensure_channel()
@@ -197,7 +204,7 @@ class RabbitMQTransport(Transport):
                 if not _errors.is_connection_loss(reason):
                     if isinstance(reason, pika.exceptions.ConnectionClosedByBroker):
                         self._recovery.recover(reason)
-                    raise self._translate(reason) from exc
+                    raise self._translate(reason, target=target) from exc
                 log.warning("connection to %s lost: %r", self._url, reason)
                 self._recovery.recover(reason)
                 if after_recovery == "ignore":
@@ -382,6 +389,7 @@ class RabbitMQTransport(Transport):
         self._run(
             lambda ch: ch.basic_publish(exchange, routing_key, body, pika_properties, mandatory),
             "retry" if self._republish else "raise",
+            (exchange, routing_key),
         )
 
     def add_return_callback(self, callback: ReturnCallback) -> None:
