@@ -1,4 +1,4 @@
-"""Contract: consuming, acknowledgements, prefetch, cancel and channel errors, on every transport."""
+"""Contract: consuming, acks, prefetch, cancel and channel errors, on every transport."""
 
 from __future__ import annotations
 
