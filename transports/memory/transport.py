@@ -31,6 +31,7 @@ from msgbus.transport import (
 from msgbus.values import Delivery, ExchangeType, Properties, QueueInfo
 from transports.memory.broker import Broker, Channel, default_broker
 from transports.memory.entities import ConsumerCancelled, Deliver, Return
+from transports.memory.fields import wire_table
 
 __all__ = ["MemoryTransport"]
 
@@ -150,7 +151,7 @@ class MemoryTransport(Transport):
         _check_str("exchange type", exchange_type)
         self._call(Channel.exchange_declare, name, exchange_type, passive=passive,
                    durable=durable, auto_delete=auto_delete, internal=internal,
-                   arguments=arguments)
+                   arguments=wire_table(arguments, "exchange arguments"))
 
     def delete_exchange(self, name: str, *, if_unused: bool = False) -> None:
         _check_str("exchange name", name)
@@ -162,7 +163,7 @@ class MemoryTransport(Transport):
         _check_str("queue name", name)
         queue, messages, consumers = self._call(
             Channel.queue_declare, name, passive=passive, durable=durable, exclusive=exclusive,
-            auto_delete=auto_delete, arguments=arguments)
+            auto_delete=auto_delete, arguments=wire_table(arguments, "queue arguments"))
         return QueueInfo(queue, messages, consumers)
 
     def delete_queue(self, name: str, *, if_unused: bool = False, if_empty: bool = False
@@ -177,22 +178,26 @@ class MemoryTransport(Transport):
     def bind_queue(self, queue: str, exchange: str, routing_key: str = "",
                    arguments: Mapping[str, Any] | None = None) -> None:
         self._check_binding(queue, exchange, routing_key)
-        self._call(Channel.queue_bind, queue, exchange, routing_key, arguments)
+        self._call(Channel.queue_bind, queue, exchange, routing_key,
+                   wire_table(arguments, "binding arguments"))
 
     def unbind_queue(self, queue: str, exchange: str, routing_key: str = "",
                      arguments: Mapping[str, Any] | None = None) -> None:
         self._check_binding(queue, exchange, routing_key)
-        self._call(Channel.queue_unbind, queue, exchange, routing_key, arguments)
+        self._call(Channel.queue_unbind, queue, exchange, routing_key,
+                   wire_table(arguments, "binding arguments"))
 
     def bind_exchange(self, destination: str, source: str, routing_key: str = "",
                       arguments: Mapping[str, Any] | None = None) -> None:
         self._check_binding(destination, source, routing_key)
-        self._call(Channel.exchange_bind, destination, source, routing_key, arguments)
+        self._call(Channel.exchange_bind, destination, source, routing_key,
+                   wire_table(arguments, "binding arguments"))
 
     def unbind_exchange(self, destination: str, source: str, routing_key: str = "",
                         arguments: Mapping[str, Any] | None = None) -> None:
         self._check_binding(destination, source, routing_key)
-        self._call(Channel.exchange_unbind, destination, source, routing_key, arguments)
+        self._call(Channel.exchange_unbind, destination, source, routing_key,
+                   wire_table(arguments, "binding arguments"))
 
     @staticmethod
     def _check_binding(destination: str, source: str, routing_key: str) -> None:
@@ -211,6 +216,9 @@ class MemoryTransport(Transport):
         if properties is not None and not isinstance(properties, Properties):
             raise ValidationError(
                 f"properties must be msgbus.Properties, got {type(properties).__name__}")
+        if properties is not None and properties.headers is not None:
+            properties = dataclasses.replace(
+                properties, headers=wire_table(properties.headers, "headers"))
         confirm = self.confirm_publishes
         result = self._call(Channel.basic_publish, exchange, routing_key, bytes(body),
                             properties, mandatory=mandatory and not confirm)
@@ -234,7 +242,8 @@ class MemoryTransport(Transport):
         channel = self._open_channel()
         self._call(Channel.basic_qos, prefetch)
         tag = self._call(Channel.basic_consume, queue, consumer_tag, no_ack=auto_ack,
-                         exclusive=exclusive, arguments=arguments)
+                         exclusive=exclusive,
+                         arguments=wire_table(arguments, "consumer arguments"))
         handle = _Consumer(self, channel, tag, queue, callback)
         self._consumers[tag] = handle
         return handle
