@@ -3,17 +3,14 @@
 No threads, sockets or sleeps. Every method runs to completion; what a client must be told
 later (deliveries, returns, confirms, broker-side cancels) goes to its connection's outbox.
 Channel errors close the channel and are raised; connection errors close the connection
-and are raised. Time comes from the injected clock.
+and are raised. Time comes from the injected clock. The message flow (publish, deliver,
+acknowledge, expire, dead-letter) lives in :mod:`transports.memory.delivery`.
 """
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import itertools
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from msgbus.clock import Clock
@@ -28,24 +25,15 @@ from msgbus.errors import (
     PreconditionFailed,
     ResourceLocked,
 )
-from msgbus.values import Delivery, Properties, ReturnedMessage
 from transports.memory import arguments as args
-from transports.memory.deadletter import dead_lettered, is_cycle
+from transports.memory.delivery import MessageFlow, PublishResult, random_suffix
 from transports.memory.entities import (
     ChannelState,
     ConnectionState,
-    ConsumerCancelled,
-    ConsumerState,
-    Deliver,
     ExchangeState,
-    PublishConfirm,
     QueueState,
-    Return,
-    Unacked,
     VHostState,
 )
-from transports.memory.events import BrokerEvent
-from transports.memory.queue import Message, QueuedMessage
 from transports.memory.routing import router_for, validate_binding_arguments
 
 __all__ = ["BrokerCore", "PublishResult"]
@@ -56,38 +44,18 @@ PREDECLARED = {
     "amq.headers": "headers", "amq.match": "headers",
 }
 NO_ARGS: Mapping[str, Any] = {}
-REPLY_TO = "amq.rabbitmq.reply-to"
 
 
-@dataclass(frozen=True, slots=True)
-class PublishResult:
-    """What became of a publish: queues reached, returned (mandatory), refused (nack)."""
-
-    routed: int
-    returned: bool
-    nacked: bool
-    sequence: int | None = None
 
 
-def _random_suffix() -> str:
-    return base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
-
-
-class BrokerCore:
+class BrokerCore(MessageFlow):
     """All broker state. Not thread-safe: the driver serialises calls under one lock."""
 
     def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.vhosts: dict[str, VHostState] = {}
+        super().__init__(clock)
         self.users: dict[str, str] = {"guest": "guest"}
         self.connections: dict[int, ConnectionState] = {}
         self._connection_ids = itertools.count(1)
-        self._seq = itertools.count(1)
-        self._timed: set[QueueState] = set()
-        self._next_check = float("inf")
-        self._reply_channels: dict[str, ChannelState] = {}
-        self.tracing = False
-        self.events: list[BrokerEvent] = []
         self.add_vhost("/")
 
     # -- vhosts, users, connections, channels ---------------------------------------
@@ -137,17 +105,16 @@ class BrokerCore:
         self._forget_reply_to(channel)
         self._requeue_all(channel)
 
-    def _forget_reply_to(self, channel: ChannelState) -> None:
-        if channel.reply_token is not None:
-            self._reply_channels.pop(channel.reply_token, None)
-        channel.reply_consumer = channel.reply_token = None
-
     def fail(self, channel: ChannelState, error: AMQPError) -> AMQPError:
-        """Close the channel (soft error) or connection (hard error); return the error."""
+        """Close the channel (soft error) or connection (hard error); return the error, its
+        reply text cut as RabbitMQ cuts it to fit an AMQP short string (255 bytes)."""
         if isinstance(error, ConnectionClosed):
             self.close_connection(channel.connection)
         elif isinstance(error, ChannelClosed):
             self.close_channel(channel)
+        if len(error.reply_text.encode()) > 255:
+            short = error.reply_text.encode()[:252].decode("utf-8", "ignore") + "..."
+            return type(error)(short, error.reply_code)
         return error
 
     def _vhost(self, channel: ChannelState) -> VHostState:
@@ -293,7 +260,7 @@ class BrokerCore:
             queue = self._queue(channel, name)
             return queue.name, len(queue.store), len(queue.consumers)
         if name == "":
-            name = "amq.gen-" + _random_suffix()
+            name = "amq.gen-" + random_suffix()
         elif name.startswith("amq."):
             raise AccessRefused(
                 f"ACCESS_REFUSED - queue name '{name}' contains reserved prefix 'amq.*'")
@@ -355,420 +322,6 @@ class BrokerCore:
         queue = self._queue(channel, name)
         return len(queue.store.clear())
 
-    # -- publishing and routing -------------------------------------------------------
-
-    def basic_publish(self, channel: ChannelState, exchange: str, routing_key: str, body: bytes,
-                      properties: Properties, *, mandatory: bool) -> PublishResult:
-        self.tick()
-        vh = self._vhost(channel)
-        if exchange:
-            x = vh.exchanges.get(exchange)
-            if x is None:
-                raise NotFound(f"NOT_FOUND - no exchange '{exchange}' in vhost '{vh.name}'")
-            if x.internal:
-                raise AccessRefused(
-                    f"ACCESS_REFUSED - cannot publish to internal exchange '{exchange}' in "
-                    f"vhost '{vh.name}'")
-        user = channel.connection.user
-        if properties.user_id is not None and properties.user_id != user:
-            raise PreconditionFailed(
-                f"PRECONDITION_FAILED - user_id property set to '{properties.user_id}' but "
-                f"authenticated user was '{user}'")
-        args.parse_expiration(properties.expiration)
-        if properties.reply_to == REPLY_TO:
-            if channel.reply_token is None:
-                raise PreconditionFailed(
-                    "PRECONDITION_FAILED - fast reply consumer does not exist")
-            properties = dataclasses.replace(properties, reply_to=channel.reply_token)
-        if not exchange and routing_key.startswith(REPLY_TO + "."):
-            delivered = self._publish_reply(channel, routing_key, body, properties)
-            return self._confirm(channel, exchange, routing_key, body, properties,
-                                 routed=delivered, mandatory=mandatory, accepted=True)
-        keys = [routing_key]
-        headers = properties.headers
-        if headers and ("CC" in headers or "BCC" in headers):
-            for header in ("CC", "BCC"):
-                extra = headers.get(header)
-                if isinstance(extra, (list, tuple)):
-                    keys.extend(k.decode() if isinstance(k, bytes) else str(k) for k in extra)
-            if "BCC" in headers:
-                properties = dataclasses.replace(
-                    properties, headers={k: v for k, v in headers.items() if k != "BCC"})
-        message = Message(body, exchange, routing_key, properties)
-        if self.tracing:
-            self._emit("published", vh.name, exchange=exchange, routing_key=routing_key,
-                       body=body, properties=properties)
-        queues = self._route(vh, exchange, keys, properties.headers)
-        if self.tracing:
-            self._emit("routed", vh.name, exchange=exchange, routing_key=routing_key,
-                       queues=tuple(q.name for q in queues))
-        accepted = True
-        for queue in queues:
-            accepted = self._enqueue(queue, message) and accepted
-        return self._confirm(channel, exchange, routing_key, body, properties,
-                             routed=len(queues), mandatory=mandatory, accepted=accepted)
-
-    def _confirm(self, channel: ChannelState, exchange: str, routing_key: str, body: bytes,
-                 properties: Properties, *, routed: int, mandatory: bool, accepted: bool
-                 ) -> PublishResult:
-        """Return an unroutable mandatory message and confirm the publish, as RabbitMQ does:
-        basic.return first, then basic.ack (or basic.nack when a queue refused it)."""
-        returned = mandatory and not routed
-        if returned:
-            channel.connection.outbox.append(Return(channel.id, ReturnedMessage(
-                body, exchange, routing_key, 312, "NO_ROUTE", properties)))
-            if self.tracing:
-                self._emit("returned", channel.connection.vhost, exchange=exchange,
-                           routing_key=routing_key, reason="312 NO_ROUTE")
-        sequence = None
-        if channel.confirm:
-            sequence = channel.next_publish_seq
-            channel.next_publish_seq += 1
-            channel.connection.outbox.append(PublishConfirm(channel.id, sequence, accepted))
-        return PublishResult(routed, returned, not accepted, sequence)
-
-    def confirm_select(self, channel: ChannelState) -> None:
-        channel.confirm = True
-
-    def _route(self, vh: VHostState, exchange: str, keys: list[str],
-               headers: Mapping[str, Any] | None) -> list[QueueState]:
-        found: dict[str, QueueState] = {}
-        if exchange == "":
-            for key in keys:
-                queue = vh.queues.get(key)
-                if queue is not None:
-                    found[key] = queue
-            return list(found.values())
-        seen: set[str] = set()
-        work = [exchange]
-        while work:
-            name = work.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            x = vh.exchanges.get(name)
-            if x is None:
-                continue
-            dests: set[tuple[str, str]] = set()
-            for key in keys:
-                dests |= x.router.route(key, headers)
-            if not dests:
-                ae = x.arguments.get("alternate-exchange")
-                if isinstance(ae, bytes):
-                    ae = ae.decode()
-                if isinstance(ae, str):
-                    work.append(ae)
-                continue
-            for kind, dest in sorted(dests):
-                if kind == "queue":
-                    queue = vh.queues.get(dest)
-                    if queue is not None:
-                        found[dest] = queue
-                else:
-                    work.append(dest)
-        return list(found.values())
-
-    def _enqueue(self, queue: QueueState, message: Message) -> bool:
-        """Put a routed message in ``queue``; False when the queue refused it (overflow)."""
-        now = self.clock.monotonic()
-        ttl = queue.message_ttl
-        per_message = args.parse_expiration(message.properties.expiration)
-        if per_message is not None:
-            ttl = per_message if ttl is None else min(ttl, per_message)
-        queued = QueuedMessage(next(self._seq), message,
-                               None if ttl is None else now + ttl / 1000)
-        if not len(queue.store):
-            consumer = self._pick_consumer(queue)
-            if consumer is not None:
-                self._deliver(consumer, queued)
-                return True
-        if ttl == 0:
-            self._dead_letter(queue, queued, "expired")
-            return True
-        if queue.overflow != "drop-head" and queue.over_limit(1, queued.size):
-            if queue.overflow == "reject-publish-dlx":
-                self._dead_letter(queue, queued, "maxlen")
-            elif self.tracing:
-                self._emit("dropped", queue.vhost, queue=queue.name, reason="overflow")
-            return False
-        queue.store.append(queued)
-        if queued.expires_at is not None:
-            self._watch(queue, queued.expires_at)
-        while queue.over_limit():
-            head = queue.store.pop()
-            if head is None:
-                break
-            self._dead_letter(queue, head, "maxlen")
-        return True
-
-    # -- dead-lettering and expiry ----------------------------------------------------
-
-    def _dead_letter(self, queue: QueueState, queued: QueuedMessage, reason: str) -> None:
-        if self.tracing:
-            kind = "expired" if reason == "expired" else "rejected" if reason == "rejected" \
-                else "dropped"
-            self._emit(kind, queue.vhost, queue=queue.name, reason=reason)
-        if queue.dead_letter_exchange is None:
-            return
-        vh = self.vhosts.get(queue.vhost)
-        if vh is None:
-            return
-        message, keys = dead_lettered(queued, queue, reason, self.clock.time())
-        if message.exchange and message.exchange not in vh.exchanges:
-            return
-        deaths = (message.properties.headers or {}).get("x-death") or []
-        targets = [q for q in self._route(vh, message.exchange, keys, message.properties.headers)
-                   if not is_cycle(reason, deaths, q.name)]
-        if self.tracing:
-            self._emit("dead-lettered", queue.vhost, queue=queue.name, reason=reason,
-                       exchange=message.exchange, routing_key=message.routing_key,
-                       queues=tuple(q.name for q in targets))
-        for target in targets:
-            self._enqueue(target, message)
-
-    def _watch(self, queue: QueueState, deadline: float) -> None:
-        self._timed.add(queue)
-        self._next_check = min(self._next_check, deadline)
-
-    def tick(self) -> None:
-        """Expire messages and queues whose time has come (called by every operation)."""
-        now = self.clock.monotonic()
-        if now < self._next_check:
-            return
-        self._next_check = next_check = float("inf")
-        for queue in list(self._timed):
-            for expired in queue.store.pop_expired(now):
-                self._dead_letter(queue, expired, "expired")
-            deadline = queue.store.next_expiry()
-            if queue.expires_ms is not None and not queue.consumers:
-                unused_until = queue.last_used + queue.expires_ms / 1000
-                if unused_until <= now:
-                    vh = self.vhosts.get(queue.vhost)
-                    if vh is not None:
-                        self._delete_queue(vh, queue)
-                    continue
-                deadline = unused_until if deadline is None else min(deadline, unused_until)
-            if deadline is None and queue.message_ttl is None and queue.expires_ms is None:
-                self._timed.discard(queue)
-            elif deadline is not None:
-                next_check = min(next_check, deadline)
-        self._next_check = min(self._next_check, next_check)
-
-    # -- consumers and delivery -------------------------------------------------------
-
-    def basic_qos(self, channel: ChannelState, prefetch_count: int, *, global_: bool) -> None:
-        if global_:
-            channel.global_prefetch = prefetch_count
-            for consumer in list(channel.consumers.values()):
-                self._dispatch(consumer.queue)
-        else:
-            channel.prefetch = prefetch_count
-
-    def basic_consume(self, channel: ChannelState, queue_name: str, consumer_tag: str, *,
-                      no_ack: bool, exclusive: bool, arguments: Mapping[str, Any]) -> str:
-        self.tick()
-        if queue_name == REPLY_TO:
-            return self._consume_reply_to(channel, consumer_tag, no_ack=no_ack)
-        queue = self._queue(channel, queue_name)
-        vh = self._vhost(channel)
-        args.check_consumer_arguments(queue.name, vh.name, arguments)
-        if (exclusive and queue.consumers) or any(c.exclusive for c in queue.consumers):
-            raise AccessRefused(
-                f"ACCESS_REFUSED - queue '{queue.name}' in vhost '{vh.name}' in exclusive use")
-        if not consumer_tag:
-            consumer_tag = "amq.ctag-" + _random_suffix()
-        elif consumer_tag in channel.consumers:
-            raise NotAllowed(f"NOT_ALLOWED - attempt to reuse consumer tag '{consumer_tag}'")
-        consumer = ConsumerState(consumer_tag, channel, queue, no_ack=no_ack, exclusive=exclusive,
-                                 prefetch=channel.prefetch, arguments=arguments)
-        channel.consumers[consumer_tag] = consumer
-        queue.consumers.append(consumer)
-        queue.had_consumer = True
-        self._dispatch(queue)
-        return consumer_tag
-
-    def _consume_reply_to(self, channel: ChannelState, consumer_tag: str, *, no_ack: bool
-                          ) -> str:
-        if not no_ack:
-            raise PreconditionFailed("PRECONDITION_FAILED - reply consumer cannot acknowledge")
-        if channel.reply_consumer is not None:
-            raise PreconditionFailed("PRECONDITION_FAILED - reply consumer already set")
-        channel.reply_consumer = consumer_tag or "amq.ctag-" + _random_suffix()
-        token = f"{REPLY_TO}.g1h2AA{channel.connection.id}.{channel.id}.{_random_suffix()}"
-        channel.reply_token = token
-        self._reply_channels[token] = channel
-        return channel.reply_consumer
-
-    def _publish_reply(self, channel: ChannelState, routing_key: str, body: bytes,
-                       properties: Properties) -> bool:
-        """Deliver a reply published to ``amq.rabbitmq.reply-to.*``; False if nobody waits."""
-        target = self._reply_channels.get(routing_key)
-        if target is None or not target.open or target.reply_consumer is None:
-            return False
-        tag = target.next_tag
-        target.next_tag += 1
-        target.connection.outbox.append(Deliver(target.id, target.reply_consumer, Delivery(
-            body, tag, "", routing_key, False, properties, target.reply_consumer)))
-        return True
-
-    def basic_cancel(self, channel: ChannelState, consumer_tag: str) -> None:
-        if consumer_tag == channel.reply_consumer:
-            self._forget_reply_to(channel)
-            return
-        consumer = channel.consumers.get(consumer_tag)
-        if consumer is not None:
-            self._remove_consumer(consumer, notify=False)
-
-    def _remove_consumer(self, consumer: ConsumerState, *, notify: bool) -> None:
-        channel, queue = consumer.channel, consumer.queue
-        channel.consumers.pop(consumer.tag, None)
-        if consumer in queue.consumers:
-            queue.consumers.remove(consumer)
-        if notify and channel.open:
-            channel.connection.outbox.append(ConsumerCancelled(channel.id, consumer.tag))
-        if not queue.consumers:
-            queue.last_used = self.clock.monotonic()
-            if queue.expires_ms is not None:
-                self._watch(queue, queue.last_used + queue.expires_ms / 1000)
-            vh = self.vhosts.get(queue.vhost)
-            if queue.auto_delete and vh is not None:
-                self._delete_queue(vh, queue)
-
-    def _pick_consumer(self, queue: QueueState) -> ConsumerState | None:
-        best: ConsumerState | None = None
-        for consumer in queue.consumers:
-            if (best is None or consumer.priority > best.priority) and consumer.has_capacity():
-                best = consumer
-        return best
-
-    def _dispatch(self, queue: QueueState) -> None:
-        store = queue.store
-        if not queue.consumers or not len(store):
-            return
-        now = self.clock.monotonic()
-        while len(store):
-            for expired in store.pop_expired(now):
-                self._dead_letter(queue, expired, "expired")
-            consumer = self._pick_consumer(queue)
-            if consumer is None:
-                return
-            queued = store.pop()
-            if queued is None:
-                return
-            self._deliver(consumer, queued)
-
-    def _deliver(self, consumer: ConsumerState, queued: QueuedMessage) -> None:
-        channel = consumer.channel
-        tag = channel.next_tag
-        channel.next_tag += 1
-        if not consumer.no_ack:
-            channel.unacked[tag] = Unacked(tag, consumer.queue, queued, consumer)
-            consumer.unacked += 1
-            channel.counted_unacked += 1
-        message = queued.message
-        channel.connection.outbox.append(Deliver(channel.id, consumer.tag, Delivery(
-            message.body, tag, message.exchange, message.routing_key, queued.redelivered,
-            message.properties, consumer.tag)))
-        consumers = consumer.queue.consumers
-        if len(consumers) > 1:
-            consumers.remove(consumer)
-            consumers.append(consumer)
-        if self.tracing:
-            self._emit("delivered", consumer.queue.vhost, queue=consumer.queue.name,
-                       consumer_tag=consumer.tag, delivery_tag=tag,
-                       redelivered=queued.redelivered, body=message.body)
-
-    def basic_get(self, channel: ChannelState, queue_name: str, *, no_ack: bool
-                  ) -> Delivery | None:
-        self.tick()
-        queue = self._queue(channel, queue_name)
-        queue.last_used = self.clock.monotonic()
-        for expired in queue.store.pop_expired(queue.last_used):
-            self._dead_letter(queue, expired, "expired")
-        queued = queue.store.pop()
-        if queued is None:
-            return None
-        tag = channel.next_tag
-        channel.next_tag += 1
-        if not no_ack:
-            channel.unacked[tag] = Unacked(tag, queue, queued, None)
-        message = queued.message
-        if self.tracing:
-            self._emit("delivered", queue.vhost, queue=queue.name, delivery_tag=tag,
-                       redelivered=queued.redelivered, body=message.body)
-        return Delivery(message.body, tag, message.exchange, message.routing_key,
-                        queued.redelivered, message.properties, None, len(queue.store))
-
-    # -- acknowledgements -------------------------------------------------------------
-
-    def _take(self, channel: ChannelState, delivery_tag: int, multiple: bool) -> list[Unacked]:
-        unacked = channel.unacked
-        if multiple and delivery_tag == 0:
-            tags = list(unacked)
-        elif delivery_tag not in unacked:
-            raise PreconditionFailed(f"PRECONDITION_FAILED - unknown delivery tag {delivery_tag}")
-        elif multiple:
-            tags = [t for t in unacked if t <= delivery_tag]
-        else:
-            tags = [delivery_tag]
-        taken = [unacked.pop(t) for t in tags]
-        for entry in taken:
-            if entry.consumer is not None:
-                entry.consumer.unacked -= 1
-                channel.counted_unacked -= 1
-        return taken
-
-    def _after_settle(self, channel: ChannelState, taken: list[Unacked]) -> None:
-        queues = {id(e.queue): e.queue for e in taken}
-        for consumer in channel.consumers.values():
-            queues.setdefault(id(consumer.queue), consumer.queue)
-        for queue in queues.values():
-            self._dispatch(queue)
-
-    def basic_ack(self, channel: ChannelState, delivery_tag: int, *, multiple: bool) -> None:
-        taken = self._take(channel, delivery_tag, multiple)
-        if self.tracing:
-            for entry in taken:
-                self._emit("acked", entry.queue.vhost, queue=entry.queue.name,
-                           delivery_tag=entry.tag)
-        self._after_settle(channel, taken)
-
-    def basic_nack(self, channel: ChannelState, delivery_tag: int, *, multiple: bool,
-                   requeue: bool) -> None:
-        taken = self._take(channel, delivery_tag, multiple)
-        for entry in taken:
-            if requeue:
-                self._requeue(entry)
-            else:
-                self._dead_letter(entry.queue, entry.queued, "rejected")
-        self._after_settle(channel, taken)
-
-    def basic_recover(self, channel: ChannelState) -> None:
-        """basic.recover: every unacknowledged message goes back to its queue, redelivered."""
-        self._requeue_all(channel)
-
-    def _requeue(self, entry: Unacked) -> None:
-        queue = entry.queue
-        vh = self.vhosts.get(queue.vhost)
-        if vh is None or vh.queues.get(queue.name) is not queue:
-            return
-        queue.store.requeue(entry.queued)
-        if entry.queued.expires_at is not None:
-            self._watch(queue, entry.queued.expires_at)
-        if self.tracing:
-            self._emit("requeued", queue.vhost, queue=queue.name, delivery_tag=entry.tag)
-
-    def _requeue_all(self, channel: ChannelState) -> None:
-        taken = list(channel.unacked.values())
-        channel.unacked.clear()
-        channel.counted_unacked = 0
-        for entry in taken:
-            if entry.consumer is not None:
-                entry.consumer.unacked -= 1
-            self._requeue(entry)
-        for queue in {id(e.queue): e.queue for e in taken}.values():
-            self._dispatch(queue)
-
     # -- restart ----------------------------------------------------------------------
 
     def restart(self) -> list[ConnectionState]:
@@ -805,8 +358,3 @@ class BrokerCore:
         self._next_check = now
         self.tick()
         return closed
-
-    # -- events -----------------------------------------------------------------------
-
-    def _emit(self, kind: Any, vhost: str, **fields: Any) -> None:
-        self.events.append(BrokerEvent(kind, vhost, **fields))
