@@ -1,0 +1,618 @@
+"""``BlockingChannel``: pika's blocking channel over a memory-broker channel.
+
+Arguments are validated and encoded by pika itself (its validators and its method frame
+encoders), so a program gets the client-side ``TypeError`` / ``ValueError`` /
+``AssertionError`` pika would raise; what reaches the broker is what the wire would carry.
+Channel errors raise ``pika.exceptions.ChannelClosedByBroker``; an error caused by an
+asynchronous method (a publish without confirms, an ack) surfaces on the channel's next
+synchronous call, as it does with pika against RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pika.frame
+import pika.spec
+from pika import exceptions, validators
+from pika.adapters.blocking_connection import ReturnedMessage
+
+from contrib.pika_compat._errors import CHANNEL_CLOSED, to_pika_error
+from contrib.pika_compat._properties import (
+    deliver_method,
+    encode_body,
+    from_pika,
+    get_ok_method,
+    return_method,
+    to_pika,
+)
+from msgbus.errors import AMQPError, AMQPNotImplemented, ConnectionClosed
+from msgbus.values import Delivery
+from msgbus.values import ReturnedMessage as MemoryReturned
+from transports.memory import Channel
+
+if TYPE_CHECKING:
+    from contrib.pika_compat._connection import BlockingConnection
+
+__all__ = ["BlockingChannel"]
+
+T = TypeVar("T")
+M = TypeVar("M")
+Message = tuple[pika.spec.Basic.Deliver, pika.spec.BasicProperties, bytes]
+OnMessage = Callable[["BlockingChannel", pika.spec.Basic.Deliver, pika.spec.BasicProperties,
+                      bytes], None]
+
+
+def _wire(method: M) -> M:
+    """Encode a method frame the way pika sends it (raising pika's own errors for bad
+    values) and decode it the way the server reads it."""
+    decoded = type(method)()
+    decoded.decode(b"".join(method.encode()))  # type: ignore[attr-defined]
+    return decoded
+
+
+@dataclass(eq=False)
+class _Consumer:
+    tag: str
+    auto_ack: bool
+    callback: OnMessage | None
+    generator: bool = False
+    cancelled_by_broker: bool = False
+
+
+@dataclass(eq=False)
+class _Generator:
+    params: tuple[str, bool, bool]
+    consumer_tag: str
+    pending: deque[Message | None] = field(default_factory=deque)  # None: broker cancel
+
+
+class BlockingChannel:
+    """pika's ``BlockingChannel`` API (see pika's documentation for each method)."""
+
+    def __init__(self, impl: Channel, connection: BlockingConnection) -> None:
+        self._impl = impl
+        self._connection = connection
+        self._number = impl.channel_number
+        self._closed = False
+        self._closing_reason: BaseException | None = None
+        self._deferred: BaseException | None = None  # a close the program has not seen yet
+        self._consumers: dict[str, _Consumer] = {}
+        self._pending: deque[tuple[str, Any]] = deque()
+        self._generator: _Generator | None = None
+        self._confirming = False
+        self._return_callbacks: list[Callable[..., None]] = []
+        self._cancel_callbacks: list[Callable[..., None]] = []
+
+    # -- state ----------------------------------------------------------------------
+
+    def __int__(self) -> int:
+        return self._number
+
+    def __repr__(self) -> str:
+        return f"<BlockingChannel memory #{self._number} open={self.is_open}>"
+
+    def __enter__(self) -> BlockingChannel:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if self.is_open:
+            self.close()
+
+    @property
+    def channel_number(self) -> int:
+        return self._number
+
+    @property
+    def connection(self) -> BlockingConnection:
+        return self._connection
+
+    @property
+    def is_closed(self) -> bool:
+        if not self._closed and self._connection.is_closed:
+            self._closed = True
+        return self._closed
+
+    @property
+    def is_open(self) -> bool:
+        return not self.is_closed
+
+    @property
+    def consumer_tags(self) -> list[str]:
+        return list(self._consumers)
+
+    def _mark_closed(self, reason: BaseException) -> None:
+        self._closed = True
+        self._closing_reason = reason
+        self._deferred = None
+        self._consumers.clear()
+        self._generator = None
+        self._pending.clear()
+        self._connection._forget_channel(self)
+
+    def _on_connection_closed(self, reason: BaseException) -> None:
+        self._mark_closed(reason)
+
+    def _raise_if_not_open(self) -> None:
+        if self.is_closed:
+            raise exceptions.ChannelWrongStateError(CHANNEL_CLOSED)
+
+    def _raise_deferred(self) -> None:
+        """Surface a close caused earlier by an asynchronous method."""
+        reason = self._deferred
+        if reason is not None:
+            self._mark_closed(reason)
+            raise reason
+
+    def _failed(self, error: AMQPError) -> BaseException:
+        reason: BaseException
+        if isinstance(error, ConnectionClosed):
+            reason = self._connection._broker_closed(error)
+            return reason
+        reason = to_pika_error(error)
+        self._mark_closed(reason)
+        return reason
+
+    def _sync(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A synchronous AMQP method: errors raise here and close the channel."""
+        self._raise_if_not_open()
+        self._raise_deferred()
+        try:
+            return method(*args, **kwargs)
+        except AMQPError as error:
+            raise self._failed(error) from None
+
+    def _async(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """An asynchronous AMQP method: an error closes the channel, and the program
+        hears of it on its next synchronous call."""
+        self._raise_if_not_open()
+        if self._deferred is not None:
+            return  # the broker already closed this channel: the frame goes nowhere
+        try:
+            method(*args, **kwargs)
+        except AMQPError as error:
+            if isinstance(error, ConnectionClosed):
+                self._connection._broker_closed(error)
+            else:
+                self._deferred = to_pika_error(error)
+
+    def _frame(self, method: Any) -> pika.frame.Method[Any]:
+        return pika.frame.Method(self._number, method)
+
+    # -- events from the connection -------------------------------------------------
+
+    def _on_deliver(self, consumer_tag: str, delivery: Delivery) -> None:
+        message = (deliver_method(delivery, consumer_tag), to_pika(delivery.properties),
+                   delivery.body)
+        generator = self._generator
+        if generator is not None and generator.consumer_tag == consumer_tag:
+            generator.pending.append(message)
+            self._connection._request_wakeup()
+        else:
+            self._pending.append(("deliver", message))
+
+    def _on_return(self, message: MemoryReturned) -> None:
+        if self._return_callbacks:
+            self._pending.append(("return", (return_method(message),
+                                             to_pika(message.properties), message.body)))
+
+    def _on_cancelled(self, consumer_tag: str) -> None:
+        consumer = self._consumers.get(consumer_tag)
+        if consumer is None:
+            return
+        consumer.cancelled_by_broker = True
+        generator = self._generator
+        if generator is not None and generator.consumer_tag == consumer_tag:
+            generator.pending.append(None)
+            self._connection._request_wakeup()
+        else:
+            self._pending.append(("cancel", consumer_tag))
+
+    def _has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def _dispatch_events(self) -> None:
+        while self._pending and not self._closed:
+            kind, payload = self._pending.popleft()
+            if kind == "deliver":
+                method, properties, body = payload
+                consumer = self._consumers.get(method.consumer_tag)
+                if consumer is not None and consumer.callback is not None:
+                    consumer.callback(self, method, properties, body)
+            elif kind == "cancel":
+                self._consumers.pop(payload, None)
+                frame = self._frame(pika.spec.Basic.Cancel(consumer_tag=payload))
+                for callback in list(self._cancel_callbacks):
+                    callback(frame)
+            else:
+                method, properties, body = payload
+                for callback in list(self._return_callbacks):
+                    callback(self, method, properties, body)
+
+    # -- channel --------------------------------------------------------------------
+
+    def close(self, reply_code: int = 0, reply_text: str = "Normal shutdown") -> None:
+        self._raise_if_not_open()
+        try:
+            self._raise_deferred()
+            self._cancel_all_consumers()
+        finally:
+            if not self._closed:
+                self._impl.close()
+                self._mark_closed(exceptions.ChannelClosedByClient(reply_code, reply_text))
+
+    def flow(self, active: bool) -> bool:
+        self._raise_if_not_open()
+        self._raise_deferred()
+        if not active:
+            raise self._failed(AMQPNotImplemented("NOT_IMPLEMENTED - active=false"))
+        return True
+
+    def add_on_cancel_callback(self, callback: Callable[..., None]) -> None:
+        self._cancel_callbacks.append(callback)
+
+    def add_on_return_callback(self, callback: Callable[..., None]) -> None:
+        self._return_callbacks.append(callback)
+
+    # -- exchanges ------------------------------------------------------------------
+
+    def exchange_declare(self, exchange: str, exchange_type: Any = "direct",
+                         passive: bool = False, durable: bool = False,
+                         auto_delete: bool = False, internal: bool = False,
+                         arguments: dict[str, Any] | None = None
+                         ) -> pika.frame.Method[pika.spec.Exchange.DeclareOk]:
+        validators.require_string(exchange, "exchange")
+        self._raise_if_not_open()
+        if hasattr(exchange_type, "value"):
+            exchange_type = exchange_type.value
+        m = _wire(pika.spec.Exchange.Declare(
+            exchange=exchange, type=exchange_type, passive=passive, durable=durable,
+            auto_delete=auto_delete, internal=internal, arguments=arguments))
+        self._sync(self._impl.exchange_declare, m.exchange, m.type, passive=m.passive,
+                   durable=m.durable, auto_delete=m.auto_delete, internal=m.internal,
+                   arguments=m.arguments)
+        return self._frame(pika.spec.Exchange.DeclareOk())
+
+    def exchange_delete(self, exchange: str | None = None, if_unused: bool = False
+                        ) -> pika.frame.Method[pika.spec.Exchange.DeleteOk]:
+        self._raise_if_not_open()
+        m = _wire(pika.spec.Exchange.Delete(exchange=exchange, if_unused=if_unused))
+        self._sync(self._impl.exchange_delete, m.exchange, if_unused=m.if_unused)
+        return self._frame(pika.spec.Exchange.DeleteOk())
+
+    def exchange_bind(self, destination: str, source: str, routing_key: str = "",
+                      arguments: dict[str, Any] | None = None
+                      ) -> pika.frame.Method[pika.spec.Exchange.BindOk]:
+        validators.require_string(destination, "destination")
+        validators.require_string(source, "source")
+        self._raise_if_not_open()
+        m = _wire(pika.spec.Exchange.Bind(destination=destination, source=source,
+                                          routing_key=routing_key, arguments=arguments))
+        self._sync(self._impl.exchange_bind, m.destination, m.source, m.routing_key,
+                   m.arguments)
+        return self._frame(pika.spec.Exchange.BindOk())
+
+    def exchange_unbind(self, destination: str | None = None, source: str | None = None,
+                        routing_key: str = "", arguments: dict[str, Any] | None = None
+                        ) -> pika.frame.Method[pika.spec.Exchange.UnbindOk]:
+        self._raise_if_not_open()
+        m = _wire(pika.spec.Exchange.Unbind(destination=destination, source=source,
+                                            routing_key=routing_key, arguments=arguments))
+        self._sync(self._impl.exchange_unbind, m.destination, m.source, m.routing_key,
+                   m.arguments)
+        return self._frame(pika.spec.Exchange.UnbindOk())
+
+    # -- queues ---------------------------------------------------------------------
+
+    def queue_declare(self, queue: str, passive: bool = False, durable: bool = False,
+                      exclusive: bool = False, auto_delete: bool = False,
+                      arguments: dict[str, Any] | None = None
+                      ) -> pika.frame.Method[pika.spec.Queue.DeclareOk]:
+        validators.require_string(queue, "queue")
+        self._raise_if_not_open()
+        m = _wire(pika.spec.Queue.Declare(
+            queue=queue, passive=passive, durable=durable, exclusive=exclusive,
+            auto_delete=auto_delete, arguments=arguments))
+        name, messages, consumers = self._sync(
+            self._impl.queue_declare, m.queue, passive=m.passive, durable=m.durable,
+            exclusive=m.exclusive, auto_delete=m.auto_delete, arguments=m.arguments)
+        return self._frame(pika.spec.Queue.DeclareOk(
+            queue=name, message_count=messages, consumer_count=consumers))
+
+    def queue_delete(self, queue: str, if_unused: bool = False, if_empty: bool = False
+                     ) -> pika.frame.Method[pika.spec.Queue.DeleteOk]:
+        validators.require_string(queue, "queue")
+        self._raise_if_not_open()
+        m = _wire(pika.spec.Queue.Delete(queue=queue, if_unused=if_unused, if_empty=if_empty))
+        count = self._sync(self._impl.queue_delete, m.queue, if_unused=m.if_unused,
+                           if_empty=m.if_empty)
+        return self._frame(pika.spec.Queue.DeleteOk(message_count=count))
+
+    def queue_purge(self, queue: str) -> pika.frame.Method[pika.spec.Queue.PurgeOk]:
+        validators.require_string(queue, "queue")
+        self._raise_if_not_open()
+        m = _wire(pika.spec.Queue.Purge(queue=queue))
+        count = self._sync(self._impl.queue_purge, m.queue)
+        return self._frame(pika.spec.Queue.PurgeOk(message_count=count))
+
+    def queue_bind(self, queue: str, exchange: str, routing_key: str | None = None,
+                   arguments: dict[str, Any] | None = None
+                   ) -> pika.frame.Method[pika.spec.Queue.BindOk]:
+        validators.require_string(queue, "queue")
+        validators.require_string(exchange, "exchange")
+        self._raise_if_not_open()
+        if routing_key is None:
+            routing_key = queue
+        m = _wire(pika.spec.Queue.Bind(queue=queue, exchange=exchange,
+                                       routing_key=routing_key, arguments=arguments))
+        self._sync(self._impl.queue_bind, m.queue, m.exchange, m.routing_key, m.arguments)
+        return self._frame(pika.spec.Queue.BindOk())
+
+    def queue_unbind(self, queue: str, exchange: str | None = None,
+                     routing_key: str | None = None, arguments: dict[str, Any] | None = None
+                     ) -> pika.frame.Method[pika.spec.Queue.UnbindOk]:
+        validators.require_string(queue, "queue")
+        self._raise_if_not_open()
+        if routing_key is None:
+            routing_key = queue
+        m = _wire(pika.spec.Queue.Unbind(queue=queue, exchange=exchange,
+                                         routing_key=routing_key, arguments=arguments))
+        self._sync(self._impl.queue_unbind, m.queue, m.exchange, m.routing_key, m.arguments)
+        return self._frame(pika.spec.Queue.UnbindOk())
+
+    # -- publishing -----------------------------------------------------------------
+
+    def confirm_delivery(self) -> None:
+        if self._confirming:
+            return
+        self._sync(self._impl.confirm_select)
+        self._confirming = True
+
+    def basic_publish(self, exchange: str, routing_key: str, body: Any,
+                      properties: pika.spec.BasicProperties | None = None,
+                      mandatory: bool = False) -> None:
+        self._raise_if_not_open()
+        data = encode_body(body)
+        pika.spec.Basic.Publish(exchange=exchange, routing_key=routing_key,
+                                mandatory=mandatory).encode()
+        props = from_pika(properties)
+        if not self._confirming:
+            self._async(self._impl.basic_publish, exchange, routing_key, data, props,
+                        mandatory=bool(mandatory))
+            return
+        result = self._sync(self._impl.basic_publish, exchange, routing_key, data, props,
+                            mandatory=bool(mandatory))
+        returned: list[ReturnedMessage] = []
+        if result.returned:
+            method = pika.spec.Basic.Return(reply_code=312, reply_text="NO_ROUTE",
+                                            exchange=exchange, routing_key=routing_key)
+            returned.append(ReturnedMessage(method, to_pika(props), data))
+        if result.nacked:
+            raise exceptions.NackError(returned)
+        if returned:
+            raise exceptions.UnroutableError(returned)
+
+    # -- consuming ------------------------------------------------------------------
+
+    def basic_qos(self, prefetch_size: int = 0, prefetch_count: int = 0,
+                  global_qos: bool = False) -> None:
+        self._raise_if_not_open()
+        validators.zero_or_greater("prefetch_size", prefetch_size)
+        validators.zero_or_greater("prefetch_count", prefetch_count)
+        m = _wire(pika.spec.Basic.Qos(prefetch_size=prefetch_size,
+                                      prefetch_count=prefetch_count, global_qos=global_qos))
+        self._sync(self._impl.basic_qos, m.prefetch_count, global_qos=m.global_qos)
+
+    def basic_consume(self, queue: str, on_message_callback: OnMessage,
+                      auto_ack: bool = False, exclusive: bool = False,
+                      consumer_tag: str | None = None,
+                      arguments: dict[str, Any] | None = None) -> str:
+        validators.require_string(queue, "queue")
+        validators.require_callback(on_message_callback, "on_message_callback")
+        return self._consume(queue, auto_ack, exclusive, consumer_tag, arguments,
+                             on_message_callback)
+
+    def _consume(self, queue: str, auto_ack: bool, exclusive: bool, consumer_tag: str | None,
+                 arguments: dict[str, Any] | None, callback: OnMessage | None) -> str:
+        self._raise_if_not_open()
+        if not consumer_tag:
+            consumer_tag = f"ctag{self._number}.{uuid.uuid4().hex}"
+        if consumer_tag in self._consumers:
+            raise exceptions.DuplicateConsumerTag(consumer_tag)
+        m = _wire(pika.spec.Basic.Consume(queue=queue, consumer_tag=consumer_tag,
+                                          no_ack=auto_ack, exclusive=exclusive,
+                                          arguments=arguments))
+        consumer = _Consumer(consumer_tag, bool(auto_ack), callback, callback is None)
+        self._consumers[consumer_tag] = consumer
+        try:
+            self._sync(self._impl.basic_consume, m.queue, m.consumer_tag, no_ack=m.no_ack,
+                       exclusive=m.exclusive, arguments=m.arguments)
+        except BaseException:
+            self._consumers.pop(consumer_tag, None)
+            raise
+        return consumer_tag
+
+    def _take_pending(self, consumer_tag: str) -> list[Message]:
+        """Remove the deliveries not yet dispatched to ``consumer_tag``."""
+        taken: list[Message] = []
+        kept: deque[tuple[str, Any]] = deque()
+        for kind, payload in self._pending:
+            if kind == "deliver" and payload[0].consumer_tag == consumer_tag:
+                taken.append(payload)
+            elif not (kind == "cancel" and payload == consumer_tag):
+                kept.append((kind, payload))
+        self._pending = kept
+        return taken
+
+    def basic_cancel(self, consumer_tag: str) -> Sequence[Message]:
+        consumer = self._consumers.get(consumer_tag)
+        if consumer is None:
+            return []
+        try:
+            self._connection._pump()
+            pending = self._take_pending(consumer_tag)
+            if not consumer.auto_ack:
+                for method, _, _ in pending:
+                    self._async(self._impl.basic_reject, method.delivery_tag, requeue=True)
+            if not consumer.cancelled_by_broker:
+                self._sync(self._impl.basic_cancel, consumer_tag)
+            return pending if consumer.auto_ack else []
+        finally:
+            self._consumers.pop(consumer_tag, None)
+
+    def _cancel_all_consumers(self) -> None:
+        if self._generator is not None:
+            self.cancel()
+        for consumer_tag in list(self._consumers):
+            self.basic_cancel(consumer_tag)
+
+    def start_consuming(self) -> None:
+        if self._connection._dispatch_depth:
+            raise exceptions.ReentrancyError(
+                "start_consuming may not be called from the scope of another "
+                "BlockingConnection or BlockingChannel callback")
+        self._raise_if_not_open()
+        while self._consumers:
+            self._process_data_events(None)
+
+    def stop_consuming(self, consumer_tag: str | None = None) -> None:
+        if consumer_tag:
+            self.basic_cancel(consumer_tag)
+        else:
+            self._cancel_all_consumers()
+
+    def _process_data_events(self, time_limit: float | None) -> None:
+        self._connection.process_data_events(time_limit=time_limit)
+        self._raise_deferred()
+        if self._closed and isinstance(self._closing_reason, exceptions.ChannelClosedByBroker):
+            raise self._closing_reason
+
+    def consume(self, queue: str, auto_ack: bool = False, exclusive: bool = False,
+                arguments: dict[str, Any] | None = None,
+                inactivity_timeout: float | None = None, consumer_tag: str | None = None
+                ) -> Generator[tuple[Any, Any, Any], None, None]:
+        """Yield (method, properties, body) per message; (None, None, None) after
+        ``inactivity_timeout`` seconds without one. Ends when the consumer is cancelled."""
+        self._raise_if_not_open()
+        params = (queue, auto_ack, exclusive)
+        if self._generator is not None:
+            if params != self._generator.params:
+                raise ValueError(
+                    "Consume with different params not allowed on existing queue consumer "
+                    f"generator; previous params: {self._generator.params!r}; new params: "
+                    f"{params!r}")
+        else:
+            if not consumer_tag:
+                consumer_tag = f"ctag{self._number}.{uuid.uuid4().hex}"
+            self._generator = _Generator(params, consumer_tag)
+            try:
+                self._consume(queue, auto_ack, exclusive, consumer_tag, arguments, None)
+            except BaseException:
+                self._generator = None
+                raise
+        return self._consume_loop(inactivity_timeout)
+
+    def _consume_loop(self, inactivity_timeout: float | None
+                      ) -> Generator[tuple[Any, Any, Any], None, None]:
+        while self._generator is not None:
+            generator = self._generator
+            self._connection._pump()
+            if generator.pending:
+                message = generator.pending.popleft()
+                if message is None:
+                    self._consumers.pop(generator.consumer_tag, None)
+                    self._generator = None
+                    break
+                yield message
+                continue
+            if inactivity_timeout is None:
+                self._process_data_events(None)
+                continue
+            deadline = time.monotonic() + inactivity_timeout
+            while self._generator is not None and not self._generator.pending:
+                self._process_data_events(max(0.0, deadline - time.monotonic()))
+                if self._generator is None or self._generator.pending:
+                    break
+                if time.monotonic() >= deadline:
+                    yield (None, None, None)
+                    break
+
+    def get_waiting_message_count(self) -> int:
+        if self._generator is None:
+            return 0
+        self._connection._pump()
+        return sum(1 for message in self._generator.pending if message is not None)
+
+    def cancel(self) -> int:
+        generator = self._generator
+        if generator is None:
+            return 0
+        try:
+            self._connection._pump()
+            _, auto_ack, _ = generator.params
+            if not auto_ack:
+                while generator.pending and generator.pending[0] is not None:
+                    message = generator.pending.popleft()
+                    assert message is not None
+                    self._async(self._impl.basic_reject, message[0].delivery_tag,
+                                requeue=True)
+            self.basic_cancel(generator.consumer_tag)
+        finally:
+            self._generator = None
+        return 0
+
+    def basic_get(self, queue: str, auto_ack: bool = False) -> tuple[Any, Any, Any]:
+        validators.require_string(queue, "queue")
+        self._raise_if_not_open()
+        m = _wire(pika.spec.Basic.Get(queue=queue, no_ack=auto_ack))
+        delivery = self._sync(self._impl.basic_get, m.queue, no_ack=m.no_ack)
+        if delivery is None:
+            return None, None, None
+        return get_ok_method(delivery), to_pika(delivery.properties), delivery.body
+
+    # -- acknowledgements -----------------------------------------------------------
+
+    def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
+        self._raise_if_not_open()
+        m = _wire(pika.spec.Basic.Ack(delivery_tag=delivery_tag, multiple=multiple))
+        self._async(self._impl.basic_ack, m.delivery_tag, multiple=m.multiple)
+
+    def basic_nack(self, delivery_tag: int = 0, multiple: bool = False,
+                   requeue: bool = True) -> None:
+        self._raise_if_not_open()
+        m = _wire(pika.spec.Basic.Nack(delivery_tag=delivery_tag, multiple=multiple,
+                                       requeue=requeue))
+        self._async(self._impl.basic_nack, m.delivery_tag, multiple=m.multiple,
+                    requeue=m.requeue)
+
+    def basic_reject(self, delivery_tag: int = 0, requeue: bool = True) -> None:
+        self._raise_if_not_open()
+        if not isinstance(delivery_tag, int):
+            raise TypeError("delivery_tag must be an integer")
+        m = _wire(pika.spec.Basic.Reject(delivery_tag=delivery_tag, requeue=requeue))
+        self._async(self._impl.basic_reject, m.delivery_tag, requeue=m.requeue)
+
+    def basic_recover(self, requeue: bool = False) -> None:
+        self._raise_if_not_open()
+        self._raise_deferred()
+        if not requeue:
+            raise self._failed(AMQPNotImplemented("NOT_IMPLEMENTED - requeue=false"))
+        self._sync(self._impl.basic_recover, requeue=True)
+
+    # -- transactions ---------------------------------------------------------------
+
+    def tx_select(self) -> pika.frame.Method[pika.spec.Tx.SelectOk]:
+        raise NotImplementedError("transactions are not supported by the memory broker")
+
+    def tx_commit(self) -> pika.frame.Method[pika.spec.Tx.CommitOk]:
+        raise NotImplementedError("transactions are not supported by the memory broker")
+
+    def tx_rollback(self) -> pika.frame.Method[pika.spec.Tx.RollbackOk]:
+        raise NotImplementedError("transactions are not supported by the memory broker")

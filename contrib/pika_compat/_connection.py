@@ -1,0 +1,315 @@
+"""``BlockingConnection``: pika's blocking connection, over an in-process memory broker.
+
+Like pika, a connection belongs to one thread: deliveries, returns, cancels, timers and
+``add_callback_threadsafe`` callbacks run on the thread that calls
+:meth:`BlockingConnection.process_data_events` (or ``start_consuming`` / ``consume``),
+never under the broker's lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+import pika
+from pika import exceptions
+
+from contrib.pika_compat._channel import BlockingChannel
+from contrib.pika_compat._errors import to_pika_error
+from msgbus.errors import AccessRefused, AMQPError, ConnectionClosed, NotAllowed
+from transports.memory import Broker, Connection, default_broker
+from transports.memory.entities import ConsumerCancelled, Deliver, Return
+
+__all__ = ["BlockingConnection"]
+
+#: How long one wait on the broker lasts at most, so that threadsafe callbacks and timers
+#: are noticed promptly while the thread is otherwise blocked.
+_SLICE = 0.01
+
+
+class BlockingConnection:
+    """pika's ``BlockingConnection`` API over a :class:`~transports.memory.Broker`.
+
+    ``parameters`` is a ``pika.ConnectionParameters`` / ``pika.URLParameters`` (or a
+    sequence of them, tried in turn); its ``virtual_host`` and credentials are honoured.
+    ``broker`` defaults to the process's default broker.
+    """
+
+    def __init__(self, parameters: Any = None, *, broker: Broker | None = None) -> None:
+        self._broker = broker if broker is not None else default_broker()
+        self._impl = self._connect(parameters)
+        self._channels: dict[int, BlockingChannel] = {}
+        self._closed = False
+        self._closing_reason: BaseException | None = None
+        self._dispatch_depth = 0
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._timer_ids = itertools.count(1)
+        self._cancelled_timers: set[int] = set()
+        self._threadsafe: deque[Callable[[], None]] = deque()
+        self._threadsafe_lock = threading.Lock()
+        self._wakeup = False
+
+    def _connect(self, parameters: Any) -> Connection:
+        if parameters is None:
+            candidates: Sequence[Any] = [pika.ConnectionParameters()]
+        elif isinstance(parameters, Sequence):
+            if not parameters:
+                raise ValueError("Expected a non-empty sequence of connection parameters")
+            candidates = parameters
+        else:
+            candidates = [parameters]
+        error: exceptions.AMQPConnectionError | None = None
+        for params in candidates:
+            if not isinstance(params, pika.connection.Parameters):
+                raise TypeError(
+                    f"Expected pika.connection.Parameters instance, but got {params!r}")
+            credentials = params.credentials
+            username = getattr(credentials, "username", "guest")
+            password = getattr(credentials, "password", "guest")
+            try:
+                return self._broker.connect(params.virtual_host, username=username,
+                                            password=password)
+            except AccessRefused as refused:
+                error = exceptions.ProbableAuthenticationError(repr(
+                    exceptions.ConnectionClosedByBroker(refused.reply_code, refused.reply_text)))
+            except NotAllowed as denied:
+                error = exceptions.ProbableAccessDeniedError(repr(
+                    exceptions.ConnectionClosedByBroker(denied.reply_code, denied.reply_text)))
+        assert error is not None
+        raise error
+
+    # -- state ----------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        state = "CLOSED" if self.is_closed else "OPEN"
+        return f"<BlockingConnection memory {state} broker={self._broker!r}>"
+
+    def __enter__(self) -> BlockingConnection:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if self.is_open:
+            self.close()
+
+    @property
+    def is_open(self) -> bool:
+        return not self.is_closed
+
+    @property
+    def is_closed(self) -> bool:
+        if not self._closed and not self._impl.is_open:
+            self._lost()
+        return self._closed
+
+    @property
+    def broker(self) -> Broker:
+        """The memory broker this connection talks to (not part of pika's API)."""
+        return self._broker
+
+    # Server capabilities, as RabbitMQ advertises them.
+    basic_nack_supported = basic_nack = True
+    consumer_cancel_notify_supported = consumer_cancel_notify = True
+    exchange_exchange_bindings_supported = exchange_exchange_bindings = True
+    publisher_confirms_supported = publisher_confirms = True
+
+    def _lost(self) -> None:
+        """The broker closed the connection (a connection error, or a restart)."""
+        if self._closed:
+            return
+        closed_by = self._impl.closed_by
+        if isinstance(closed_by, AMQPError):
+            self._closing_reason = exceptions.ConnectionClosedByBroker(
+                closed_by.reply_code, closed_by.reply_text)
+        else:
+            self._closing_reason = exceptions.ConnectionClosedByBroker(
+                320, "CONNECTION_FORCED - connection closed")
+        self._shut(self._closing_reason)
+
+    def _shut(self, reason: BaseException) -> None:
+        self._closed = True
+        self._closing_reason = reason
+        for channel in list(self._channels.values()):
+            channel._on_connection_closed(reason)
+        self._channels.clear()
+
+    def _broker_closed(self, error: AMQPError) -> exceptions.ConnectionClosedByBroker:
+        """A connection error raised by the broker: close everything and return pika's."""
+        reason = to_pika_error(error)
+        assert isinstance(reason, exceptions.ConnectionClosedByBroker)
+        if self._impl.is_open:
+            self._impl.close()
+        self._shut(reason)
+        return reason
+
+    def _raise_if_closed(self, what: str) -> None:
+        if self.is_closed:
+            raise exceptions.ConnectionWrongStateError(what)
+
+    # -- channels -------------------------------------------------------------------
+
+    def channel(self, channel_number: int | None = None) -> BlockingChannel:
+        """Open a new channel (``channel_number`` is accepted and ignored: the broker
+        numbers channels itself)."""
+        self._raise_if_closed(f"Channel allocation requires an open connection: {self!r}")
+        try:
+            impl = self._impl.channel()
+        except ConnectionClosed as error:
+            raise self._broker_closed(error) from None
+        channel = BlockingChannel(impl, self)
+        self._channels[channel.channel_number] = channel
+        return channel
+
+    def _forget_channel(self, channel: BlockingChannel) -> None:
+        if self._channels.get(channel.channel_number) is channel:
+            del self._channels[channel.channel_number]
+
+    def close(self, reply_code: int = 200, reply_text: str = "Normal shutdown") -> None:
+        if self.is_closed:
+            raise exceptions.ConnectionWrongStateError(
+                f"BlockingConnection.close({reply_code}, {reply_text!r}) called on closed "
+                "connection.")
+        for channel in list(self._channels.values()):
+            if channel.is_open:
+                with contextlib.suppress(exceptions.ChannelClosed):
+                    channel.close(reply_code, reply_text)
+        self._impl.close()
+        self._shut(exceptions.ConnectionClosedByClient(reply_code, reply_text))
+
+    # -- events ---------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Move what the broker has for this connection to its channels."""
+        if not self._impl.has_events():
+            return
+        for event in self._impl.drain():
+            channel = self._channels.get(event.channel)
+            if channel is None:
+                continue
+            if isinstance(event, Deliver):
+                channel._on_deliver(event.consumer_tag, event.delivery)
+            elif isinstance(event, Return):
+                channel._on_return(event.message)
+            elif isinstance(event, ConsumerCancelled):
+                channel._on_cancelled(event.consumer_tag)
+            # PublishConfirm: confirms are settled synchronously by basic_publish.
+
+    def _request_wakeup(self) -> None:
+        self._wakeup = True
+
+    def _ready(self) -> bool:
+        if self._wakeup or self._threadsafe:
+            return True
+        if self._timers and self._timers[0][0] <= time.monotonic():
+            return True
+        return any(channel._has_pending() for channel in self._channels.values())
+
+    def _wait(self, deadline: float | None) -> None:
+        """Block until the broker has something, a timer is due, or ``deadline``."""
+        now = time.monotonic()
+        limit = _SLICE if deadline is None else min(_SLICE, deadline - now)
+        if self._timers:
+            limit = min(limit, self._timers[0][0] - now)
+        if limit > 0:
+            self._impl.wait(limit)
+
+    def process_data_events(self, time_limit: float | None = 0) -> None:
+        """Deliver what is waiting and run due timers and callbacks. ``time_limit`` None
+        blocks until something was dispatched; a number bounds the wait in seconds."""
+        self._raise_if_closed("process_data_events called on a closed connection")
+        deadline = None if time_limit is None else time.monotonic() + time_limit
+        dispatch = self._dispatch_depth == 0
+        while True:
+            self._pump()
+            if self.is_closed:
+                reason = self._closing_reason
+                if isinstance(reason, exceptions.ConnectionClosedByBroker):
+                    raise reason
+                break
+            if dispatch and self._ready():
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            self._wait(deadline)
+        self._wakeup = False
+        if dispatch:
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        self._dispatch_depth += 1
+        try:
+            self._run_threadsafe()
+            self._run_timers()
+            for channel in list(self._channels.values()):
+                channel._dispatch_events()
+        finally:
+            self._dispatch_depth -= 1
+
+    def _run_threadsafe(self) -> None:
+        with self._threadsafe_lock:
+            callbacks = list(self._threadsafe)
+            self._threadsafe.clear()
+        for callback in callbacks:
+            callback()
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        due: list[Callable[[], None]] = []
+        while self._timers and self._timers[0][0] <= now:
+            _, timer_id, callback = heapq.heappop(self._timers)
+            if timer_id in self._cancelled_timers:
+                self._cancelled_timers.discard(timer_id)
+            else:
+                due.append(callback)
+        for callback in due:
+            callback()
+
+    def sleep(self, duration: float) -> None:
+        """Sleep for ``duration`` seconds while processing events."""
+        if duration < 0:
+            raise ValueError(f"sleep duration must be >= 0, got {duration!r}")
+        deadline = time.monotonic() + duration
+        while True:
+            self.process_data_events(max(0.0, deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                break
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> int:
+        """Run ``callback`` on this connection's thread after ``delay`` seconds (while it
+        processes events); returns a timer id for :meth:`remove_timeout`."""
+        if not callable(callback):
+            raise TypeError(f"callback callback must be callable, but got {callback!r}")
+        timer_id = next(self._timer_ids)
+        heapq.heappush(self._timers, (time.monotonic() + delay, timer_id, callback))
+        return timer_id
+
+    def remove_timeout(self, timeout_id: int) -> None:
+        if any(t[1] == timeout_id for t in self._timers):
+            self._cancelled_timers.add(timeout_id)
+
+    def add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
+        """Ask this connection's thread to run ``callback`` (the one thread-safe method)."""
+        if not callable(callback):
+            raise TypeError(f"callback callback must be callable, but got {callback!r}")
+        with self._threadsafe_lock:
+            if self._closed or not self._impl.is_open:
+                raise exceptions.ConnectionWrongStateError(
+                    "BlockingConnection.add_callback_threadsafe() called on closed or closing "
+                    "connection.")
+            self._threadsafe.append(callback)
+
+    def add_on_connection_blocked_callback(self, callback: Callable[..., None]) -> None:
+        """Accepted for compatibility: the memory broker never blocks publishers."""
+
+    def add_on_connection_unblocked_callback(self, callback: Callable[..., None]) -> None:
+        """Accepted for compatibility: the memory broker never blocks publishers."""
+
+    def update_secret(self, new_secret: str, reason: str) -> None:
+        self._raise_if_closed("update_secret called on a closed connection")

@@ -1,0 +1,21 @@
+"""msgbus errors → the pika exceptions a program written for pika expects."""
+
+from __future__ import annotations
+
+from pika import exceptions
+
+from msgbus.errors import AMQPError, ConnectionClosed
+
+__all__ = ["CHANNEL_CLOSED", "to_pika_error"]
+
+#: What pika says when a method is called on a closed channel.
+CHANNEL_CLOSED = "Channel is closed."
+
+
+def to_pika_error(
+    error: AMQPError,
+) -> exceptions.ChannelClosedByBroker | exceptions.ConnectionClosedByBroker:
+    """The pika exception for a broker's channel or connection close."""
+    if isinstance(error, ConnectionClosed):
+        return exceptions.ConnectionClosedByBroker(error.reply_code, error.reply_text)
+    return exceptions.ChannelClosedByBroker(error.reply_code, error.reply_text)
