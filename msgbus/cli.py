@@ -13,7 +13,10 @@ __all__ = ["main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msgbus", description=__doc__)
     parser.add_argument("--version", action="version", version=f"msgbus {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from msgbus.demo import add_demo_command
+
+    add_demo_command(commands)
     return parser
 
 
@@ -22,4 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
+    run = getattr(args, "run", None)
+    if run is not None:
+        code: int = run(args)
+        return code
     return 0

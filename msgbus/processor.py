@@ -239,6 +239,14 @@ class MessageProcessor:
             log.exception("%s stopped by an error", type(self).__name__)
             self.error = exc
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread of :meth:`start` to end (after ``quit``); True if it did."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return not self.running
+
     def stop(self, timeout: float | None = 10.0) -> None:
         """Ask the processor to stop; wait for its thread (if ``start()``-ed) to end.
 

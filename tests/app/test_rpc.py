@@ -225,8 +225,9 @@ def test_many_rpcs_in_flight_from_threads(
         try:
             for i in range(5):
                 results[(n, i)] = producer.rpc_add(n, i, _timeout=30).value
-        except BaseException as exc:  # reported below
+        except Exception as exc:  # reported by the assertion below
             errors.append(exc)
+            raise
 
     threads = [threading.Thread(target=caller, args=(n,)) for n in range(8)]
     for t in threads:

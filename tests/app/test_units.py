@@ -240,7 +240,7 @@ def test_producer_builds_messages_without_a_transport() -> None:
     assert echo.content == {"parameters": {"args": ["hi"], "kwargs": {"name": "bob", "kind": "x"}}}
     assert p.build("rpc", "add", 2, 3).content == {"parameters": {"a": 2, "b": 3}}
     assert isinstance(p.build("rpc", "other"), RpcCommand)
-    with pytest.raises(ValidationError, match=r"P.build_message_bad must return a Message, got dict"):
+    with pytest.raises(ValidationError, match=r"build_message_bad must return a Message, got dict"):
         p.build("message", "bad")
     assert p.resolve_eks() == [(_X, "k1"), (_Y, "")]
     assert p.resolve_eks(_key="k2") == [(_X, "k2")]
