@@ -164,7 +164,7 @@ class BrokerCore(MessageFlow):
         exchange = vh.exchanges.get(name)
         if exchange is None:
             return
-        if if_unused and (len(exchange.router) or vh.bound_sources.get(("exchange", name))):
+        if if_unused and len(exchange.router):
             raise PreconditionFailed(
                 f"PRECONDITION_FAILED - exchange '{name}' in vhost '{vh.name}' in use")
         self._delete_exchange(vh, exchange)
