@@ -124,6 +124,24 @@ class Broker(BrokerViews):
             if events:
                 self._notify(events)
 
+    def run_on_channel(self, channel: ChannelState, method: Callable[..., T], *args: Any,
+                       **kwargs: Any) -> T:
+        """Run a channel method of the core; an AMQP error closes the channel or connection."""
+        events: list[BrokerEvent] = []
+        try:
+            with self._lock:
+                try:
+                    return method(channel, *args, **kwargs)
+                except AMQPError as error:
+                    raise self._core.fail(channel, error) from None
+                finally:
+                    self._changed.notify_all()
+                    if self._core.events:
+                        events = self._take_events()
+        finally:
+            if events:
+                self._notify(events)
+
     def _take_events(self) -> list[BrokerEvent]:
         if not self._core.events:
             return []
@@ -214,18 +232,11 @@ class Channel:
         return f"<memory Channel #{self.state.id} open={self.is_open}>"
 
     def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        if not self.is_open:
+        state = self.state
+        if not state.open or not self.connection.state.open:
             self.connection._check_open()
-            raise TransportError(f"channel {self.state.id} is closed")
-        core = self.connection.broker._core
-
-        def guarded() -> T:
-            try:
-                return method(self.state, *args, **kwargs)
-            except AMQPError as error:
-                raise core.fail(self.state, error) from None
-
-        return self.connection.broker.run(guarded)
+            raise TransportError(f"channel {state.id} is closed")
+        return self.connection.broker.run_on_channel(state, method, *args, **kwargs)
 
     def close(self) -> None:
         if self.state.open:

@@ -10,8 +10,7 @@ import dataclasses
 import itertools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from msgbus.clock import Clock
 from msgbus.errors import (
@@ -42,8 +41,7 @@ __all__ = ["REPLY_TO", "MessageFlow", "PublishResult", "random_suffix"]
 REPLY_TO = "amq.rabbitmq.reply-to"
 
 
-@dataclass(frozen=True, slots=True)
-class PublishResult:
+class PublishResult(NamedTuple):
     """What became of a publish: queues reached, returned (mandatory), refused (nack)."""
 
     routed: int
@@ -97,7 +95,8 @@ class MessageFlow(abc.ABC):
             raise PreconditionFailed(
                 f"PRECONDITION_FAILED - user_id property set to '{properties.user_id}' but "
                 f"authenticated user was '{user}'")
-        args.parse_expiration(properties.expiration)
+        if properties.expiration is not None:
+            args.parse_expiration(properties.expiration)
         if properties.reply_to == REPLY_TO:
             if channel.reply_token is None:
                 raise PreconditionFailed(
@@ -155,6 +154,9 @@ class MessageFlow(abc.ABC):
 
     def _route(self, vh: VHostState, exchange: str, keys: list[str],
                headers: Mapping[str, Any] | None) -> list[QueueState]:
+        if exchange == "" and len(keys) == 1:
+            queue = vh.queues.get(keys[0])
+            return [queue] if queue is not None else []
         found: dict[str, QueueState] = {}
         if exchange == "":
             for key in keys:
@@ -195,9 +197,10 @@ class MessageFlow(abc.ABC):
         """Put a routed message in ``queue``; False when the queue refused it (overflow)."""
         now = self.clock.monotonic()
         ttl = queue.message_ttl
-        per_message = args.parse_expiration(message.properties.expiration)
-        if per_message is not None:
-            ttl = per_message if ttl is None else min(ttl, per_message)
+        if message.properties.expiration is not None:
+            per_message = args.parse_expiration(message.properties.expiration)
+            if per_message is not None:
+                ttl = per_message if ttl is None else min(ttl, per_message)
         queued = QueuedMessage(next(self._seq), message,
                                None if ttl is None else now + ttl / 1000)
         if not len(queue.store):
@@ -368,10 +371,12 @@ class MessageFlow(abc.ABC):
         store = queue.store
         if not queue.consumers or not len(store):
             return
+        timed = queue in self._timed
         now = self.clock.monotonic()
         while len(store):
-            for expired in store.pop_expired(now):
-                self._dead_letter(queue, expired, "expired")
+            if timed:
+                for expired in store.pop_expired(now):
+                    self._dead_letter(queue, expired, "expired")
             consumer = self._pick_consumer(queue)
             if consumer is None:
                 return
@@ -442,6 +447,14 @@ class MessageFlow(abc.ABC):
         return taken
 
     def _after_settle(self, channel: ChannelState, taken: list[Unacked]) -> None:
+        """Settled deliveries free prefetch capacity: feed the queues that may use it."""
+        if len(taken) == 1 and len(channel.consumers) <= 1:
+            queue = taken[0].queue
+            self._dispatch(queue)
+            for consumer in channel.consumers.values():
+                if consumer.queue is not queue:
+                    self._dispatch(consumer.queue)
+            return
         queues = {id(e.queue): e.queue for e in taken}
         for consumer in channel.consumers.values():
             queues.setdefault(id(consumer.queue), consumer.queue)

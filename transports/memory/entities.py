@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from msgbus.values import Delivery, ReturnedMessage
 from transports.memory.queue import QueuedMessage, QueueStore
@@ -178,29 +177,33 @@ class VHostState:
         self.bound_sources: dict[Destination, set[str]] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Deliver:
+class Deliver(NamedTuple):
+    """basic.deliver to a consumer."""
+
     channel: int
     consumer_tag: str
     delivery: Delivery
 
 
-@dataclass(frozen=True, slots=True)
-class Return:
+class Return(NamedTuple):
+    """basic.return of an unroutable mandatory message."""
+
     channel: int
     message: ReturnedMessage
 
 
-@dataclass(frozen=True, slots=True)
-class PublishConfirm:
+class PublishConfirm(NamedTuple):
+    """basic.ack (``ack``) or basic.nack for a publish in confirm mode."""
+
     channel: int
     delivery_tag: int
     ack: bool
     multiple: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class ConsumerCancelled:
+class ConsumerCancelled(NamedTuple):
+    """basic.cancel from the broker (the consumer's queue was deleted)."""
+
     channel: int
     consumer_tag: str
 

@@ -98,7 +98,9 @@ class MemoryTransport(Transport):
     # -- the channel ------------------------------------------------------------------
 
     def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        channel = self._open_channel()
+        channel = self._channel
+        if not channel.state.open:
+            channel = self._open_channel()
         try:
             return method(channel, *args, **kwargs)
         except ChannelClosed:
@@ -291,7 +293,7 @@ class MemoryTransport(Transport):
     def _dispatch(self, events: list[Any]) -> None:
         current = self._channel.state.id
         for event in events:
-            if getattr(event, "channel", current) != current:
+            if event.channel != current:
                 continue  # for a channel closed since: its consumers are gone
             if isinstance(event, Deliver):
                 consumer = self._consumers.get(event.consumer_tag)
