@@ -1,0 +1,329 @@
+"""Faults on a real node: connections killed, the node restarted; nothing confirmed is lost.
+
+These tests drive the throwaway node that ``scripts/test`` starts, through ``rabbitmqctl``
+(``MSGBUS_TEST_RABBITMQ_NODE`` and ``MSGBUS_TEST_RABBITMQ_HOME`` name it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from msgbus import errors
+from msgbus.values import Delivery, DeliveryMode, ExchangeType, Properties
+from tests.support import Names, wait_until
+from transports.rabbitmq import (
+    ConnectionEvent,
+    ConnectionState,
+    RabbitMQTransport,
+    RecoveryPolicy,
+)
+
+pytestmark = pytest.mark.rabbitmq
+
+CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
+NODE = os.environ.get("MSGBUS_TEST_RABBITMQ_NODE", "")
+NODE_HOME = os.environ.get("MSGBUS_TEST_RABBITMQ_HOME", "")
+PERSISTENT = DeliveryMode.PERSISTENT
+#: Patient enough to outlast a node restart.
+PATIENT = RecoveryPolicy(max_attempts=100, initial_delay=0.1, max_delay=0.5)
+
+
+class Node:
+    """The node under test, controlled with rabbitmqctl."""
+
+    def ctl(self, *args: str) -> None:
+        subprocess.run(
+            [CTL, "-n", NODE, *args], env={**os.environ, "HOME": NODE_HOME},
+            check=True, capture_output=True, timeout=60,
+        )
+
+    def close_all_connections(self) -> None:
+        self.ctl("close_all_connections", "test")
+
+    def restart(self) -> None:
+        self.ctl("stop_app")
+        self.ctl("start_app")
+        self.ctl("await_startup")
+
+
+@pytest.fixture
+def node(amqp_url: str) -> Iterator[Node]:
+    if not NODE or not NODE_HOME:
+        pytest.skip(
+            "NO RABBITMQ NODE TO CONTROL: fault tests need MSGBUS_TEST_RABBITMQ_NODE and "
+            "MSGBUS_TEST_RABBITMQ_HOME (scripts/test sets them for the node it starts)"
+        )
+    controlled = Node()
+    yield controlled
+    controlled.ctl("start_app")  # whatever happened, leave the node running
+    controlled.ctl("await_startup")
+
+
+@dataclass
+class Recorder:
+    events: list[ConnectionEvent] = field(default_factory=list)
+
+    def __call__(self, event: ConnectionEvent) -> None:
+        self.events.append(event)
+
+    def states(self) -> list[ConnectionState]:
+        return [e.state for e in self.events]
+
+
+@pytest.fixture
+def open_transport(amqp_url: str) -> Iterator[Callable[..., RabbitMQTransport]]:
+    opened: list[RabbitMQTransport] = []
+
+    def make(**options: object) -> RabbitMQTransport:
+        options.setdefault("recovery", PATIENT)
+        transport = RabbitMQTransport.from_url(amqp_url, **options)  # type: ignore[arg-type]
+        opened.append(transport)
+        return transport
+
+    yield make
+    for transport in opened:
+        transport.close()
+
+
+# -- recovery, step by step -----------------------------------------------------------
+
+
+def test_recovery_redeclares_topology_and_resumes_consumers(
+    node: Node, open_transport: Callable[..., RabbitMQTransport], names: Names
+) -> None:
+    recorder = Recorder()
+    transport = open_transport(connection_listeners=[recorder])
+    x, named = names.exchange(), names.queue()
+    transport.declare_exchange(x, ExchangeType.FANOUT)
+    transport.declare_queue(named, exclusive=True)
+    server_named = transport.declare_queue("", exclusive=True).name
+    transport.bind_queue(named, x)
+    transport.bind_queue(server_named, x)
+    got: list[Delivery] = []
+    on_named = transport.consume(named, got.append, auto_ack=True)
+    on_server_named = transport.consume(server_named, got.append, auto_ack=True)
+
+    node.close_all_connections()
+    wait_until(transport, lambda: ConnectionState.RECOVERED in recorder.states())
+
+    assert recorder.states() == [
+        ConnectionState.CONNECTED, ConnectionState.LOST, ConnectionState.RECOVERED,
+    ]
+    renamed = recorder.events[-1].renamed_queues
+    assert set(renamed) == {server_named} and renamed[server_named] != server_named
+    assert on_named.active and on_server_named.active
+    assert on_server_named.queue == renamed[server_named]
+    assert "guest:***@" in recorder.events[0].broker
+    transport.publish(x, "", b"fanned")
+    transport.publish("", server_named, b"by the old name")
+    wait_until(transport, lambda: len(got) == 3)
+    assert sorted(d.body for d in got) == [b"by the old name", b"fanned", b"fanned"]
+    assert {d.consumer_tag for d in got} == {on_named.consumer_tag, on_server_named.consumer_tag}
+    transport.close()  # its exclusive queues go with it
+
+
+def test_stale_tag_after_connection_loss_is_ignored_and_redelivered(
+    node: Node, open_transport: Callable[..., RabbitMQTransport], names: Names,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    transport = open_transport()
+    q = names.queue()
+    transport.declare_queue(q, durable=True)
+    transport.publish("", q, b"m", Properties(delivery_mode=PERSISTENT))
+    old = transport.get(q)
+    assert old is not None
+    node.close_all_connections()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="transports.rabbitmq"):
+        transport.ack(old.delivery_tag)  # discovers the loss, recovers, ignores the tag
+    assert any(f"delivery tag {old.delivery_tag} ignored" in r.getMessage()
+               for r in caplog.records)
+    again = transport.get(q, auto_ack=True)
+    assert again is not None and again.redelivered and again.delivery_tag != old.delivery_tag
+
+
+def test_interrupted_publish_raises_connection_lost_then_works(
+    node: Node, open_transport: Callable[..., RabbitMQTransport], names: Names
+) -> None:
+    transport = open_transport()
+    q = names.queue()
+    transport.declare_queue(q, durable=True)
+    node.close_all_connections()
+    with pytest.raises(errors.ConnectionLost, match="publish it again"):
+        transport.publish("", q, b"maybe")
+    transport.publish("", q, b"surely")
+    assert transport.is_open
+
+
+def test_republish_unconfirmed_publishes_again(
+    node: Node, open_transport: Callable[..., RabbitMQTransport], names: Names
+) -> None:
+    transport = open_transport(republish_unconfirmed=True)
+    q = names.queue()
+    transport.declare_queue(q, durable=True)
+    node.close_all_connections()
+    transport.publish("", q, b"again", Properties(delivery_mode=PERSISTENT))
+    delivery = transport.get(q, auto_ack=True)
+    assert delivery is not None and delivery.body == b"again"
+
+
+def test_recovery_disabled_closes_the_transport(
+    node: Node, open_transport: Callable[..., RabbitMQTransport], names: Names
+) -> None:
+    recorder = Recorder()
+    transport = open_transport(
+        recovery=RecoveryPolicy(max_attempts=0), connection_listeners=[recorder]
+    )
+    q = names.queue()
+    transport.declare_queue(q)
+    node.close_all_connections()
+    with pytest.raises(errors.ConnectionLost):
+        transport.declare_queue(q, passive=True)
+    assert not transport.is_open
+    assert recorder.states()[-2:] == [ConnectionState.LOST, ConnectionState.FAILED]
+    with pytest.raises(errors.ConnectionLost, match="is closed"):
+        transport.declare_queue(q, passive=True)
+
+
+def test_bounded_retries_give_up_while_the_node_is_down(
+    node: Node, open_transport: Callable[..., RabbitMQTransport], names: Names
+) -> None:
+    recorder = Recorder()
+    transport = open_transport(
+        recovery=RecoveryPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.1),
+        connection_listeners=[recorder],
+    )
+    q = names.queue()
+    transport.declare_queue(q)
+    node.ctl("stop_app")
+    try:
+        with pytest.raises(errors.ConnectionLost, match="after 3 attempt"):
+            transport.process_events(1.0)
+    finally:
+        node.ctl("start_app")
+        node.ctl("await_startup")
+    failed = recorder.events[-1]
+    assert (failed.state, failed.attempts) == (ConnectionState.FAILED, 3)
+    assert not transport.is_open
+
+
+def test_failover_to_the_next_host(amqp_url: str, names: Names) -> None:
+    import socket
+    from urllib.parse import urlsplit, urlunsplit
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    parts = urlsplit(amqp_url)
+    userinfo, _, live = parts.netloc.rpartition("@")
+    url = urlunsplit(parts._replace(netloc=f"{userinfo}@127.0.0.1:{dead_port},{live}"))
+    with RabbitMQTransport.from_url(url) as transport:
+        q = names.queue()
+        assert transport.declare_queue(q).name == q
+
+
+# -- the fault suite: 10,000 persistent messages through repeated faults ---------------
+
+
+@dataclass
+class Tally:
+    """What the publisher got confirmed and what the consumer saw."""
+
+    confirmed: set[int] = field(default_factory=set)
+    uncertain: set[int] = field(default_factory=set)
+    seen: dict[int, list[bool]] = field(default_factory=dict)  # id -> redelivered flags
+
+    def check(self) -> None:
+        missing = self.confirmed - self.seen.keys()
+        assert not missing, f"{len(missing)} confirmed messages never consumed"
+        for number, flags in self.seen.items():
+            assert all(flags[1:]), f"message {number} came again without redelivered"
+        assert self.seen.keys() <= self.confirmed | self.uncertain
+
+
+def _run_stream(
+    total: int,
+    publisher: RabbitMQTransport,
+    consumer: RabbitMQTransport,
+    queue: str,
+    fault: Callable[[], None],
+    faults: int,
+) -> Tally:
+    """Publish ``total`` messages with confirms while ``fault`` strikes ``faults`` times."""
+    tally = Tally()
+
+    def on_message(delivery: Delivery) -> None:
+        number = int(delivery.body)
+        tally.seen.setdefault(number, []).append(delivery.redelivered)
+        consumer.ack(delivery.delivery_tag)
+
+    handle = consumer.consume(queue, on_message, prefetch=200)
+    struck = threading.Event()
+    done = threading.Event()
+
+    def strike() -> None:
+        for _ in range(faults):
+            if done.wait(0.4):
+                return
+            fault()
+        struck.set()
+
+    striker = threading.Thread(target=strike, daemon=True)
+    striker.start()
+    next_id = 0
+    props = Properties(delivery_mode=PERSISTENT)
+    while next_id < total or not struck.is_set():
+        if next_id < total:
+            number, next_id = next_id, next_id + 1
+            try:
+                publisher.publish("", queue, str(number).encode(), props)
+            except errors.ConnectionLost:
+                tally.uncertain.add(number)
+                total += 1  # this one may be lost: send another in its place
+            else:
+                tally.confirmed.add(number)
+        if number % 50 == 0 or next_id >= total:
+            consumer.process_events(0.0 if next_id < total else 0.05)
+    done.set()
+    striker.join()
+    wait_until(consumer, lambda: tally.confirmed <= tally.seen.keys(), timeout=60)
+    consumer.process_events(0.2)
+    assert handle.active, "the consumer did not resume by itself"
+    return tally
+
+
+def test_connections_killed_repeatedly(
+    node: Node, open_transport: Callable[..., RabbitMQTransport], names: Names
+) -> None:
+    publishing, consuming = Recorder(), Recorder()
+    publisher = open_transport(connection_listeners=[publishing])
+    consumer = open_transport(connection_listeners=[consuming])
+    q = names.queue()
+    publisher.declare_queue(q, durable=True)
+    consumer.declare_queue(q, durable=True)
+    tally = _run_stream(10_000, publisher, consumer, q, node.close_all_connections, faults=5)
+    tally.check()
+    assert consuming.states().count(ConnectionState.RECOVERED) >= 3
+    assert publishing.states().count(ConnectionState.RECOVERED) >= 3
+    assert ConnectionState.FAILED not in consuming.states() + publishing.states()
+
+
+def test_node_restarted_mid_stream(
+    node: Node, open_transport: Callable[..., RabbitMQTransport], names: Names
+) -> None:
+    consuming = Recorder()
+    publisher = open_transport()
+    consumer = open_transport(connection_listeners=[consuming])
+    q = names.queue()
+    publisher.declare_queue(q, durable=True)
+    consumer.declare_queue(q, durable=True)
+    tally = _run_stream(10_000, publisher, consumer, q, node.restart, faults=1)
+    tally.check()
+    assert ConnectionState.RECOVERED in consuming.states()
