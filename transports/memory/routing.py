@@ -23,16 +23,21 @@ Behaviour checked against a RabbitMQ 3.10.8 node:
 
 from __future__ import annotations
 
-import calendar
-import decimal
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from msgbus.errors import PreconditionFailed, ValidationError
+from msgbus.errors import PreconditionFailed
+from transports.memory.erlang_terms import (
+    ETuple,
+    Term,
+    erlang_format,
+    erlang_repr,
+    field_value,
+    reply_text,
+    table_terms,
+)
 
 __all__ = [
     "DirectRouter",
@@ -50,77 +55,6 @@ __all__ = [
 ]
 
 D = TypeVar("D", bound=Hashable)
-
-# -- AMQP field values as RabbitMQ sees them (Erlang terms) ---------------------------------
-# binaries -> bytes, numbers -> int/float, lists -> tuple, tuples -> ETuple, atoms -> Atom.
-# Python ``==`` on these behaves as Erlang ``==`` does on the originals.
-
-
-@dataclass(frozen=True, slots=True)
-class Atom:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ETuple:
-    items: tuple[Any, ...]
-
-
-Term = Any
-_TRUE, _FALSE, _UNDEFINED = Atom("true"), Atom("false"), Atom("undefined")
-_INT32 = (-(2**31), 2**31)
-_INT64 = (-(2**63), 2**63)
-
-
-def field_value(value: Any) -> tuple[str, Term]:
-    """The ``(type, term)`` RabbitMQ decodes from ``value`` as pika encodes it."""
-    if isinstance(value, str):
-        return "longstr", value.encode()
-    if isinstance(value, (bytes, bytearray)):
-        return "binary", bytes(value)
-    if isinstance(value, bool):
-        return "bool", _TRUE if value else _FALSE
-    if isinstance(value, int):
-        # pika sends its ``pika.compat.long`` subclass as a 64-bit integer whatever its size.
-        is_long = type(value).__module__ == "pika.compat"
-        if not is_long and _INT32[0] <= value < _INT32[1]:
-            return "signedint", int(value)
-        if _INT64[0] <= value < _INT64[1]:
-            return "long", int(value)
-        raise ValidationError(f"integer field value {value!r} does not fit in 64 bits")
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValidationError(f"float field value {value!r} is not finite")
-        return "double", value
-    if isinstance(value, decimal.Decimal):
-        if not value.is_finite():
-            raise ValidationError(f"decimal field value {value!r} is not finite")
-        exponent = value.normalize().as_tuple().exponent
-        scale = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-        unscaled = int(value.scaleb(scale))
-        if scale > 255 or not _INT32[0] <= unscaled < _INT32[1]:
-            raise ValidationError(f"decimal field value {value!r} does not fit an AMQP decimal")
-        return "decimal", ETuple((scale, unscaled))
-    if isinstance(value, datetime):
-        return "timestamp", calendar.timegm(value.utctimetuple())
-    if isinstance(value, Mapping):
-        return "table", table_terms(value)
-    if isinstance(value, (list, tuple)):
-        return "array", tuple(ETuple(field_value(item)) for item in value)
-    if value is None:
-        return "void", _UNDEFINED
-    raise ValidationError(
-        f"field value {value!r} of type {type(value).__name__} cannot be sent in an AMQP table"
-    )
-
-
-def table_terms(table: Mapping[str, Any]) -> tuple[ETuple, ...]:
-    """A field table as RabbitMQ holds it: ``{Key, Type, Value}`` entries in the given order."""
-    return tuple(
-        ETuple((str(key).encode(), Atom(kind), term))
-        for key, (kind, term) in ((k, field_value(v)) for k, v in table.items())
-    )
-
 
 def arguments_key(arguments: Mapping[str, Any] | None) -> tuple[ETuple, ...]:
     """Binding arguments as RabbitMQ compares them: top level sorted by key, exact types."""
@@ -441,79 +375,24 @@ def validate_binding_arguments(exchange_type: str, arguments: Mapping[str, Any] 
     """Refuse a binding as RabbitMQ's ``queue.bind``/``exchange.bind`` does (406).
 
     Only headers exchanges check anything: ``x-match`` must be one of :data:`MATCH_KINDS`,
-    sent as a string. The reply text is RabbitMQ's, byte for byte where the value prints on
-    one line (it formats the value as an Erlang term) and cut to 255 bytes as RabbitMQ does.
+    sent as a string. The reply text is RabbitMQ's: the value printed as Erlang prints it
+    (line breaks included), cut to 255 bytes.
     """
     if str(exchange_type) != "headers" or not arguments or "x-match" not in arguments:
         return
     kind, term = field_value(arguments["x-match"])
     if kind == "longstr":
-        if term.decode() in MATCH_KINDS:
+        if term in _MATCH_KIND_BYTES:
             return
-        text = (f"Invalid x-match field value {erlang_repr(term)}; "
-                "expected all, any, all-with-x, or any-with-x")
+        head = "Invalid x-match field value "
+        tail = "; expected all, any, all-with-x, or any-with-x"
     else:
-        text = (f"Invalid x-match field type {kind} (value {erlang_repr(term)}); "
-                "expected longstr")
+        head, tail = f"Invalid x-match field type {kind} (value ", "); expected longstr"
+    text = head + erlang_format(term, len(head) + 1) + tail
     raise PreconditionFailed(reply_text(PreconditionFailed.name, text))
 
 
-def reply_text(name: str, text: str) -> str:
-    """``NAME - text`` cut to 255 bytes the way RabbitMQ cuts it (252 bytes and ``...``)."""
-    raw = f"{name} - {text}".encode()
-    if len(raw) > 255:
-        raw = raw[:252] + b"..."
-    return raw.decode(errors="replace")
-
-
-_ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 11: "\\v", 8: "\\b",
-            12: "\\f", 27: "\\e", ord('"'): '\\"', ord("\\"): "\\\\"}
-
-
-def _printable(byte: int) -> bool:
-    return 32 <= byte <= 126 or 160 <= byte <= 255 or byte in _ESCAPES
-
-
-def erlang_repr(term: Term) -> str:
-    """``term`` as Erlang's ``~p`` prints it on one line (binaries read as Latin-1)."""
-    if isinstance(term, bytes):
-        if term and all(_printable(b) for b in term):
-            text = "".join(_ESCAPES.get(b, chr(b)) for b in term)
-            return f'<<"{text}">>'.encode("latin-1").decode(errors="replace")
-        return "<<" + ",".join(str(b) for b in term) + ">>"
-    if isinstance(term, Atom):
-        return term.name
-    if isinstance(term, ETuple):
-        return "{" + ",".join(erlang_repr(item) for item in term.items) + "}"
-    if isinstance(term, tuple):
-        return "[" + ",".join(erlang_repr(item) for item in term) + "]"
-    if isinstance(term, float):
-        return _erlang_float(term)
-    return str(term)
-
-
-def _erlang_float(value: float) -> str:
-    """Erlang's shortest float format: fixed unless scientific is strictly shorter."""
-    if value == 0:
-        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
-    sign = "-" if value < 0 else ""
-    digits_tuple = decimal.Decimal(repr(abs(value))).normalize().as_tuple()
-    digits = "".join(map(str, digits_tuple.digits))
-    exponent = digits_tuple.exponent
-    assert isinstance(exponent, int)
-    place = len(digits) + exponent  # value == 0.<digits> * 10**place
-    scientific = f"{digits[0]}.{digits[1:] or '0'}e{place - 1}"
-    if abs(value) >= 2.0**53:
-        return sign + scientific
-    if place <= 0:
-        fixed = "0." + "0" * -place + digits
-    elif place < len(digits):
-        fixed = f"{digits[:place]}.{digits[place:]}"
-    else:
-        fixed = digits + "0" * (place - len(digits)) + ".0"
-    if 0 < place <= len(digits) or len(fixed) <= len(scientific):
-        return sign + fixed
-    return sign + scientific
+_MATCH_KIND_BYTES = {kind.encode() for kind in MATCH_KINDS}
 
 
 # -- explanations (for ``msgbus explain``) -------------------------------------------------
