@@ -228,7 +228,7 @@ class BlockingChannel:
                     consumer.callback(self, method, properties, body)
             elif kind == "cancel":
                 self._consumers.pop(payload, None)
-                frame = self._frame(pika.spec.Basic.Cancel(consumer_tag=payload))
+                frame = self._frame(pika.spec.Basic.Cancel(consumer_tag=payload, nowait=True))
                 for callback in list(self._cancel_callbacks):
                     callback(frame)
             else:

@@ -1,0 +1,174 @@
+"""Run one pika-API scenario on a real RabbitMQ and on the memory facade, and compare.
+
+A scenario is a function of a :class:`World`: it opens connections with ``world.connect()``,
+lets time pass with ``world.elapse(seconds)`` (sleep on RabbitMQ, a manual clock on
+memory), and records what it observes with ``world.record`` / ``world.attempt``. What the
+two runs record is normalised (server-generated names, timestamps) and must be equal.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pika
+import pika.exceptions
+import pika.frame
+import pika.spec
+
+from msgbus.clock import ManualClock
+from tests.support import Names
+
+Scenario = Callable[["World"], None]
+
+_GENERATED = [
+    (re.compile(r"amq\.gen-[A-Za-z0-9_\-]+"), "amq.gen-*"),
+    (re.compile(r"amq\.rabbitmq\.reply-to\.[A-Za-z0-9_.=+/\-]+"), "amq.rabbitmq.reply-to.*"),
+    (re.compile(r"amq\.ctag-[A-Za-z0-9_\-]+"), "amq.ctag-*"),
+    (re.compile(r"ctag\d+\.[0-9a-f]{32}"), "ctag*"),
+]
+
+
+def normalise(value: Any) -> Any:
+    """A comparable, name-independent form of what a scenario observed."""
+    if isinstance(value, str):
+        for pattern, replacement in _GENERATED:
+            value = pattern.sub(replacement, value)
+        return value
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return "<time>"
+    if isinstance(value, pika.frame.Method):
+        return normalise(value.method)
+    if isinstance(value, pika.spec.BasicProperties):
+        return ("props", normalise({k: v for k, v in vars(value).items() if v is not None}))
+    if isinstance(value, pika.spec.amqp_object.Method):
+        return (value.NAME, normalise(dict(vars(value))))
+    if isinstance(value, dict):
+        return {normalise(k): normalise(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return type(value)(normalise(v) for v in value)
+    if isinstance(value, BaseException):
+        return describe_error(value)
+    return value
+
+
+def describe_error(error: BaseException) -> Any:
+    if isinstance(error, (pika.exceptions.ChannelClosed, pika.exceptions.ConnectionClosed)):
+        return (type(error).__name__, error.reply_code, normalise(error.reply_text))
+    if isinstance(error, (pika.exceptions.UnroutableError, pika.exceptions.NackError)):
+        return (type(error).__name__, [
+            (m.method.NAME, m.method.reply_code, m.method.reply_text, m.body)
+            for m in error.messages])
+    return (type(error).__name__, normalise(str(error)))
+
+
+class World:
+    """What a scenario gets: connections, time, unique names and a log."""
+
+    def __init__(self, connect: Callable[[], Any], elapse: Callable[[float], None],
+                 names: Names, real: bool) -> None:
+        self._connect = connect
+        self.elapse = elapse
+        self.names = names
+        self.real = real
+        self.log: list[Any] = []
+        self.connections: list[Any] = []
+
+    def connect(self) -> Any:
+        connection = self._connect()
+        self.connections.append(connection)
+        return connection
+
+    def channel(self, confirm: bool = True) -> Any:
+        """A channel on a new connection (in confirm mode: publishes are settled when
+        basic_publish returns, on RabbitMQ as on memory)."""
+        channel = self.connect().channel()
+        if confirm:
+            channel.confirm_delivery()
+        return channel
+
+    def record(self, label: str, value: Any = None) -> None:
+        self.log.append((label, normalise(value)))
+
+    def attempt(self, label: str, action: Callable[[], Any]) -> Any:
+        """Run ``action``; record its result or the error it raised."""
+        try:
+            result = action()
+        except (pika.exceptions.AMQPError, TypeError, ValueError, AssertionError,
+                AttributeError, struct.error) as error:
+            self.record(label, ("raised", describe_error(error)))
+            return None
+        self.record(label, result)
+        return result
+
+    def get_all(self, channel: Any, queue: str, *, ack: bool = True) -> list[Any]:
+        """basic_get until empty: (body, redelivered, message_count) per message."""
+        seen = []
+        while True:
+            method, properties, body = channel.basic_get(queue)
+            if method is None:
+                return seen
+            seen.append((body, method.redelivered, method.message_count))
+            if ack:
+                channel.basic_ack(method.delivery_tag)
+
+    def pump(self, connection: Any, until: Callable[[], bool], timeout: float = 5.0) -> None:
+        """process_data_events until ``until()`` holds (or ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        connection.process_data_events(0)
+        while not until() and time.monotonic() < deadline:
+            connection.process_data_events(0.05)
+
+    def settle(self, connection: Any, seconds: float = 0.3) -> None:
+        """Give the broker time to send what it will (a real wait on RabbitMQ only)."""
+        connection.process_data_events(seconds if self.real else 0)
+
+    def close(self) -> None:
+        for connection in self.connections:
+            if connection.is_open:
+                try:
+                    connection.close()
+                except pika.exceptions.AMQPError:
+                    pass
+
+
+def run_real(scenario: Scenario, amqp_url: str, names: Names) -> list[Any]:
+    world = World(lambda: pika.BlockingConnection(pika.URLParameters(amqp_url)), time.sleep,
+                  names, real=True)
+    try:
+        scenario(world)
+    finally:
+        world.close()
+    return world.log
+
+
+def run_memory(scenario: Scenario, amqp_url: str, names: Names) -> list[Any]:
+    from contrib.pika_compat import BlockingConnection
+    from transports.memory import Broker
+
+    clock = ManualClock()
+    broker = Broker(clock=clock)
+
+    def elapse(seconds: float) -> None:
+        clock.advance(seconds)
+        broker.tick()
+
+    world = World(lambda: BlockingConnection(pika.URLParameters(amqp_url), broker=broker),
+                  elapse, names, real=False)
+    try:
+        scenario(world)
+    finally:
+        world.close()
+    return world.log
+
+
+def differential(scenario: Scenario, amqp_url: str, names: Names
+                 ) -> tuple[list[Any], list[Any]]:
+    """Run ``scenario`` on RabbitMQ, then on the memory facade: (memory log, real log)."""
+    real = run_real(scenario, amqp_url, names)
+    memory = run_memory(scenario, amqp_url, names)
+    return memory, real
