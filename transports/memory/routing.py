@@ -40,11 +40,13 @@ from transports.memory.erlang_terms import (
 )
 
 __all__ = [
+    "MATCH_KINDS",
     "DirectRouter",
     "FanoutRouter",
     "HeadersRouter",
     "Router",
     "TopicRouter",
+    "arguments_key",
     "explain_headers",
     "explain_topic",
     "headers_match",
@@ -55,6 +57,7 @@ __all__ = [
 ]
 
 D = TypeVar("D", bound=Hashable)
+
 
 def arguments_key(arguments: Mapping[str, Any] | None) -> tuple[ETuple, ...]:
     """Binding arguments as RabbitMQ compares them: top level sorted by key, exact types."""
