@@ -449,21 +449,28 @@ class BlockingChannel:
             elif not (kind == "cancel" and payload == consumer_tag):
                 kept.append((kind, payload))
         self._pending = kept
+        generator = self._generator
+        if generator is not None and generator.consumer_tag == consumer_tag:
+            taken.extend(m for m in generator.pending if m is not None)
+            generator.pending.clear()
         return taken
 
     def basic_cancel(self, consumer_tag: str) -> Sequence[Message]:
+        """Cancel a consumer. Deliveries not yet dispatched to it are rejected (requeued)
+        for an ``auto_ack=False`` consumer, returned for an ``auto_ack=True`` one."""
         consumer = self._consumers.get(consumer_tag)
         if consumer is None:
             return []
         try:
-            self._connection._pump()
-            pending = self._take_pending(consumer_tag)
-            if not consumer.auto_ack:
-                for method, _, _ in pending:
-                    self._async(self._impl.basic_reject, method.delivery_tag, requeue=True)
             if not consumer.cancelled_by_broker:
                 self._sync(self._impl.basic_cancel, consumer_tag)
-            return pending if consumer.auto_ack else []
+            self._connection._pump()
+            pending = self._take_pending(consumer_tag)
+            if consumer.auto_ack:
+                return pending
+            for method, _, _ in pending:
+                self._async(self._impl.basic_reject, method.delivery_tag, requeue=True)
+            return []
         finally:
             self._consumers.pop(consumer_tag, None)
 
@@ -551,18 +558,11 @@ class BlockingChannel:
         return sum(1 for message in self._generator.pending if message is not None)
 
     def cancel(self) -> int:
+        """Cancel the ``consume()`` consumer, requeueing what it has not yielded yet."""
         generator = self._generator
         if generator is None:
             return 0
         try:
-            self._connection._pump()
-            _, auto_ack, _ = generator.params
-            if not auto_ack:
-                while generator.pending and generator.pending[0] is not None:
-                    message = generator.pending.popleft()
-                    assert message is not None
-                    self._async(self._impl.basic_reject, message[0].delivery_tag,
-                                requeue=True)
             self.basic_cancel(generator.consumer_tag)
         finally:
             self._generator = None

@@ -223,16 +223,19 @@ class BlockingConnection:
     def process_data_events(self, time_limit: float | None = 0) -> None:
         """Deliver what is waiting and run due timers and callbacks. ``time_limit`` None
         blocks until something was dispatched; a number bounds the wait in seconds."""
+        if not self._closed and not self._impl.is_open:
+            self._lost()
+            assert self._closing_reason is not None
+            raise self._closing_reason
         self._raise_if_closed("process_data_events called on a closed connection")
         deadline = None if time_limit is None else time.monotonic() + time_limit
         dispatch = self._dispatch_depth == 0
         while True:
             self._pump()
-            if self.is_closed:
-                reason = self._closing_reason
-                if isinstance(reason, exceptions.ConnectionClosedByBroker):
-                    raise reason
-                break
+            if not self._impl.is_open:
+                self._lost()
+                assert self._closing_reason is not None
+                raise self._closing_reason
             if dispatch and self._ready():
                 break
             if deadline is not None and time.monotonic() >= deadline:

@@ -8,6 +8,7 @@ two runs record is normalised (server-generated names, timestamps) and must be e
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 import struct
@@ -109,7 +110,7 @@ class World:
         """basic_get until empty: (body, redelivered, message_count) per message."""
         seen = []
         while True:
-            method, properties, body = channel.basic_get(queue)
+            method, _properties, body = channel.basic_get(queue)
             if method is None:
                 return seen
             seen.append((body, method.redelivered, method.message_count))
@@ -130,10 +131,8 @@ class World:
     def close(self) -> None:
         for connection in self.connections:
             if connection.is_open:
-                try:
+                with contextlib.suppress(pika.exceptions.AMQPError):
                     connection.close()
-                except pika.exceptions.AMQPError:
-                    pass
 
 
 def run_real(scenario: Scenario, amqp_url: str, names: Names) -> list[Any]:

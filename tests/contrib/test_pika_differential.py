@@ -63,7 +63,7 @@ def test_topic_routing(amqp_url: str, names: Names) -> None:
             queues.append(q)
         for key in keys:
             ch.basic_publish(x, key, key.encode() or b"<empty>")
-        for pattern, q in zip(patterns, queues):
+        for pattern, q in zip(patterns, queues, strict=False):
             w.record(pattern, [body for body, _, _ in w.get_all(ch, q)])
 
     check(scenario, amqp_url, names)
@@ -364,7 +364,7 @@ def test_max_length_overflow_modes(amqp_url: str, names: Names) -> None:
             w.record(mode, [body for body, _, _ in w.get_all(ch, q)])
         b = names.queue("bytes")
         ch.queue_declare(b, arguments={"x-max-length-bytes": 10})
-        for i in range(4):
+        for _ in range(4):
             ch.basic_publish("", b, b"12345")
         w.record("bytes", w.get_all(ch, b))
         w.record("dlq", [body for body, _, _ in w.get_all(ch, dlx_q)])
@@ -388,7 +388,7 @@ def test_direct_reply_to(amqp_url: str, names: Names) -> None:
                              auto_ack=True)
         client.basic_publish("", q, b"ping", pika.BasicProperties(
             reply_to="amq.rabbitmq.reply-to", correlation_id="c1"))
-        method, properties, body = server.basic_get(q, auto_ack=True)
+        _method, properties, body = server.basic_get(q, auto_ack=True)
         w.record("request", (body, properties))
         server.basic_publish("", properties.reply_to, b"pong", pika.BasicProperties(
             correlation_id=properties.correlation_id))
