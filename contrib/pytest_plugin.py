@@ -1,3 +1,228 @@
-"""msgbus's pytest plugin (registered through the ``pytest11`` entry point)."""
+"""msgbus's pytest plugin (registered through the ``pytest11`` entry point ``msgbus``).
+
+Installing msgbus makes these fixtures available to every test suite; their names start
+with ``msgbus_`` so they never clash with a project's own:
+
+``msgbus_clock``
+    a :class:`~msgbus.clock.ManualClock`: ``msgbus_clock.advance(30)`` instead of sleeping.
+``msgbus_broker``
+    a fresh in-process :class:`~transports.memory.Broker` for this test, on ``msgbus_clock``.
+``msgbus_url``
+    the server the suite runs against: ``None`` (the in-process broker) unless
+    ``--msgbus-url URL`` is given or ``MSGBUS_TEST_URL`` is set.
+``msgbus_connect`` / ``msgbus_transport``
+    open transports (on ``msgbus_broker``, or on the server of ``msgbus_url``); all are
+    closed after the test. The same test runs on both.
+``msgbus_recorder``
+    a :class:`Recorder` of the broker's events, to assert on what was published,
+    delivered, acknowledged, rejected, dead-lettered or returned.
+``msgbus_wait_idle``
+    ``msgbus_wait_idle(*things)`` runs ``process_events`` on transports and processors
+    until nothing is left to do.
+
+When a test that used ``msgbus_broker`` fails, its report shows the broker's queues,
+exchanges, bindings, connections and channels.
+"""
 
 from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pytest
+
+from msgbus.clock import ManualClock
+from msgbus.transport import Transport
+
+if TYPE_CHECKING:
+    from contrib.recorder import Recorder
+    from transports.memory import Broker
+
+__all__ = ["Pumpable", "WaitIdle"]
+
+URL_VARIABLE = "MSGBUS_TEST_URL"
+_BROKER = pytest.StashKey["Broker"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("msgbus")
+    group.addoption(
+        "--msgbus-url", dest="msgbus_url", default=None, metavar="URL",
+        help=f"run msgbus_transport tests against this server (amqp://...) instead of the "
+             f"in-process broker; the environment variable {URL_VARIABLE} does the same")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    url = _configured_url(config)
+    return f"msgbus: fixtures connect to {_redact(url)}" if url else None
+
+
+def _configured_url(config: pytest.Config) -> str | None:
+    url: str | None = config.getoption("msgbus_url") or os.environ.get(URL_VARIABLE) or None
+    return url
+
+
+def _redact(url: str) -> str:
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, _, _ = head.partition("://")
+    return f"{scheme}://***@{tail}"
+
+
+# -- fixtures -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def msgbus_clock() -> ManualClock:
+    """A clock that moves only when the test calls ``advance(seconds)``."""
+    return ManualClock()
+
+
+@pytest.fixture
+def msgbus_broker(msgbus_clock: ManualClock, request: pytest.FixtureRequest) -> Broker:
+    """A fresh in-process broker (``transports.memory.Broker``) on ``msgbus_clock``."""
+    from transports.memory import Broker
+
+    broker = Broker(clock=msgbus_clock, name=request.node.name)
+    request.node.stash[_BROKER] = broker
+    return broker
+
+
+@pytest.fixture
+def msgbus_url(request: pytest.FixtureRequest) -> str | None:
+    """``--msgbus-url`` or ``MSGBUS_TEST_URL``; ``None`` means the in-process broker."""
+    return _configured_url(request.config)
+
+
+@pytest.fixture
+def msgbus_connect(msgbus_url: str | None, request: pytest.FixtureRequest
+                   ) -> Iterator[Callable[[], Transport]]:
+    """Opens a transport per call, to the broker of this test; closes them all afterwards."""
+    opened: list[Transport] = []
+    if msgbus_url is None:
+        from transports.memory import MemoryTransport
+
+        broker = request.getfixturevalue("msgbus_broker")
+
+        def make() -> Transport:
+            transport = MemoryTransport(broker)
+            opened.append(transport)
+            return transport
+    else:
+        from msgbus.connect import connect
+
+        url = msgbus_url
+
+        def make() -> Transport:
+            transport = connect(url)
+            opened.append(transport)
+            return transport
+
+    yield make
+    for transport in opened:
+        if transport.is_open:
+            transport.close()
+
+
+@pytest.fixture
+def msgbus_transport(msgbus_connect: Callable[[], Transport]) -> Transport:
+    """A transport: the in-process broker, or the server given by ``--msgbus-url``."""
+    return msgbus_connect()
+
+
+@pytest.fixture
+def msgbus_recorder(msgbus_url: str | None, request: pytest.FixtureRequest
+                    ) -> Iterator[Recorder]:
+    """Records ``msgbus_broker``'s events. On a real server (``--msgbus-url``) the test is
+    skipped: what happens inside RabbitMQ cannot be observed from the client."""
+    if msgbus_url is not None:
+        pytest.skip("msgbus_recorder observes the in-process broker; it cannot see inside "
+                    "the server given by --msgbus-url / MSGBUS_TEST_URL")
+    from contrib.recorder import Recorder
+
+    recorder = Recorder(request.getfixturevalue("msgbus_broker"))
+    recorder.start()
+    yield recorder
+    recorder.stop()
+
+
+class Pumpable(Protocol):
+    """Anything with ``process_events``: a transport, a processor, a consumer."""
+
+    def process_events(self, timeout: float | None = ...) -> Any: ...
+
+
+class WaitIdle(Protocol):
+    def __call__(self, *things: Pumpable, timeout: float = ...) -> None: ...
+
+
+@pytest.fixture
+def msgbus_wait_idle(msgbus_url: str | None, request: pytest.FixtureRequest) -> WaitIdle:
+    """``msgbus_wait_idle(*things, timeout=10.0)``: process events on ``things`` (transports,
+    processors) until the broker is idle: a whole round caused no broker event and no
+    connection has anything waiting for its client. On a real server, where idleness
+    cannot be seen, it processes events on ``things`` for five rounds of 50 ms."""
+    if msgbus_url is not None:
+        def settle(*things: Pumpable, timeout: float = 10.0) -> None:
+            for _ in range(5):
+                for thing in things:
+                    thing.process_events(0.05)
+        return settle
+
+    broker = request.getfixturevalue("msgbus_broker")
+
+    def wait_idle(*things: Pumpable, timeout: float = 10.0) -> None:
+        counter = _EventCounter()
+        broker.add_listener(counter)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                before = counter.count
+                for thing in things:
+                    thing.process_events(0.0)
+                if counter.count == before and not _pending(broker):
+                    return
+                if time.monotonic() > deadline:
+                    from contrib.views import broker_state
+
+                    raise AssertionError(
+                        f"the broker was still busy after {timeout}s of processing events "
+                        f"on {len(things)} object(s)\n{broker_state(broker)}")
+        finally:
+            broker.remove_listener(counter)
+
+    return wait_idle
+
+
+class _EventCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, event: object) -> None:
+        self.count += 1
+
+
+def _pending(broker: Broker) -> bool:
+    """Does a connection of ``broker`` have something waiting for its client?"""
+    return any(connection.has_events() for connection in list(broker._connections.values()))
+
+
+# -- broker state in failure reports --------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.failed or call.when != "call":
+        return
+    broker = item.stash.get(_BROKER, None)
+    if broker is None:
+        return
+    from contrib.views import broker_state
+
+    report.sections.append(("msgbus broker state", broker_state(broker)))
