@@ -17,7 +17,16 @@ def build_parser() -> argparse.ArgumentParser:
     from msgbus.demo import add_demo_command
 
     add_demo_command(commands)
+    _add_toolkit_commands(commands)
     return parser
+
+
+def _add_toolkit_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]
+                          ) -> None:
+    """list, mermaid, explain, trace, tutorial: looking inside in-process brokers."""
+    from contrib.toolkit import add_commands
+
+    add_commands(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
