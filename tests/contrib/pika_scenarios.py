@@ -117,6 +117,16 @@ class World:
             if ack:
                 channel.basic_ack(method.delivery_tag)
 
+    def get_eventually(self, channel: Any, queue: str, *, auto_ack: bool = False,
+                       timeout: float = 5.0) -> Any:
+        """basic_get, retried for a while on RabbitMQ, where dead-lettering is asynchronous."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = channel.basic_get(queue, auto_ack=auto_ack)
+            if got[0] is not None or not self.real or time.monotonic() > deadline:
+                return got
+            time.sleep(0.02)
+
     def pump(self, connection: Any, until: Callable[[], bool], timeout: float = 5.0) -> None:
         """process_data_events until ``until()`` holds (or ``timeout`` seconds)."""
         deadline = time.monotonic() + timeout

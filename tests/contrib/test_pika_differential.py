@@ -367,6 +367,7 @@ def test_max_length_overflow_modes(amqp_url: str, names: Names) -> None:
         for _ in range(4):
             ch.basic_publish("", b, b"12345")
         w.record("bytes", w.get_all(ch, b))
+        w.elapse(0.2)  # dead-lettering is asynchronous on RabbitMQ
         w.record("dlq", [body for body, _, _ in w.get_all(ch, dlx_q)])
 
     check(scenario, amqp_url, names)
@@ -588,3 +589,98 @@ def _open(w: World, parameters: Any) -> Any:
     from contrib.pika_compat import BlockingConnection
 
     return BlockingConnection(parameters, broker=connection.broker)
+
+
+def test_connection_close_requeues_and_exclusive_consumer(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        q = names.queue()
+        ch.queue_declare(q)
+        for i in range(3):
+            ch.basic_publish("", q, f"m{i}".encode())
+        holder = w.connect()
+        held = holder.channel()
+        w.record("get", [held.basic_get(q)[2] for _ in range(2)])
+        holder.close()
+        w.record("after close", w.get_all(ch, q, ack=False))
+        first = w.channel()
+        first.basic_consume(q, lambda *a: None, exclusive=True, consumer_tag="only")
+        second = w.channel()
+        w.attempt("second consumer", lambda: second.basic_consume(q, lambda *a: None))
+        third = w.channel()
+        w.attempt("exclusive over existing", lambda: third.basic_consume(
+            q, lambda *a: None, exclusive=True))
+
+    check(scenario, amqp_url, names)
+
+
+def test_queue_expiry_and_lower_ttl_wins(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        expiring, ttl = names.queue("expiring"), names.queue("ttl")
+        ch.queue_declare(expiring, arguments={"x-expires": 300})
+        ch.queue_declare(ttl, arguments={"x-message-ttl": 5000})
+        ch.basic_publish("", ttl, b"short", pika.BasicProperties(expiration="100"))
+        ch.basic_publish("", ttl, b"long", pika.BasicProperties(expiration="100000"))
+        w.elapse(0.8)
+        w.attempt("expired queue", lambda: ch.queue_declare(expiring, passive=True))
+        ch = w.channel()
+        w.record("ttl", w.get_all(ch, ttl))
+
+    check(scenario, amqp_url, names)
+
+
+def test_dead_letter_cycle_and_requeue_count(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        a, b = names.queue("a"), names.queue("b")
+        ch.queue_declare(a, arguments={"x-dead-letter-exchange": "",
+                                       "x-dead-letter-routing-key": b})
+        ch.queue_declare(b, arguments={"x-dead-letter-exchange": "",
+                                       "x-dead-letter-routing-key": a})
+        ch.basic_publish("", a, b"ping-pong")
+        for queue in (a, b, a):
+            method, _, _ = w.get_eventually(ch, queue)
+            ch.basic_nack(method.delivery_tag, requeue=False)
+        method, properties, body = w.get_eventually(ch, b, auto_ack=True)
+        deaths = [(d["queue"], d["reason"], d["count"]) for d in properties.headers["x-death"]]
+        w.record("deaths", (body, deaths, properties.headers["x-first-death-queue"]))
+
+    check(scenario, amqp_url, names)
+
+
+def test_exchange_bindings_diamond_and_cycle(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        top, left, right = names.exchange("top"), names.exchange("l"), names.exchange("r")
+        q = names.queue()
+        for x in (top, left, right):
+            ch.exchange_declare(x, "fanout")
+        ch.exchange_bind(left, top)
+        ch.exchange_bind(right, top)
+        ch.exchange_bind(top, right)  # a cycle
+        ch.queue_declare(q)
+        ch.queue_bind(q, left)
+        ch.queue_bind(q, right)
+        ch.basic_publish(top, "", b"once")
+        w.record("copies", w.get_all(ch, q))
+        w.attempt("delete if_unused", lambda: ch.exchange_delete(left, if_unused=True))
+
+    check(scenario, amqp_url, names)
+
+
+def test_reject_publish_dlx_under_confirms(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        q, dlq = names.queue("full"), names.queue("dlq")
+        ch.queue_declare(dlq)
+        ch.queue_declare(q, arguments={"x-max-length": 1, "x-overflow": "reject-publish-dlx",
+                                       "x-dead-letter-exchange": "",
+                                       "x-dead-letter-routing-key": dlq})
+        w.attempt("first", lambda: ch.basic_publish("", q, b"1"))
+        w.attempt("second", lambda: ch.basic_publish("", q, b"2"))
+        w.record("queue", w.get_all(ch, q))
+        got = w.get_eventually(ch, dlq, auto_ack=True)
+        w.record("dlq", (got[2], [(d["reason"], d["count"]) for d in got[1].headers["x-death"]]))
+
+    check(scenario, amqp_url, names)
