@@ -14,7 +14,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,6 +22,7 @@ import pika.spec
 from pika import exceptions, validators
 from pika.adapters.blocking_connection import ReturnedMessage
 
+from contrib.pika_compat._consumers import ConsumerInfo, GeneratorInfo, Message, OnMessage, wire
 from contrib.pika_compat._errors import CHANNEL_CLOSED, to_pika_error
 from contrib.pika_compat._properties import (
     deliver_method,
@@ -43,34 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["BlockingChannel"]
 
 T = TypeVar("T")
-M = TypeVar("M")
-Message = tuple[pika.spec.Basic.Deliver, pika.spec.BasicProperties, bytes]
-OnMessage = Callable[["BlockingChannel", pika.spec.Basic.Deliver, pika.spec.BasicProperties,
-                      bytes], None]
-
-
-def _wire(method: M) -> M:
-    """Encode a method frame the way pika sends it (raising pika's own errors for bad
-    values) and decode it the way the server reads it."""
-    decoded = type(method)()
-    decoded.decode(b"".join(method.encode()))  # type: ignore[attr-defined]
-    return decoded
-
-
-@dataclass(eq=False)
-class _Consumer:
-    tag: str
-    auto_ack: bool
-    callback: OnMessage | None
-    generator: bool = False
-    cancelled_by_broker: bool = False
-
-
-@dataclass(eq=False)
-class _Generator:
-    params: tuple[str, bool, bool]
-    consumer_tag: str
-    pending: deque[Message | None] = field(default_factory=deque)  # None: broker cancel
 
 
 class BlockingChannel:
@@ -83,9 +55,9 @@ class BlockingChannel:
         self._closed = False
         self._closing_reason: BaseException | None = None
         self._deferred: BaseException | None = None  # a close the program has not seen yet
-        self._consumers: dict[str, _Consumer] = {}
+        self._consumers: dict[str, ConsumerInfo] = {}
         self._pending: deque[tuple[str, Any]] = deque()
-        self._generator: _Generator | None = None
+        self._generator: GeneratorInfo | None = None
         self._confirming = False
         self._return_callbacks: list[Callable[..., None]] = []
         self._cancel_callbacks: list[Callable[..., None]] = []
@@ -272,7 +244,7 @@ class BlockingChannel:
         self._raise_if_not_open()
         if hasattr(exchange_type, "value"):
             exchange_type = exchange_type.value
-        m = _wire(pika.spec.Exchange.Declare(
+        m = wire(pika.spec.Exchange.Declare(
             exchange=exchange, type=exchange_type, passive=passive, durable=durable,
             auto_delete=auto_delete, internal=internal, arguments=arguments))
         self._sync(self._impl.exchange_declare, m.exchange, m.type, passive=m.passive,
@@ -283,7 +255,7 @@ class BlockingChannel:
     def exchange_delete(self, exchange: str | None = None, if_unused: bool = False
                         ) -> pika.frame.Method[pika.spec.Exchange.DeleteOk]:
         self._raise_if_not_open()
-        m = _wire(pika.spec.Exchange.Delete(exchange=exchange, if_unused=if_unused))
+        m = wire(pika.spec.Exchange.Delete(exchange=exchange, if_unused=if_unused))
         self._sync(self._impl.exchange_delete, m.exchange, if_unused=m.if_unused)
         return self._frame(pika.spec.Exchange.DeleteOk())
 
@@ -293,7 +265,7 @@ class BlockingChannel:
         validators.require_string(destination, "destination")
         validators.require_string(source, "source")
         self._raise_if_not_open()
-        m = _wire(pika.spec.Exchange.Bind(destination=destination, source=source,
+        m = wire(pika.spec.Exchange.Bind(destination=destination, source=source,
                                           routing_key=routing_key, arguments=arguments))
         self._sync(self._impl.exchange_bind, m.destination, m.source, m.routing_key,
                    m.arguments)
@@ -303,7 +275,7 @@ class BlockingChannel:
                         routing_key: str = "", arguments: dict[str, Any] | None = None
                         ) -> pika.frame.Method[pika.spec.Exchange.UnbindOk]:
         self._raise_if_not_open()
-        m = _wire(pika.spec.Exchange.Unbind(destination=destination, source=source,
+        m = wire(pika.spec.Exchange.Unbind(destination=destination, source=source,
                                             routing_key=routing_key, arguments=arguments))
         self._sync(self._impl.exchange_unbind, m.destination, m.source, m.routing_key,
                    m.arguments)
@@ -317,7 +289,7 @@ class BlockingChannel:
                       ) -> pika.frame.Method[pika.spec.Queue.DeclareOk]:
         validators.require_string(queue, "queue")
         self._raise_if_not_open()
-        m = _wire(pika.spec.Queue.Declare(
+        m = wire(pika.spec.Queue.Declare(
             queue=queue, passive=passive, durable=durable, exclusive=exclusive,
             auto_delete=auto_delete, arguments=arguments))
         name, messages, consumers = self._sync(
@@ -330,7 +302,7 @@ class BlockingChannel:
                      ) -> pika.frame.Method[pika.spec.Queue.DeleteOk]:
         validators.require_string(queue, "queue")
         self._raise_if_not_open()
-        m = _wire(pika.spec.Queue.Delete(queue=queue, if_unused=if_unused, if_empty=if_empty))
+        m = wire(pika.spec.Queue.Delete(queue=queue, if_unused=if_unused, if_empty=if_empty))
         count = self._sync(self._impl.queue_delete, m.queue, if_unused=m.if_unused,
                            if_empty=m.if_empty)
         return self._frame(pika.spec.Queue.DeleteOk(message_count=count))
@@ -338,7 +310,7 @@ class BlockingChannel:
     def queue_purge(self, queue: str) -> pika.frame.Method[pika.spec.Queue.PurgeOk]:
         validators.require_string(queue, "queue")
         self._raise_if_not_open()
-        m = _wire(pika.spec.Queue.Purge(queue=queue))
+        m = wire(pika.spec.Queue.Purge(queue=queue))
         count = self._sync(self._impl.queue_purge, m.queue)
         return self._frame(pika.spec.Queue.PurgeOk(message_count=count))
 
@@ -350,7 +322,7 @@ class BlockingChannel:
         self._raise_if_not_open()
         if routing_key is None:
             routing_key = queue
-        m = _wire(pika.spec.Queue.Bind(queue=queue, exchange=exchange,
+        m = wire(pika.spec.Queue.Bind(queue=queue, exchange=exchange,
                                        routing_key=routing_key, arguments=arguments))
         self._sync(self._impl.queue_bind, m.queue, m.exchange, m.routing_key, m.arguments)
         return self._frame(pika.spec.Queue.BindOk())
@@ -362,7 +334,7 @@ class BlockingChannel:
         self._raise_if_not_open()
         if routing_key is None:
             routing_key = queue
-        m = _wire(pika.spec.Queue.Unbind(queue=queue, exchange=exchange,
+        m = wire(pika.spec.Queue.Unbind(queue=queue, exchange=exchange,
                                          routing_key=routing_key, arguments=arguments))
         self._sync(self._impl.queue_unbind, m.queue, m.exchange, m.routing_key, m.arguments)
         return self._frame(pika.spec.Queue.UnbindOk())
@@ -406,7 +378,7 @@ class BlockingChannel:
         self._raise_if_not_open()
         validators.zero_or_greater("prefetch_size", prefetch_size)
         validators.zero_or_greater("prefetch_count", prefetch_count)
-        m = _wire(pika.spec.Basic.Qos(prefetch_size=prefetch_size,
+        m = wire(pika.spec.Basic.Qos(prefetch_size=prefetch_size,
                                       prefetch_count=prefetch_count, global_qos=global_qos))
         self._sync(self._impl.basic_qos, m.prefetch_count, global_qos=m.global_qos)
 
@@ -426,10 +398,10 @@ class BlockingChannel:
             consumer_tag = f"ctag{self._number}.{uuid.uuid4().hex}"
         if consumer_tag in self._consumers:
             raise exceptions.DuplicateConsumerTag(consumer_tag)
-        m = _wire(pika.spec.Basic.Consume(queue=queue, consumer_tag=consumer_tag,
+        m = wire(pika.spec.Basic.Consume(queue=queue, consumer_tag=consumer_tag,
                                           no_ack=auto_ack, exclusive=exclusive,
                                           arguments=arguments))
-        consumer = _Consumer(consumer_tag, bool(auto_ack), callback, callback is None)
+        consumer = ConsumerInfo(consumer_tag, bool(auto_ack), callback, callback is None)
         self._consumers[consumer_tag] = consumer
         try:
             self._sync(self._impl.basic_consume, m.queue, m.consumer_tag, no_ack=m.no_ack,
@@ -518,7 +490,7 @@ class BlockingChannel:
         else:
             if not consumer_tag:
                 consumer_tag = f"ctag{self._number}.{uuid.uuid4().hex}"
-            self._generator = _Generator(params, consumer_tag)
+            self._generator = GeneratorInfo(params, consumer_tag)
             try:
                 self._consume(queue, auto_ack, exclusive, consumer_tag, arguments, None)
             except BaseException:
@@ -571,7 +543,7 @@ class BlockingChannel:
     def basic_get(self, queue: str, auto_ack: bool = False) -> tuple[Any, Any, Any]:
         validators.require_string(queue, "queue")
         self._raise_if_not_open()
-        m = _wire(pika.spec.Basic.Get(queue=queue, no_ack=auto_ack))
+        m = wire(pika.spec.Basic.Get(queue=queue, no_ack=auto_ack))
         delivery = self._sync(self._impl.basic_get, m.queue, no_ack=m.no_ack)
         if delivery is None:
             return None, None, None
@@ -581,13 +553,13 @@ class BlockingChannel:
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
         self._raise_if_not_open()
-        m = _wire(pika.spec.Basic.Ack(delivery_tag=delivery_tag, multiple=multiple))
+        m = wire(pika.spec.Basic.Ack(delivery_tag=delivery_tag, multiple=multiple))
         self._async(self._impl.basic_ack, m.delivery_tag, multiple=m.multiple)
 
     def basic_nack(self, delivery_tag: int = 0, multiple: bool = False,
                    requeue: bool = True) -> None:
         self._raise_if_not_open()
-        m = _wire(pika.spec.Basic.Nack(delivery_tag=delivery_tag, multiple=multiple,
+        m = wire(pika.spec.Basic.Nack(delivery_tag=delivery_tag, multiple=multiple,
                                        requeue=requeue))
         self._async(self._impl.basic_nack, m.delivery_tag, multiple=m.multiple,
                     requeue=m.requeue)
@@ -596,7 +568,7 @@ class BlockingChannel:
         self._raise_if_not_open()
         if not isinstance(delivery_tag, int):
             raise TypeError("delivery_tag must be an integer")
-        m = _wire(pika.spec.Basic.Reject(delivery_tag=delivery_tag, requeue=requeue))
+        m = wire(pika.spec.Basic.Reject(delivery_tag=delivery_tag, requeue=requeue))
         self._async(self._impl.basic_reject, m.delivery_tag, requeue=m.requeue)
 
     def basic_recover(self, requeue: bool = False) -> None:
