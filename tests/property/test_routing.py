@@ -347,6 +347,7 @@ TYPE_TAIL = "); expected longstr"
          + TYPE_TAIL),
         ([[1]], "Invalid x-match field type array (value [{array,[{signedint,1}]}]" + TYPE_TAIL),
         (D("1.50"), "Invalid x-match field type decimal (value {1,15}" + TYPE_TAIL),
+        (D("-0.01"), "Invalid x-match field type decimal (value {2,4294967295}" + TYPE_TAIL),
         (datetime(2020, 1, 1), "Invalid x-match field type timestamp (value 1577836800"
          + TYPE_TAIL),
     ],

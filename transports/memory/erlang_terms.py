@@ -81,7 +81,8 @@ def field_value(value: Any) -> tuple[str, Term]:
         unscaled = int(value.scaleb(scale))
         if scale > 255 or not _INT32[0] <= unscaled < _INT32[1]:
             raise ValidationError(f"decimal field value {value!r} does not fit an AMQP decimal")
-        return "decimal", ETuple((scale, unscaled))
+        # RabbitMQ reads the unscaled value as an unsigned 32-bit integer
+        return "decimal", ETuple((scale, unscaled % 2**32))
     if isinstance(value, datetime):
         return "timestamp", calendar.timegm(value.utctimetuple())
     if isinstance(value, Mapping):
