@@ -16,6 +16,7 @@ import argparse
 import os
 import runpy
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -184,8 +185,14 @@ def traced(script: str, argv: Sequence[str], broker: Broker, url: str) -> int:
         return run_program(script, argv, broker, url)
 
 
+_print_lock = threading.Lock()
+
+
 def _print_trace(line: str) -> None:
-    print(f"  | {line}", flush=True)
+    # listeners run on whichever thread touched the broker: one write per line, under a lock
+    with _print_lock:
+        sys.stdout.write(f"  | {line}\n")
+        sys.stdout.flush()
 
 
 def run_program(script: str, argv: Sequence[str], broker: Broker, url: str) -> int:

@@ -12,7 +12,7 @@
 prints lines such as::
 
     publish  exchange 'logs' (fanout), routing key 'info', body b'hello'
-      route  binding '' -> queue 'q1'; binding '' -> queue 'q2'
+      route  -> queue 'q1' (every binding of a fanout); queue 'q2' (every binding of a fanout)
     deliver  queue 'q1' -> consumer 'ctag-1' (delivery tag 1)
         ack  queue 'q1', delivery tag 1
 
@@ -157,7 +157,7 @@ class Tracer:
                 return f"the default exchange sends it to the queue named {queues}"
             return f"no queue is named {event.routing_key!r}: the message is dropped"
         kind = self._exchange_type(event.vhost, event.exchange)
-        matched = []
+        matched: dict[tuple[str, str], list[str]] = {}
         if kind:
             headers = self._headers()
             for binding in self.broker.bindings(event.vhost):
@@ -168,12 +168,19 @@ class Tracer:
                 if router.route(event.routing_key, headers):
                     what = (f"{dict(binding.arguments)!r}" if binding.arguments
                             else repr(binding.routing_key))
-                    matched.append(f"binding {what} -> {binding.destination_kind} "
-                                   f"{binding.destination!r}")
-        if not event.queues:
-            tried = "; ".join(matched) if matched else "no binding matches"
-            return f"{tried}: the message is dropped"
-        return "; ".join(matched) + f" => {queues}" if matched else f"=> {queues}"
+                    target = (binding.destination_kind, binding.destination)
+                    matched.setdefault(target, []).append(what)
+        if not matched:
+            return "no binding matches: the message is dropped"
+        parts = []
+        for (dest_kind, dest), keys in matched.items():
+            via = "every binding of a fanout" if kind == "fanout" else \
+                f"binding{'s' if len(keys) > 1 else ''} {', '.join(keys)}"
+            parts.append(f"{dest_kind} {dest!r} ({via})")
+        text = "-> " + "; ".join(parts)
+        if {q for k, q in matched if k == "queue"} != set(event.queues):
+            text += f" => queues {queues}" if event.queues else " => no queue"
+        return text
 
     def _headers(self) -> dict[str, object] | None:
         # a "routed" event follows its "published" event (same thread), which has the headers
