@@ -16,6 +16,7 @@ from transports.rabbitmq._topology import ExchangeDecl, QueueDecl
 from transports.rabbitmq.events import ConnectionEvent, ConnectionState, RecoveryPolicy
 
 if TYPE_CHECKING:
+    from transports.rabbitmq._consumer import RabbitMQConsumer
     from transports.rabbitmq.transport import RabbitMQTransport
 
 __all__ = ["Recovery"]
@@ -125,6 +126,15 @@ class Recovery:
         t = self._t
         pending = list(t._consumers.values())
         t._consumers.clear()
+        try:
+            self._start_all(pending)
+        finally:  # a lost connection leaves the rest for the next attempt
+            for consumer in pending:
+                if consumer.active:
+                    t._consumers.setdefault(consumer.consumer_tag, consumer)
+
+    def _start_all(self, pending: list[RabbitMQConsumer]) -> None:
+        t = self._t
         while pending:
             started = []
             for consumer in pending:
@@ -139,7 +149,7 @@ class Recovery:
                 consumer._stopped()
                 for done in started:
                     t._consumers.pop(done.consumer_tag, None)
-                pending = [c for c in pending if c is not consumer]
+                pending.remove(consumer)
                 break
             else:
                 return

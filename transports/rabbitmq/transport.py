@@ -192,8 +192,9 @@ class RabbitMQTransport(Transport):
     ) -> T | None:
         """Run ``op`` on the channel, translating errors and recovering as documented."""
         for _ in range(_MAX_RETRIES):
-            channel = self._ensure_channel()
+            channel: BlockingChannel | None = None
             try:
+                channel = self._ensure_channel()
                 return op(channel)
             except _errors.PIKA_ERRORS as exc:
                 reason = self._close_reason(channel, exc)
@@ -218,7 +219,7 @@ class RabbitMQTransport(Transport):
             f"the connection to {self._url} was lost {_MAX_RETRIES} times during one call"
         )
 
-    def _close_reason(self, channel: BlockingChannel, exc: BaseException) -> BaseException:
+    def _close_reason(self, channel: BlockingChannel | None, exc: BaseException) -> BaseException:
         """The real reason behind ``exc`` (pika reports a closed channel without it)."""
         if isinstance(exc, pika.exceptions.ChannelWrongStateError):
             connection = self._connection
