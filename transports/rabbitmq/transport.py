@@ -14,7 +14,8 @@ message on the new channel.
 once the broker confirmed the message, and raises :class:`~msgbus.errors.PublishNacked`
 or, for a returned ``mandatory`` message, :class:`~msgbus.errors.Unroutable`. Without
 confirms, returned messages go to the ``add_return_callback`` callbacks during
-``process_events``.
+``process_events``, and a message whose ``publish`` returned may still be lost with the
+connection.
 
 **Recovery.** When the connection is lost (socket drop, heartbeat timeout, the node
 restarting, ``rabbitmqctl close_all_connections``) the transport reconnects with backoff,
