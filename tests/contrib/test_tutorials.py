@@ -86,7 +86,7 @@ def test_msgbus_tutorial_shows_the_program_and_its_trace(
         "  |     publish  the default exchange, routing key 'hello', body b'Hello World!'",
         "  |       route  the default exchange sends it to the queue named 'hello'",
         "sent: Hello World!",
-        "  |     deliver  queue 'hello' -> consumer 'amq.ctag-*' (delivery tag 1)",
+        "  |     deliver  queue 'hello' -> consumer 'receiver' (delivery tag 1)",
         "received: Hello World!",
     ]
     assert len(lines) == len(patterns), lines

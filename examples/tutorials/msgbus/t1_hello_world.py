@@ -23,7 +23,7 @@ with msgbus.connect() as transport:
 
     received: list[bytes] = []
     consumer = transport.consume("hello", lambda delivery: received.append(delivery.body),
-                                 auto_ack=True)
+                                 auto_ack=True, consumer_tag="receiver")
     deadline = time.monotonic() + 10
     while not received and time.monotonic() < deadline:
         transport.process_events(0.1)  # callbacks run here, on this thread
