@@ -9,10 +9,12 @@ reused and deleted at the end of the test by the ``names`` fixture.
 from __future__ import annotations
 
 import ast
+import struct
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pika
+import pika.data
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -92,6 +94,21 @@ def server(amqp_url: str, names: Names) -> Iterator[Server]:
     made.close()
 
 
+@pytest.fixture
+def pika_sends_floats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let pika send Python floats as AMQP doubles (``d``), as other clients do; pika alone
+    refuses them."""
+    encode_value = pika.data.encode_value
+
+    def encode(pieces: list[bytes], value: Any) -> int:
+        if isinstance(value, float):
+            pieces.append(struct.pack(">cd", b"d", value))
+            return 9
+        return int(encode_value(pieces, value))
+
+    monkeypatch.setattr(pika.data, "encode_value", encode)
+
+
 def ours(exchange_type: str, bindings: list[Binding], messages: list[Message]) -> list[set[int]]:
     router: Router[int] = router_for(exchange_type)
     for index, (routing_key, arguments) in enumerate(bindings):
@@ -127,6 +144,11 @@ def test_direct_and_fanout_routing_match_rabbitmq(server: Server, exchange_type:
        st.lists(s.header_tables(floats=False), min_size=1, max_size=4))
 def test_headers_routing_matches_rabbitmq(server: Server, arguments: list[dict[str, Any]],
                                           headers: list[dict[str, Any] | None]) -> None:
+    check_headers(server, arguments, headers)
+
+
+def check_headers(server: Server, arguments: list[dict[str, Any]],
+                  headers: list[dict[str, Any] | None]) -> None:
     bindings: list[Binding] = [("", a) for a in arguments]
     # Also publish each binding's own values as headers, so that matches are common.
     own = [{k: v for k, v in a.items() if k != "x-match"} for a in arguments]
@@ -169,6 +191,10 @@ x_match_values = st.one_of(
 @settings(per_test, max_examples=60)
 @given(x_match_values)
 def test_bad_x_match_reply_text_matches_rabbitmq(server: Server, value: Any) -> None:
+    check_x_match(server, value)
+
+
+def check_x_match(server: Server, value: Any) -> None:
     arguments = {"x-match": value}
     try:
         validate_binding_arguments("headers", arguments)
@@ -191,3 +217,19 @@ def test_bad_x_match_reply_text_matches_rabbitmq(server: Server, value: Any) -> 
         channel.exchange_delete(server.exchange)
         channel.close()
     assert got == expected
+
+
+@settings(per_test, max_examples=60)
+@given(st.lists(s.headers_bindings(), min_size=1, max_size=6),
+       st.lists(s.header_tables(), min_size=1, max_size=4))
+def test_headers_with_doubles_match_rabbitmq(pika_sends_floats: None, server: Server,
+                                             arguments: list[dict[str, Any]],
+                                             headers: list[dict[str, Any] | None]) -> None:
+    check_headers(server, arguments, headers)
+
+
+@settings(per_test, max_examples=60)
+@given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), s.field_values()))
+def test_x_match_doubles_print_as_on_rabbitmq(pika_sends_floats: None, server: Server,
+                                              value: Any) -> None:
+    check_x_match(server, value)
