@@ -47,6 +47,10 @@ class Encoder(Protocol):
     def decode(self, data: bytes) -> Any: ...
 
 
+_json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_json_decode = json.JSONDecoder().decode
+
+
 class JsonEncoder:
     """JSON, UTF-8, compact separators: ``application/json``."""
 
@@ -54,13 +58,13 @@ class JsonEncoder:
 
     def encode(self, data: Any) -> bytes:
         try:
-            return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            return _json_encode(data).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise EncodeError(f"JsonEncoder cannot encode the message: {exc}") from exc
 
     def decode(self, data: bytes) -> Any:
         try:
-            return json.loads(data)
+            return _json_decode(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise DecodeError(
                 f"JsonEncoder expects a UTF-8 JSON document, got {_preview(data)}: {exc}"
@@ -103,6 +107,7 @@ class MsgpackEncoder:
         return "MsgpackEncoder()"
 
 
+_JSON = JsonEncoder()
 _lock = threading.Lock()
 _decoders: dict[str, Encoder] = {}
 _lazy: dict[str, type[Any]] = {
@@ -130,7 +135,9 @@ def decoder_for(content_type: str | None, default: Encoder | None = None) -> Enc
     Raises :class:`DecodeError` for a content type no encoder is registered for.
     """
     if not content_type:
-        return default if default is not None else JsonEncoder()
+        return default if default is not None else _JSON
+    if default is not None and content_type == default.content_type:
+        return default
     key = content_type.split(";", 1)[0].strip().lower()
     if default is not None and default.content_type.lower() == key:
         return default

@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 WIRE_VERSION = "2"
+_EMPTY: dict[str, Any] = {}
 CATEGORIES = ("message", "rpc")
 
 
@@ -138,6 +139,16 @@ class Message:
     @staticmethod
     def validate(body: Any) -> dict[str, Any]:
         """Check that ``body`` has the shape of a message; return it (as a dict)."""
+        if type(body) is dict:  # the common case, checked fast
+            category = body.get("category")
+            if (
+                (category == "message" or category == "rpc")
+                and type(body.get("type")) is str
+                and type(body.get("name")) is str
+                and type(body.get("content", _EMPTY)) is dict
+                and type(body.get("fingerprint", _EMPTY)) is dict
+            ):
+                return body
         if not isinstance(body, Mapping):
             raise InvalidMessage(
                 f"a message must be a JSON object/mapping, got {type_name(body)} {_short(body)}"
@@ -150,7 +161,7 @@ class Message:
                     f"message key {key!r} must be a string, got {type_name(body[key])} "
                     f"{_short(body[key])}"
                 )
-        if body["category"] not in CATEGORIES:
+        if body["category"] != "message" and body["category"] != "rpc":
             raise InvalidMessage(
                 f"message key 'category' must be 'message' or 'rpc', got {body['category']!r}"
             )
@@ -160,7 +171,7 @@ class Message:
                     f"message key {key!r} must be an object/mapping, got "
                     f"{type_name(body[key])} {_short(body[key])}"
                 )
-        return dict(body)
+        return body if type(body) is dict else dict(body)
 
     @classmethod
     def from_dict(cls, body: Any) -> Message:

@@ -63,6 +63,7 @@ class GenericProducer:
     max_retry: ClassVar[int] = 4
     #: Publish with delivery mode 2, so messages in durable queues survive a restart.
     persistent: ClassVar[bool] = False
+    _default_eks: list[tuple[type[Exchange], str]] | None = None
 
     def __init__(
         self,
@@ -109,7 +110,9 @@ class GenericProducer:
             ("start_rpc_", self._start_rpc_named),
         ):
             if attr.startswith(prefix) and len(attr) > len(prefix):
-                return functools.partial(method, attr[len(prefix) :])
+                bound = functools.partial(method, attr[len(prefix) :])
+                self.__dict__[attr] = bound  # found directly next time
+                return bound
         raise AttributeError(
             f"{type(self).__name__!r} object has no attribute {attr!r} (a producer answers "
             "message_<name>, rpc_<name> and start_rpc_<name>)"
@@ -155,7 +158,13 @@ class GenericProducer:
         elif _key is not None:
             eks = [(self.eks[0][0], _key)]
         else:
-            eks = list(self.eks)
+            if self._default_eks is None:
+                self._default_eks = self._check_eks(list(self.eks))
+            return self._default_eks
+        return self._check_eks(eks)
+
+    @staticmethod
+    def _check_eks(eks: list[tuple[type[Exchange], str]]) -> list[tuple[type[Exchange], str]]:
         for exchange, key in eks:
             if not (isinstance(exchange, type) and issubclass(exchange, Exchange)):
                 raise ValidationError(
