@@ -13,6 +13,7 @@ brokers. For a real RabbitMQ server use its own tools: ``rabbitmqctl list_queues
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import runpy
 import sys
@@ -40,6 +41,7 @@ TUTORIALS = {
     1: "hello_world", 2: "work_queues", 3: "publish_subscribe", 4: "routing", 5: "topics",
     6: "rpc",
 }
+_runs = itertools.count(1)
 TUTORIAL_DIR = Path(__file__).resolve().parent.parent / "examples" / "tutorials"
 
 
@@ -156,9 +158,15 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fresh_broker(prefix: str) -> tuple[Broker, str]:
+    """A new named broker (a program finds it through ``MSGBUS_URL=memory://NAME``)."""
+    name = f"{prefix}-{next(_runs)}"
+    return named_broker(name), f"memory://{name}"
+
+
 def _trace(args: argparse.Namespace) -> int:
-    broker = named_broker("trace")
-    return traced(args.script, args.args, broker, "memory://trace")
+    broker, url = _fresh_broker("trace")
+    return traced(args.script, args.args, broker, url)
 
 
 def _tutorial(args: argparse.Namespace) -> int:
@@ -167,8 +175,8 @@ def _tutorial(args: argparse.Namespace) -> int:
             print(f"{n}  {name.replace('_', ' ')}")
         return 0
     path = tutorial_path(args.number, "pika" if args.pika else "msgbus")
-    name = f"tutorial-{args.number}"
-    return traced(str(path), [], named_broker(name), f"memory://{name}")
+    broker, url = _fresh_broker(f"tutorial-{args.number}")
+    return traced(str(path), [], broker, url)
 
 
 def tutorial_path(number: int, flavour: str = "msgbus") -> Path:
