@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 __all__ = [
     "MATCH_KINDS",
     "binding_arguments",
+    "binding_operations",
     "field_values",
     "header_tables",
     "headers_bindings",
     "routing_keys",
     "topic_patterns",
     "words",
+    "x_match_values",
 ]
 
 MATCH_KINDS = ("all", "any", "all-with-x", "any-with-x")
@@ -112,3 +114,24 @@ def binding_arguments(*, floats: bool = True) -> st.SearchStrategy[dict[str, Any
     return st.one_of(near, st.dictionaries(st.sampled_from(["a", "b"]),
                                            field_values(floats=floats, max_leaves=2),
                                            max_size=2))
+
+
+def x_match_values(*, floats: bool = False) -> st.SearchStrategy[Any]:
+    """``x-match`` values, mostly invalid: strings with escapes and non-Latin-1 characters,
+    near misses of the valid kinds, non-UTF-8 binaries, and values of every other type."""
+    return st.one_of(
+        st.text(alphabet='ab "\\\n\t\x01\x1b\x7f\xa0\xe9\xff\u0100\u20ac\U0001f600',
+                max_size=40),
+        st.text(alphabet="alnyx-", max_size=11),
+        st.binary(max_size=10),
+        field_values(floats=floats, max_leaves=2),
+    )
+
+
+#: Operations on one router: (bind | unbind | drop the destination, key, arguments, dest).
+binding_operations = st.lists(
+    st.tuples(st.sampled_from(["bind", "bind", "unbind", "drop"]),
+              st.sampled_from(["a", "a.b", "#", "*.b", "a.#"]),
+              binding_arguments(), st.integers(0, 3)),
+    max_size=25,
+)

@@ -253,15 +253,7 @@ def _model_route(kind: str, bindings: list[tuple[str, Mapping[str, Any], int]], 
     return {destination for pattern, arguments, destination in bindings if hit(pattern, arguments)}
 
 
-operations = st.lists(
-    st.tuples(st.sampled_from(["bind", "bind", "unbind", "drop"]),
-              st.sampled_from(["a", "a.b", "#", "*.b", "a.#"]),
-              s.binding_arguments(), st.integers(0, 3)),
-    max_size=25,
-)
-
-
-@given(st.sampled_from(["direct", "fanout", "topic", "headers"]), operations,
+@given(st.sampled_from(["direct", "fanout", "topic", "headers"]), s.binding_operations,
        s.routing_keys | st.sampled_from(["a", "a.b"]), s.header_tables())
 def test_router_agrees_with_a_list_of_bindings(
     kind: str, ops: list[tuple[str, str, dict[str, Any], int]], key: str,

@@ -180,16 +180,8 @@ def test_binding_identity_matches_rabbitmq(server: Server,
         channel.exchange_delete(server.exchange)
 
 
-x_match_values = st.one_of(
-    st.text(alphabet='ab \"\\\n\t\x01\x1b\x7f\xa0\xe9\xff\u0100\u20ac\U0001f600', max_size=40),
-    st.text(alphabet="alnyx-", max_size=11),
-    st.binary(max_size=10),
-    s.field_values(floats=False, max_leaves=2),
-)
-
-
 @settings(per_test, max_examples=60)
-@given(x_match_values)
+@given(s.x_match_values())
 def test_bad_x_match_reply_text_matches_rabbitmq(server: Server, value: Any) -> None:
     check_x_match(server, value)
 
@@ -229,7 +221,7 @@ def test_headers_with_doubles_match_rabbitmq(pika_sends_floats: None, server: Se
 
 
 @settings(per_test, max_examples=60)
-@given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), s.field_values()))
+@given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), s.x_match_values(floats=True)))
 def test_x_match_doubles_print_as_on_rabbitmq(pika_sends_floats: None, server: Server,
                                               value: Any) -> None:
     check_x_match(server, value)
