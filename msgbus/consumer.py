@@ -206,8 +206,9 @@ class GenericConsumer:
         reply_to = delivery.properties.reply_to
         if not reply_to:
             log.warning(
-                "cannot reply to RPC %r from queue %r: the message has no reply_to",
-                delivery.routing_key,
+                "cannot reply to an RPC from exchange %r with routing key %r: "
+                "the message has no reply_to property",
+                delivery.exchange,
                 delivery.routing_key,
             )
             return

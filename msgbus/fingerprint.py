@@ -40,8 +40,8 @@ class Fingerprint:
     name: str | None = None
     type: str | None = None
     pid: str = field(default_factory=lambda: str(os.getpid()))
-    host: str = field(default_factory=socket.gethostname)
-    user: str = field(default_factory=_current_user)
+    host: str = field(default_factory=lambda: socket.gethostname())
+    user: str = field(default_factory=lambda: _current_user())
     vhost: str = "/"
 
     def __post_init__(self) -> None:

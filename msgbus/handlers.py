@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from msgbus.errors import ValidationError
-from msgbus.messages import Message
+from msgbus.messages import Message, MessageResult
 
 if TYPE_CHECKING:
     from msgbus.processor import MessageProcessor
@@ -193,6 +193,4 @@ def _has_dict(target: Any) -> bool:
 
 def as_reply(value: Any) -> Message:
     """What a reply function sends for ``value``: messages as they are, values wrapped."""
-    from msgbus.messages import MessageResult
-
     return value if isinstance(value, Message) else MessageResult(value)

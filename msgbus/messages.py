@@ -20,6 +20,7 @@ Results (``type == "result"``) carry ``content = {"type": "success" | "error" |
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -71,13 +72,17 @@ class Message:
     ) -> None:
         category = category if category is not None else self.default_category
         type = type if type is not None else self.default_type
-        _check_str("type", type)
-        _check_str("name", name)
-        if category not in CATEGORIES:
+        if builtins.type(type) is not str:
+            _check_str("type", type)
+        if builtins.type(name) is not str:
+            _check_str("name", name)
+        if category != "message" and category != "rpc":
             raise InvalidMessage(
                 f"message category must be 'message' or 'rpc', got {category!r}"
             )
-        if content is not None and not isinstance(content, Mapping):
+        if content is None:
+            content = {}
+        elif builtins.type(content) is not dict and not isinstance(content, Mapping):
             raise InvalidMessage(
                 f"message content must be a mapping, got {type_name(content)} {content!r}"
             )
@@ -87,7 +92,7 @@ class Message:
             "category": category,
             "version": WIRE_VERSION,
             "fingerprint": {},
-            "content": dict(content) if content is not None else {},
+            "content": dict(content),
             "_reserved": {},
         }
         if fingerprint is not None:
@@ -177,7 +182,7 @@ class Message:
     def from_dict(cls, body: Any) -> Message:
         """Rebuild the right class of message from its dictionary form."""
         data = Message.validate(body)
-        content = dict(data.get("content") or {})
+        content = data.get("content") or {}
         fingerprint = data.get("fingerprint") or {}
         mtype, name, category = data["type"], data["name"], data["category"]
         message: Message

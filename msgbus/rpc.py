@@ -265,9 +265,8 @@ class RpcClient:
                 self._expire(call)
                 continue
             try:
-                remaining = call.deadline - self._clock.monotonic()
                 with self._lock:
-                    self._transport.process_events(max(0.0, min(remaining, PUMP_SLICE)))
+                    self._transport.process_events(PUMP_SLICE)
             except BaseException:
                 self._finish(call, None)  # the caller gets the error; forget the call
                 raise

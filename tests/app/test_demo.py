@@ -77,3 +77,13 @@ def test_echo_rpc(url: str) -> None:
     lines = _example("echo_rpc.py", url)
     assert "received: RPC test message" in lines
     assert "reply: RPC message received" in lines
+
+
+def test_scripts_demo_runs_on_the_embedded_broker() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MSGBUS_URL"}
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "demo"), "--delay", "0", "--jobs", "2"],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].endswith("done")

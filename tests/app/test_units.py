@@ -286,3 +286,8 @@ def test_handlers_are_collected_with_inheritance() -> None:
 
     with pytest.raises(ValidationError, match="decorates a function or a Handler subclass"):
         MessageHandler("command", "x")(int)
+
+
+def test_fingerprint_is_read_when_created_not_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "gethostname", lambda: "elsewhere")
+    assert Fingerprint("late").host == "elsewhere"
