@@ -235,3 +235,21 @@ def test_the_plugin_is_registered_through_its_entry_point(pytester: pytest.Pytes
     result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(["*--msgbus-url=URL*"])
     assert os.environ.get("MSGBUS_TEST_URL") is None
+
+
+def test_wait_idle_says_when_the_broker_never_settles(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, """
+def test_forgotten_consumer(msgbus_connect, msgbus_wait_idle):
+    forgotten = msgbus_connect()
+    forgotten.declare_queue("jobs")
+    forgotten.consume("jobs", lambda delivery: None)
+    publisher = msgbus_connect()
+    publisher.publish("", "jobs", b"waiting for nobody")
+    msgbus_wait_idle(publisher, timeout=0.2)
+""")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*AssertionError: the broker was still busy after 0.2s of processing events on 1 "
+        "object(s) (is every consumer's transport or processor among them?)",
+        "*jobs  0               1                        1",
+    ])
