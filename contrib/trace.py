@@ -17,7 +17,10 @@ prints lines such as::
         ack  queue 'q1', delivery tag 1
 
 It is built on :meth:`Broker.add_listener <transports.memory.Broker.add_listener>`: every
-publish, route, return, delivery, ack, reject, requeue, expiry and dead-lettering.
+publish, route, return, delivery, ack, reject, requeue, expiry and dead-lettering. The
+broker tells listeners on the thread that caused the events, after it released its lock:
+with several threads (a processor started with ``start()``), lines of different threads
+may appear a little out of the broker's order; each thread's own lines never do.
 """
 
 from __future__ import annotations
