@@ -31,7 +31,7 @@ __all__ = ["BlockingConnection"]
 
 #: How long one wait on the broker lasts at most, so that threadsafe callbacks and timers
 #: are noticed promptly while the thread is otherwise blocked.
-_SLICE = 0.01
+_SLICE = 0.5  # an upper bound only: wake() ends a wait as soon as there is work
 
 
 class BlockingConnection:
@@ -307,6 +307,7 @@ class BlockingConnection:
                     "BlockingConnection.add_callback_threadsafe() called on closed or closing "
                     "connection.")
             self._threadsafe.append(callback)
+        self._impl.wake()
 
     def add_on_connection_blocked_callback(self, callback: Callable[..., None]) -> None:
         """Accepted for compatibility: the memory broker never blocks publishers."""

@@ -166,6 +166,7 @@ class Connection:
         self.broker = broker
         self.state = state
         self.closed_by: AMQPError | None = None
+        self._woken = False
 
     def __repr__(self) -> str:
         return (f"<memory Connection #{self.state.id} vhost={self.state.vhost!r} "
@@ -199,14 +200,24 @@ class Connection:
             return events
 
     def wait(self, timeout: float | None) -> bool:
-        """Wait until something waits in the inbox or the connection closes (or timeout)."""
+        """Wait until something waits in the inbox, the connection closes, :meth:`wake` is
+        called (from any thread), or ``timeout`` passes. True unless it timed out."""
         with self.broker._lock:
-            if self.state.outbox or not self.state.open:
+            if self.state.outbox or not self.state.open or self._woken:
+                self._woken = False
                 return True
             if timeout is not None and timeout <= 0:
                 return False
-            return self.broker._changed.wait_for(
-                lambda: bool(self.state.outbox) or not self.state.open, timeout)
+            woke = self.broker._changed.wait_for(
+                lambda: bool(self.state.outbox) or not self.state.open or self._woken, timeout)
+            self._woken = False
+            return woke
+
+    def wake(self) -> None:
+        """Make a :meth:`wait` in another thread return now (e.g. to run a callback)."""
+        with self.broker._lock:
+            self._woken = True
+            self.broker._changed.notify_all()
 
     def has_events(self) -> bool:
         return bool(self.state.outbox)
@@ -330,7 +341,7 @@ class Channel:
                    requeue=requeue)
 
     def basic_recover(self, *, requeue: bool = True) -> None:
-        self._call(self.connection.broker._core.basic_recover)
+        self._call(self.connection.broker._core.basic_recover, requeue=requeue)
 
     def confirm_select(self) -> None:
         self._call(self.connection.broker._core.confirm_select)

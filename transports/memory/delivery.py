@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from msgbus.clock import Clock
 from msgbus.errors import (
     AccessRefused,
+    AMQPNotImplemented,
     NotAllowed,
     NotFound,
     PreconditionFailed,
@@ -479,8 +480,11 @@ class MessageFlow(abc.ABC):
                 self._dead_letter(entry.queue, entry.queued, "rejected")
         self._after_settle(channel, taken)
 
-    def basic_recover(self, channel: ChannelState) -> None:
-        """basic.recover: every unacknowledged message goes back to its queue, redelivered."""
+    def basic_recover(self, channel: ChannelState, *, requeue: bool = True) -> None:
+        """basic.recover: every unacknowledged message goes back to its queue, redelivered.
+        RabbitMQ does not implement ``requeue=False`` and closes the connection (540)."""
+        if not requeue:
+            raise AMQPNotImplemented("NOT_IMPLEMENTED - requeue=false")
         self._requeue_all(channel)
 
     def _requeue(self, entry: Unacked) -> None:
