@@ -39,9 +39,9 @@ def _world(
             self.got.append(content["parameters"]["args"][0])
 
     apps = {
-        "a": App(Fingerprint(name, pid=1, host="h1"), ["g"], transport=connect()),
-        "b": App(Fingerprint(name, pid=2, host="h1"), ["g"], transport=connect()),
-        "c": App(Fingerprint(name, pid=3, host="h2"), transport=connect()),
+        "a": App(Fingerprint(name, pid="1", host="h1"), ["g"], transport=connect()),
+        "b": App(Fingerprint(name, pid="2", host="h1"), ["g"], transport=connect()),
+        "c": App(Fingerprint(name, pid="3", host="h2"), transport=connect()),
     }
     for app in apps.values():
         app.process_events()

@@ -152,6 +152,8 @@ def test_round_robin_vs_fanout(connect: Connect, names: Names) -> None:
         return Recorder(eqk=[(x, [(shared, "rr"), (private, "fan")])], transport=connect())
 
     a, b = worker(), worker()
+    a.start_consuming()
+    b.start_consuming()  # both consumers exist before the first message
     producer = _producer(x, "rr", connect())
     for i in range(4):
         producer.message_echo(i)
@@ -332,3 +334,23 @@ def test_queue_bind_and_unbind_at_run_time(
     settle(processor, transport_kind=transport_kind)
     texts = [c["parameters"]["args"][0] for kind, c in processor.seen if kind == "echo"]
     assert texts == ["via second", "via first"]
+
+
+def test_generic_message_and_forward(connect: Connect, names: Names) -> None:
+    x = make_exchange(names.exchange())
+    got: list[Any] = []
+
+    class Generic(MessageProcessor):
+        @MessageHandlerFullBody("none", "none")
+        def anything(self, body: Any) -> None:
+            got.append(body)
+
+    processor = Generic(eqk=[(x, [(names.queue(), "k")])], transport=connect())
+    producer = _producer(x, "k", connect())
+    producer.message(1, "two", values=[3])
+    pump(processor, until=lambda: len(got) == 1)
+    assert got[0]["content"] == {"args": [1, "two"], "kwargs": {"values": [3]}}
+    assert got[0]["fingerprint"]["name"] == "sender"
+    producer.forward({**got[0], "content": {"forwarded": True}})
+    pump(processor, until=lambda: len(got) == 2)
+    assert got[1]["content"] == {"forwarded": True}

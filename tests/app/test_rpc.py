@@ -248,9 +248,12 @@ def test_queue_only_returns_the_reply_queue(
     assert isinstance(queue, str)
     pump(processor, until=lambda: processor.calls == ["add"])
     replies: list[Any] = []
-    pump(producer.transport, until=lambda: bool(
-        replies.append(producer.transport.get(queue, auto_ack=True)) or replies[-1]
-    ))
+
+    def fetched() -> bool:
+        replies.append(producer.transport.get(queue, auto_ack=True))
+        return replies[-1] is not None
+
+    pump(producer.transport, until=fetched)
     delivery = replies[-1]
     assert Message.from_dict(JsonEncoder().decode(delivery.body)) == MessageResult(7, "added")
 
@@ -261,3 +264,31 @@ def test_msgpack_rpc(connect: Connect, names: Names, app_clock: Clock) -> None:
     )
     processor.start_consuming()
     assert producer.rpc_add(1, 2).value == 3  # JSON reply to a msgpack request: both decode
+
+
+def test_rpc_without_direct_reply_to(names: Names, app_clock: Clock, transport_kind: str) -> None:
+    """A transport without direct reply-to gets replies on a private server-named queue."""
+    if transport_kind != "memory":
+        import pytest
+
+        pytest.skip("the memory transport stands in for any transport without direct reply-to")
+    from transports.memory import Broker, MemoryTransport
+
+    class NoDirectReplyTo(MemoryTransport):
+        @property
+        def supports_direct_reply_to(self) -> bool:
+            return False
+
+    broker = Broker(clock=app_clock)
+    x = make_exchange(names.exchange())
+    processor = Calculator(eqk=[(x, [(names.queue(), "calc")])], transport=MemoryTransport(broker))
+
+    class Producer(GenericProducer):
+        eks = [(x, "calc")]
+
+    producer = Producer(transport=NoDirectReplyTo(broker), clock=app_clock)
+    pending = producer.start_rpc_add(2, 2)
+    pump(processor, until=lambda: processor.calls == ["add"])
+    assert pending.wait().value == 4
+    reply_queue = producer.rpc_client.reply_queue()
+    assert reply_queue.startswith("amq.gen-")

@@ -81,7 +81,7 @@ def test_fingerprint_reads_the_process_when_created() -> None:
 
 
 def test_fingerprint_values_are_strings() -> None:
-    assert Fingerprint("a", pid=42).pid == "42"
+    assert Fingerprint("a", pid=42).pid == "42"  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match=r"Fingerprint.host expects a string, got list"):
         Fingerprint("a", host=["h"])  # type: ignore[arg-type]
 
@@ -116,7 +116,7 @@ def test_msgpack_encoder_is_chosen_by_content_type_on_receipt() -> None:
 
 def test_message_wire_form() -> None:
     m = MessageCommand("echo", {"text": "hi"})
-    m.set_fingerprint(Fingerprint("sender", "app", pid=1, host="h", user="u"))
+    m.set_fingerprint(Fingerprint("sender", "app", pid="1", host="h", user="u"))
     assert m.body == {
         "type": "command",
         "name": "echo",
@@ -232,7 +232,7 @@ def _producer_class() -> type[msgbus.GenericProducer]:
 def test_producer_builds_messages_without_a_transport() -> None:
     P = _producer_class()
     p = P.__new__(P)  # building needs no transport
-    p.fingerprint = Fingerprint("p", pid=1, host="h", user="u").as_dict()
+    p.fingerprint = Fingerprint("p", pid="1", host="h", user="u").as_dict()
     online = p.build("message", "online")
     assert isinstance(online, MessageStatus) and online.fingerprint["name"] == "p"
     echo = p.build("message", "echo", "hi", name="bob", kind="x")
