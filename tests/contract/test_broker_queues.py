@@ -245,3 +245,21 @@ def test_persistent_flag_round_trips(transport: Transport, names: Names) -> None
     transport.publish("", queue, b"p", Properties(delivery_mode=DeliveryMode.PERSISTENT))
     delivery = transport.get(queue, auto_ack=True)
     assert delivery is not None and delivery.properties.persistent
+
+
+def test_requeue_into_a_full_queue_drops_from_the_head(
+    transport: Transport, names: Names
+) -> None:
+    dead = names.queue("dead")
+    transport.declare_queue(dead)
+    queue = names.queue()
+    transport.declare_queue(queue, arguments={
+        "x-max-length": 2, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead})
+    transport.publish("", queue, b"first")
+    taken = transport.get(queue)
+    assert taken is not None
+    transport.publish("", queue, b"second")
+    transport.publish("", queue, b"third")
+    transport.nack(taken.delivery_tag, requeue=True)  # back at the head: over the limit
+    assert drain_bodies(transport, queue) == [b"second", b"third"]
+    assert drain_bodies(transport, dead) == [b"first"]

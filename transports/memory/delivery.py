@@ -221,11 +221,7 @@ class MessageFlow(abc.ABC):
         queue.store.append(queued)
         if queued.expires_at is not None:
             self._watch(queue, queued.expires_at)
-        while queue.over_limit():
-            head = queue.store.pop()
-            if head is None:
-                break
-            self._dead_letter(queue, head, "maxlen")
+        self._drop_over_limit(queue)
         return True
 
     # -- dead-lettering and expiry ----------------------------------------------------
@@ -497,6 +493,16 @@ class MessageFlow(abc.ABC):
             self._watch(queue, entry.queued.expires_at)
         if self.tracing:
             self._emit("requeued", queue.vhost, queue=queue.name, delivery_tag=entry.tag)
+        if queue.overflow == "drop-head":
+            self._drop_over_limit(queue)
+
+    def _drop_over_limit(self, queue: QueueState) -> None:
+        """Drop (dead-letter, reason maxlen) from the head until within x-max-length(-bytes)."""
+        while queue.over_limit():
+            head = queue.store.pop()
+            if head is None:
+                return
+            self._dead_letter(queue, head, "maxlen")
 
     def _requeue_all(self, channel: ChannelState) -> None:
         taken = list(channel.unacked.values())
