@@ -581,10 +581,13 @@ class BlockingChannel:
     # -- transactions ---------------------------------------------------------------
 
     def tx_select(self) -> pika.frame.Method[pika.spec.Tx.SelectOk]:
-        raise NotImplementedError("transactions are not supported by the memory broker")
+        self._sync(self._impl.tx_select)
+        return self._frame(pika.spec.Tx.SelectOk())
 
     def tx_commit(self) -> pika.frame.Method[pika.spec.Tx.CommitOk]:
-        raise NotImplementedError("transactions are not supported by the memory broker")
+        self._sync(self._impl.tx_commit)
+        return self._frame(pika.spec.Tx.CommitOk())
 
     def tx_rollback(self) -> pika.frame.Method[pika.spec.Tx.RollbackOk]:
-        raise NotImplementedError("transactions are not supported by the memory broker")
+        self._sync(self._impl.tx_rollback)
+        return self._frame(pika.spec.Tx.RollbackOk())

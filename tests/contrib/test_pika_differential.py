@@ -684,3 +684,35 @@ def test_reject_publish_dlx_under_confirms(amqp_url: str, names: Names) -> None:
         w.record("dlq", (got[2], [(d["reason"], d["count"]) for d in got[1].headers["x-death"]]))
 
     check(scenario, amqp_url, names)
+
+
+# -- transactions ---------------------------------------------------------------------
+
+
+def test_transactions_commit_and_rollback(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel(confirm=False)
+        q = names.queue("tx")
+        ch.queue_declare(q)
+        for body in (b"a", b"b"):
+            ch.basic_publish("", q, body)
+        w.attempt("select", ch.tx_select)
+        ch.basic_publish("", q, b"rolled back")
+        w.attempt("rollback", ch.tx_rollback)
+        w.attempt("count after rollback", lambda: ch.queue_declare(q, passive=True))
+        ch.basic_publish("", q, b"committed")
+        method, _, body = ch.basic_get(q)
+        w.record("got", body)
+        ch.basic_ack(method.delivery_tag)
+        w.attempt("count before commit", lambda: ch.queue_declare(q, passive=True))
+        w.attempt("commit", ch.tx_commit)
+        w.attempt("count after commit", lambda: ch.queue_declare(q, passive=True))
+        method, _, body = ch.basic_get(q)
+        ch.basic_ack(method.delivery_tag)
+        w.attempt("rollback the ack", ch.tx_rollback)
+        w.attempt("confirm on a tx channel", ch.confirm_delivery)
+        other = w.channel(confirm=False)
+        w.record("left", w.get_all(other, q))
+        w.attempt("commit without select", other.tx_commit)
+
+    check(scenario, amqp_url, names)

@@ -346,6 +346,15 @@ class Channel:
     def confirm_select(self) -> None:
         self._call(self.connection.broker._core.confirm_select)
 
+    def tx_select(self) -> None:
+        self._call(self.connection.broker._core.tx_select)
+
+    def tx_commit(self) -> None:
+        self._call(self.connection.broker._core.tx_commit)
+
+    def tx_rollback(self) -> None:
+        self._call(self.connection.broker._core.tx_rollback)
+
 
 _NO_PROPERTIES = Properties()
 

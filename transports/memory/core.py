@@ -336,6 +336,7 @@ class BrokerCore(MessageFlow):
                     channel.consumers.pop(consumer.tag, None)
                     if consumer in consumer.queue.consumers:
                         consumer.queue.consumers.remove(consumer)
+                self._restore_tx_acks(channel)
                 taken = list(channel.unacked.values())
                 channel.unacked.clear()
                 for entry in taken:

@@ -103,6 +103,17 @@ class MessageFlow(abc.ABC):
                 raise PreconditionFailed(
                     "PRECONDITION_FAILED - fast reply consumer does not exist")
             properties = dataclasses.replace(properties, reply_to=channel.reply_token)
+        if channel.tx_publishes is not None:
+            channel.tx_publishes.append((exchange, routing_key, body, properties, mandatory))
+            return PublishResult(0, False, False, None)
+        return self._publish_checked(channel, exchange, routing_key, body, properties,
+                                     mandatory=mandatory)
+
+    def _publish_checked(self, channel: ChannelState, exchange: str, routing_key: str,
+                         body: bytes, properties: Properties, *, mandatory: bool
+                         ) -> PublishResult:
+        """Route and enqueue a publish that passed the channel's checks."""
+        vh = self._vhost(channel)
         if not exchange and routing_key.startswith(REPLY_TO + "."):
             delivered = self._publish_reply(channel, routing_key, body, properties)
             return self._confirm(channel, exchange, routing_key, body, properties,
@@ -151,6 +162,9 @@ class MessageFlow(abc.ABC):
         return PublishResult(routed, returned, not accepted, sequence)
 
     def confirm_select(self, channel: ChannelState) -> None:
+        if channel.tx_publishes is not None:
+            raise PreconditionFailed(
+                "PRECONDITION_FAILED - cannot switch from tx to confirm mode")
         channel.confirm = True
 
     def _route(self, vh: VHostState, exchange: str, keys: list[str],
@@ -427,6 +441,18 @@ class MessageFlow(abc.ABC):
     # -- acknowledgements -------------------------------------------------------------
 
     def _take(self, channel: ChannelState, delivery_tag: int, multiple: bool) -> list[Unacked]:
+        taken = self._collect(channel, delivery_tag, multiple)
+        self._release(channel, taken)
+        return taken
+
+    def _release(self, channel: ChannelState, taken: list[Unacked]) -> None:
+        for entry in taken:
+            if entry.consumer is not None:
+                entry.consumer.unacked -= 1
+                channel.counted_unacked -= 1
+
+    def _collect(self, channel: ChannelState, delivery_tag: int, multiple: bool
+                 ) -> list[Unacked]:
         unacked = channel.unacked
         if multiple and delivery_tag == 0:
             tags = list(unacked)
@@ -436,12 +462,7 @@ class MessageFlow(abc.ABC):
             tags = [t for t in unacked if t <= delivery_tag]
         else:
             tags = [delivery_tag]
-        taken = [unacked.pop(t) for t in tags]
-        for entry in taken:
-            if entry.consumer is not None:
-                entry.consumer.unacked -= 1
-                channel.counted_unacked -= 1
-        return taken
+        return [unacked.pop(t) for t in tags]
 
     def _after_settle(self, channel: ChannelState, taken: list[Unacked]) -> None:
         """Settled deliveries free prefetch capacity: feed the queues that may use it."""
@@ -459,7 +480,13 @@ class MessageFlow(abc.ABC):
             self._dispatch(queue)
 
     def basic_ack(self, channel: ChannelState, delivery_tag: int, *, multiple: bool) -> None:
+        if channel.tx_acks is not None:
+            channel.tx_acks.append((self._collect(channel, delivery_tag, multiple), None))
+            return
         taken = self._take(channel, delivery_tag, multiple)
+        self._settle_acked(channel, taken)
+
+    def _settle_acked(self, channel: ChannelState, taken: list[Unacked]) -> None:
         if self.tracing:
             for entry in taken:
                 self._emit("acked", entry.queue.vhost, queue=entry.queue.name,
@@ -468,7 +495,14 @@ class MessageFlow(abc.ABC):
 
     def basic_nack(self, channel: ChannelState, delivery_tag: int, *, multiple: bool,
                    requeue: bool) -> None:
+        if channel.tx_acks is not None:
+            channel.tx_acks.append((self._collect(channel, delivery_tag, multiple), requeue))
+            return
         taken = self._take(channel, delivery_tag, multiple)
+        self._settle_nacked(channel, taken, requeue)
+
+    def _settle_nacked(self, channel: ChannelState, taken: list[Unacked], requeue: bool
+                       ) -> None:
         for entry in taken:
             if requeue:
                 self._requeue(entry)
@@ -504,7 +538,53 @@ class MessageFlow(abc.ABC):
                 return
             self._dead_letter(queue, head, "maxlen")
 
+    # -- transactions -----------------------------------------------------------------
+
+    def tx_select(self, channel: ChannelState) -> None:
+        if channel.confirm:
+            raise PreconditionFailed(
+                "PRECONDITION_FAILED - cannot switch from confirm to tx mode")
+        if channel.tx_publishes is None:
+            channel.tx_publishes = []
+            channel.tx_acks = []
+
+    def _check_tx(self, channel: ChannelState) -> None:
+        if channel.tx_publishes is None:
+            raise PreconditionFailed("PRECONDITION_FAILED - channel is not transactional")
+
+    def tx_commit(self, channel: ChannelState) -> None:
+        """Apply the transaction's publishes, then its acknowledgements, in order."""
+        self._check_tx(channel)
+        publishes, acks = channel.tx_publishes or [], channel.tx_acks or []
+        channel.tx_publishes, channel.tx_acks = [], []
+        for exchange, routing_key, body, properties, mandatory in publishes:
+            self._publish_checked(channel, exchange, routing_key, body, properties,
+                                  mandatory=mandatory)
+        for taken, requeue in acks:
+            self._release(channel, taken)
+            if requeue is None:
+                self._settle_acked(channel, taken)
+            else:
+                self._settle_nacked(channel, taken, requeue)
+
+    def tx_rollback(self, channel: ChannelState) -> None:
+        """Forget the transaction's publishes; its acknowledged messages are unacked again."""
+        self._check_tx(channel)
+        channel.tx_publishes = []
+        self._restore_tx_acks(channel)
+
+    def _restore_tx_acks(self, channel: ChannelState) -> None:
+        if not channel.tx_acks:
+            return
+        entries = [e for taken, _ in channel.tx_acks for e in taken]
+        channel.tx_acks = []
+        entries.extend(channel.unacked.values())
+        channel.unacked.clear()
+        for entry in sorted(entries, key=lambda e: e.tag):
+            channel.unacked[entry.tag] = entry
+
     def _requeue_all(self, channel: ChannelState) -> None:
+        self._restore_tx_acks(channel)
         taken = list(channel.unacked.values())
         channel.unacked.clear()
         channel.counted_unacked = 0

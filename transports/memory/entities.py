@@ -7,7 +7,7 @@ from collections import OrderedDict, deque
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from msgbus.values import Delivery, ReturnedMessage
+from msgbus.values import Delivery, Properties, ReturnedMessage
 from transports.memory.queue import QueuedMessage, QueueStore
 
 __all__ = [
@@ -134,7 +134,7 @@ class Unacked:
 class ChannelState:
     __slots__ = ("confirm", "connection", "consumers", "counted_unacked", "global_prefetch", "id",
                  "next_publish_seq", "next_tag", "open", "prefetch", "reply_consumer",
-                 "reply_token", "unacked")
+                 "reply_token", "tx_acks", "tx_publishes", "unacked")
 
     def __init__(self, connection: ConnectionState, channel_id: int) -> None:
         self.connection = connection
@@ -150,6 +150,9 @@ class ChannelState:
         self.next_publish_seq = 1
         self.reply_consumer: str | None = None  # consumer tag on amq.rabbitmq.reply-to
         self.reply_token: str | None = None
+        # in tx mode (tx.select): publishes and acknowledgements waiting for tx.commit
+        self.tx_publishes: list[tuple[str, str, bytes, Properties, bool]] | None = None
+        self.tx_acks: list[tuple[list[Unacked], bool | None]] | None = None
 
 
 class ConnectionState:
