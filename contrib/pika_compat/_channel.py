@@ -380,7 +380,8 @@ class BlockingChannel:
         validators.zero_or_greater("prefetch_count", prefetch_count)
         m = wire(pika.spec.Basic.Qos(prefetch_size=prefetch_size,
                                       prefetch_count=prefetch_count, global_qos=global_qos))
-        self._sync(self._impl.basic_qos, m.prefetch_count, global_qos=m.global_qos)
+        self._sync(self._impl.basic_qos, m.prefetch_count, global_qos=m.global_qos,
+                   prefetch_size=m.prefetch_size)
 
     def basic_consume(self, queue: str, on_message_callback: OnMessage,
                       auto_ack: bool = False, exclusive: bool = False,

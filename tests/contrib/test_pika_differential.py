@@ -716,3 +716,12 @@ def test_transactions_commit_and_rollback(amqp_url: str, names: Names) -> None:
         w.attempt("commit without select", other.tx_commit)
 
     check(scenario, amqp_url, names)
+
+
+def test_prefetch_size_is_not_implemented(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel(confirm=False)
+        w.attempt("prefetch_size", lambda: ch.basic_qos(prefetch_size=1))
+        w.attempt("after", lambda: ch.queue_declare(names.queue()))
+
+    check(scenario, amqp_url, names)

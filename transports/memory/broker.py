@@ -303,11 +303,13 @@ class Channel:
         self._call(self.connection.broker._core.unbind, ("queue", queue), exchange, routing_key,
                    arguments or NO_ARGS)
 
-    def basic_qos(self, prefetch_count: int = 0, *, global_qos: bool = False) -> None:
+    def basic_qos(self, prefetch_count: int = 0, *, global_qos: bool = False,
+                  prefetch_size: int = 0) -> None:
         if not isinstance(prefetch_count, int) or not 0 <= prefetch_count <= 65535:
             raise ValidationError(
                 f"prefetch_count must be an int in 0..65535, got {prefetch_count!r}")
-        self._call(self.connection.broker._core.basic_qos, prefetch_count, global_=global_qos)
+        self._call(self.connection.broker._core.basic_qos, prefetch_count, global_=global_qos,
+                   prefetch_size=prefetch_size)
 
     def basic_publish(self, exchange: str, routing_key: str, body: bytes,
                       properties: Properties | None = None, *, mandatory: bool = False

@@ -293,7 +293,10 @@ class MessageFlow(abc.ABC):
 
     # -- consumers and delivery -------------------------------------------------------
 
-    def basic_qos(self, channel: ChannelState, prefetch_count: int, *, global_: bool) -> None:
+    def basic_qos(self, channel: ChannelState, prefetch_count: int, *, global_: bool,
+                  prefetch_size: int = 0) -> None:
+        if prefetch_size:
+            raise AMQPNotImplemented(f"NOT_IMPLEMENTED - prefetch_size!=0 ({prefetch_size})")
         if global_:
             channel.global_prefetch = prefetch_count
             for consumer in list(channel.consumers.values()):
