@@ -241,3 +241,22 @@ def test_every_property_round_trips(transport: Transport, names: Names) -> None:
     delivery = transport.get(queue, auto_ack=True)
     assert delivery is not None
     assert delivery.properties == props
+
+
+def test_single_active_consumer_takes_everything_until_it_goes(
+    connect: Callable[[], Transport], names: Names
+) -> None:
+    producer, first, second = connect(), connect(), connect()
+    queue = names.queue()
+    producer.declare_queue(queue, arguments={"x-single-active-consumer": True})
+    got_first: list[bytes] = []
+    got_second: list[bytes] = []
+    handle = first.consume(queue, lambda d: got_first.append(d.body), auto_ack=True)
+    second.consume(queue, lambda d: got_second.append(d.body), auto_ack=True)
+    _fill(producer, queue, 3)
+    wait_until(first, lambda: len(got_first) == 3)
+    handle.cancel()
+    producer.publish("", queue, b"after")
+    wait_until(second, lambda: got_second == [b"after"])
+    first.process_events(0.1)
+    assert got_first == [b"0", b"1", b"2"]

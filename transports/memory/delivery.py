@@ -375,6 +375,9 @@ class MessageFlow(abc.ABC):
                 self._delete_queue(vh, queue)
 
     def _pick_consumer(self, queue: QueueState) -> ConsumerState | None:
+        if queue.single_active:
+            active = queue.consumers[0] if queue.consumers else None
+            return active if active is not None and active.has_capacity() else None
         best: ConsumerState | None = None
         for consumer in queue.consumers:
             if (best is None or consumer.priority > best.priority) and consumer.has_capacity():
@@ -412,7 +415,7 @@ class MessageFlow(abc.ABC):
             message.body, tag, message.exchange, message.routing_key, queued.redelivered,
             message.properties, consumer.tag)))
         consumers = consumer.queue.consumers
-        if len(consumers) > 1:
+        if len(consumers) > 1 and not consumer.queue.single_active:
             consumers.remove(consumer)
             consumers.append(consumer)
         if self.tracing:

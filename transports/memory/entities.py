@@ -48,8 +48,8 @@ class QueueState:
     __slots__ = (
         "arguments", "auto_delete", "consumers", "dead_letter_exchange",
         "dead_letter_routing_key", "durable", "expires_ms", "had_consumer", "last_used",
-        "max_bytes", "max_length", "message_ttl", "name", "overflow", "owner", "store",
-        "vhost",
+        "max_bytes", "max_length", "message_ttl", "name", "overflow", "owner",
+        "single_active", "store", "vhost",
     )
 
     def __init__(self, vhost: str, name: str, *, durable: bool, owner: int | None,
@@ -68,6 +68,8 @@ class QueueState:
         self.expires_ms: int | None = _int(arguments, "x-expires")
         self.max_length: int | None = _int(arguments, "x-max-length")
         self.max_bytes: int | None = _int(arguments, "x-max-length-bytes")
+        # x-single-active-consumer: only the earliest registered consumer gets messages
+        self.single_active = arguments.get("x-single-active-consumer") is True
         overflow = arguments.get("x-overflow", "drop-head")
         self.overflow = overflow.decode() if isinstance(overflow, bytes) else str(overflow)
         dlx = arguments.get("x-dead-letter-exchange")
