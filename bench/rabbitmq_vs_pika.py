@@ -1,0 +1,298 @@
+"""msgbus's RabbitMQ transport against hand-written pika ``BlockingConnection`` code.
+
+Both run in one process against the same server, alternately, with 100-byte bodies:
+publishing without and with publisher confirms, consuming with manual acks at prefetch
+100 and 1000, and an RPC round trip over direct reply-to (p50/p99, no confirms on either
+side). Runs alternate between the two; each figure is the best of ``--rounds`` runs (for
+latency, the lowest percentile of any run). The ratio is msgbus / raw pika (for latency:
+raw / msgbus), so above 1 always means msgbus did better.
+
+    python -m bench.rabbitmq_vs_pika --url amqp://guest:guest@localhost:5672/%2F
+
+No server is started: pass the URL of one (default ``MSGBUS_TEST_AMQP_URL``, then
+localhost). The queues it uses are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import pika
+
+from msgbus.values import Delivery, Properties
+from transports.rabbitmq import RabbitMQTransport
+
+BODY = b"x" * 100
+REPLY_TO = "amq.rabbitmq.reply-to"
+
+
+@dataclass
+class Result:
+    name: str
+    raw: float
+    msgbus: float
+    unit: str
+    higher_is_better: bool = True
+
+    @property
+    def ratio(self) -> float:
+        if self.higher_is_better:
+            return self.msgbus / self.raw
+        return self.raw / self.msgbus
+
+
+def _raw_connection(url: str) -> pika.BlockingConnection:
+    return pika.BlockingConnection(pika.URLParameters(url))
+
+
+def _reset(url: str, queue: str) -> None:
+    connection = _raw_connection(url)
+    channel = connection.channel()
+    channel.queue_declare(queue)
+    channel.queue_purge(queue)
+    connection.close()
+
+
+def _fill(url: str, queue: str, count: int) -> None:
+    """Put ``count`` messages in ``queue`` (untimed) and wait until they are all there."""
+    _reset(url, queue)
+    connection = _raw_connection(url)
+    channel = connection.channel()
+    for _ in range(count):
+        channel.basic_publish("", queue, BODY)
+    while channel.queue_declare(queue, passive=True).method.message_count < count:
+        connection.sleep(0.05)
+    connection.close()
+
+
+# -- publishing -------------------------------------------------------------------------
+
+
+def raw_publish(url: str, queue: str, count: int, confirms: bool) -> float:
+    _reset(url, queue)
+    connection = _raw_connection(url)
+    channel = connection.channel()
+    if confirms:
+        channel.confirm_delivery()
+    start = time.perf_counter()
+    for _ in range(count):
+        channel.basic_publish("", queue, BODY)
+    elapsed = time.perf_counter() - start
+    connection.close()
+    return count / elapsed
+
+
+def msgbus_publish(url: str, queue: str, count: int, confirms: bool) -> float:
+    _reset(url, queue)
+    transport = RabbitMQTransport.from_url(url, confirm_publishes=confirms)
+    start = time.perf_counter()
+    for _ in range(count):
+        transport.publish("", queue, BODY)
+    elapsed = time.perf_counter() - start
+    transport.close()
+    return count / elapsed
+
+
+# -- consuming --------------------------------------------------------------------------
+
+
+def raw_consume(url: str, queue: str, count: int, prefetch: int) -> float:
+    _fill(url, queue, count)
+    connection = _raw_connection(url)
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=prefetch)
+    received = 0
+
+    def on_message(ch: object, method: pika.spec.Basic.Deliver, _p: object, _b: bytes) -> None:
+        nonlocal received
+        received += 1
+        channel.basic_ack(method.delivery_tag)
+
+    start = time.perf_counter()
+    channel.basic_consume(queue, on_message)
+    while received < count:
+        connection.process_data_events(time_limit=1.0)
+    elapsed = time.perf_counter() - start
+    connection.close()
+    return count / elapsed
+
+
+def msgbus_consume(url: str, queue: str, count: int, prefetch: int) -> float:
+    _fill(url, queue, count)
+    transport = RabbitMQTransport.from_url(url)
+    received = 0
+
+    def on_message(delivery: Delivery) -> None:
+        nonlocal received
+        received += 1
+        transport.ack(delivery.delivery_tag)
+
+    start = time.perf_counter()
+    transport.consume(queue, on_message, prefetch=prefetch)
+    while received < count:
+        transport.process_events(1.0)
+    elapsed = time.perf_counter() - start
+    transport.close()
+    return count / elapsed
+
+
+# -- RPC round trip ---------------------------------------------------------------------
+
+
+def raw_rpc(url: str, queue: str, count: int) -> list[float]:
+    _reset(url, queue)
+    client_connection, server_connection = _raw_connection(url), _raw_connection(url)
+    client, server = client_connection.channel(), server_connection.channel()
+    replies: list[bytes] = []
+    requests: list[tuple[pika.BasicProperties, bytes]] = []
+    client.basic_consume(REPLY_TO, lambda ch, m, p, b: replies.append(b), auto_ack=True)
+    server.basic_consume(queue, lambda ch, m, p, b: requests.append((p, b)), auto_ack=True)
+    timings = []
+    for n in range(count):
+        start = time.perf_counter()
+        client.basic_publish(
+            "", queue, BODY, pika.BasicProperties(reply_to=REPLY_TO, correlation_id=str(n))
+        )
+        while not requests:
+            server_connection.process_data_events(time_limit=1.0)
+        props, body = requests.pop()
+        server.basic_publish(
+            "", props.reply_to, body, pika.BasicProperties(correlation_id=props.correlation_id)
+        )
+        while not replies:
+            client_connection.process_data_events(time_limit=1.0)
+        replies.pop()
+        timings.append(time.perf_counter() - start)
+    client_connection.close()
+    server_connection.close()
+    return timings
+
+
+def msgbus_rpc(url: str, queue: str, count: int) -> list[float]:
+    _reset(url, queue)
+    client = RabbitMQTransport.from_url(url, confirm_publishes=False)
+    server = RabbitMQTransport.from_url(url, confirm_publishes=False)
+    replies: list[Delivery] = []
+    requests: list[Delivery] = []
+    client.consume(REPLY_TO, replies.append, auto_ack=True)
+    server.consume(queue, requests.append, auto_ack=True)
+    timings = []
+    for n in range(count):
+        start = time.perf_counter()
+        client.publish("", queue, BODY, Properties(reply_to=REPLY_TO, correlation_id=str(n)))
+        while not requests:
+            server.process_events(1.0)
+        request = requests.pop()
+        assert request.properties.reply_to is not None
+        server.publish(
+            "", request.properties.reply_to, request.body,
+            Properties(correlation_id=request.properties.correlation_id),
+        )
+        while not replies:
+            client.process_events(1.0)
+        replies.pop()
+        timings.append(time.perf_counter() - start)
+    client.close()
+    server.close()
+    return timings
+
+
+def _percentile(timings: list[float], fraction: float) -> float:
+    ordered = sorted(timings)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+# -- the run ----------------------------------------------------------------------------
+
+
+def _best(rounds: int, raw: Callable[[], float], ours: Callable[[], float]) -> tuple[float, float]:
+    raws, oursl = [], []
+    for _ in range(rounds):
+        raws.append(raw())
+        oursl.append(ours())
+    return max(raws), max(oursl)
+
+
+def run(url: str, messages: int, confirmed: int, calls: int, rounds: int) -> list[Result]:
+    queue = f"bench.rabbitmq_vs_pika.{os.getpid()}"
+    results = []
+    try:
+        raw, ours = _best(rounds, lambda: raw_publish(url, queue, messages, False),
+                          lambda: msgbus_publish(url, queue, messages, False))
+        results.append(Result("publish, no confirms", raw, ours, "msg/s"))
+        raw, ours = _best(rounds, lambda: raw_publish(url, queue, confirmed, True),
+                          lambda: msgbus_publish(url, queue, confirmed, True))
+        results.append(Result("publish, confirms", raw, ours, "msg/s"))
+        for prefetch in (100, 1000):
+            raw, ours = _best(
+                rounds,
+                partial(raw_consume, url, queue, messages, prefetch),
+                partial(msgbus_consume, url, queue, messages, prefetch),
+            )
+            results.append(Result(f"consume + ack, prefetch {prefetch}", raw, ours, "msg/s"))
+        raw_runs = []
+        our_runs = []
+        for _ in range(rounds):
+            raw_runs.append(raw_rpc(url, queue, calls))
+            our_runs.append(msgbus_rpc(url, queue, calls))
+        for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+            results.append(Result(
+                f"RPC round trip {label}",
+                min(_percentile(run, fraction) for run in raw_runs) * 1e6,
+                min(_percentile(run, fraction) for run in our_runs) * 1e6,
+                "µs", higher_is_better=False,
+            ))
+        results.append(Result(
+            "RPC calls/s (1 / mean)",
+            max(1 / statistics.fmean(run) for run in raw_runs),
+            max(1 / statistics.fmean(run) for run in our_runs),
+            "calls/s",
+        ))
+    finally:
+        connection = _raw_connection(url)
+        connection.channel().queue_delete(queue)
+        connection.close()
+    return results
+
+
+def render(results: list[Result]) -> str:
+    lines = [
+        "| benchmark | raw pika | msgbus | unit | msgbus / raw pika |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.name} | {r.raw:,.0f} | {r.msgbus:,.0f} | {r.unit} | {r.ratio:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("MSGBUS_TEST_AMQP_URL", "amqp://guest:guest@localhost:5672/%2F"),
+        help="the RabbitMQ server to run against (default: MSGBUS_TEST_AMQP_URL or localhost)",
+    )
+    parser.add_argument("--messages", type=int, default=20_000,
+                        help="messages per publish (no confirms) and consume run")
+    parser.add_argument("--confirmed", type=int, default=5_000,
+                        help="messages per publish-with-confirms run")
+    parser.add_argument("--calls", type=int, default=2_000, help="RPC calls per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each; the best counts")
+    args = parser.parse_args(argv)
+    results = run(args.url, args.messages, args.confirmed, args.calls, args.rounds)
+    print(render(results))
+    print(f"\n{args.messages:,} messages, {args.confirmed:,} confirmed, {args.calls:,} RPC calls,"
+          f" {len(BODY)}-byte bodies, best of {args.rounds}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
