@@ -343,12 +343,22 @@ class MessageFlow(abc.ABC):
                        properties: Properties) -> bool:
         """Deliver a reply published to ``amq.rabbitmq.reply-to.*``; False if nobody waits."""
         target = self._reply_channels.get(routing_key)
-        if target is None or not target.open or target.reply_consumer is None:
+        waiting = target is not None and target.open and target.reply_consumer is not None
+        if self.tracing:
+            vhost = channel.connection.vhost
+            self._emit("published", vhost, routing_key=routing_key, body=body,
+                       properties=properties)
+            self._emit("routed", vhost, routing_key=routing_key,
+                       queues=(routing_key,) if waiting else ())
+        if target is None or target.reply_consumer is None or not waiting:
             return False
         tag = target.next_tag
         target.next_tag += 1
         target.connection.outbox.append(Deliver(target.id, target.reply_consumer, Delivery(
             body, tag, "", routing_key, False, properties, target.reply_consumer)))
+        if self.tracing:
+            self._emit("delivered", target.connection.vhost, queue=routing_key,
+                       consumer_tag=target.reply_consumer, delivery_tag=tag, body=body)
         return True
 
     def basic_cancel(self, channel: ChannelState, consumer_tag: str) -> None:
