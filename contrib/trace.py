@@ -18,9 +18,9 @@ prints lines such as::
 
 It is built on :meth:`Broker.add_listener <transports.memory.Broker.add_listener>`: every
 publish, route, return, delivery, ack, reject, requeue, expiry and dead-lettering. The
-broker tells listeners on the thread that caused the events, after it released its lock:
-with several threads (a processor started with ``start()``), lines of different threads
-may appear a little out of the broker's order; each thread's own lines never do.
+broker tells listeners after it released its lock, one thread at a time and in the order
+the events happened, so the lines keep the broker's order even when a processor runs in
+its own thread.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Every call takes the broker's one lock, runs the core, and releases it. What a client must
 hear about later (deliveries, returns, confirms, cancels) waits in its connection's inbox;
 the client's thread drains it with :meth:`Connection.drain` / :meth:`Connection.wait` and
-runs callbacks outside the lock. Event listeners also run outside the lock.
+runs callbacks outside the lock. Event listeners also run outside the lock, one thread at a
+time, in the order the broker made the events.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Broker(BrokerViews):
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
+        self._notifying = threading.Lock()
         self._core = BrokerCore(self.clock)
         self._connections: dict[int, Connection] = {}
         self._listeners: list[Callable[[BrokerEvent], None]] = []
@@ -112,22 +114,19 @@ class Broker(BrokerViews):
 
     def run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a core method under the lock, then notify waiters and listeners."""
-        events: list[BrokerEvent] = []
         try:
             with self._lock:
                 try:
                     return method(*args, **kwargs)
                 finally:
                     self._changed.notify_all()
-                    events = self._take_events()
         finally:
-            if events:
-                self._notify(events)
+            if self._core.events:
+                self._flush_events()
 
     def run_on_channel(self, channel: ChannelState, method: Callable[..., T], *args: Any,
                        **kwargs: Any) -> T:
         """Run a channel method of the core; an AMQP error closes the channel or connection."""
-        events: list[BrokerEvent] = []
         try:
             with self._lock:
                 try:
@@ -136,24 +135,29 @@ class Broker(BrokerViews):
                     raise self._core.fail(channel, error) from None
                 finally:
                     self._changed.notify_all()
-                    if self._core.events:
-                        events = self._take_events()
         finally:
-            if events:
-                self._notify(events)
+            if self._core.events:
+                self._flush_events()
 
-    def _take_events(self) -> list[BrokerEvent]:
-        if not self._core.events:
-            return []
-        events = self._core.events
-        self._core.events = []
-        return events
-
-    def _notify(self, events: list[BrokerEvent]) -> None:
-        listeners = list(self._listeners)
-        for event in events:
-            for listener in listeners:
-                listener(event)
+    def _flush_events(self) -> None:
+        """Hand pending events to the listeners, outside the broker lock and in the order
+        the broker made them: one thread at a time delivers, the others leave it their
+        events (a listener that calls the broker has its events delivered after it)."""
+        while self._core.events:
+            if not self._notifying.acquire(blocking=False):
+                return
+            try:
+                while True:
+                    with self._lock:
+                        events, self._core.events = self._core.events, []
+                    if not events:
+                        break
+                    listeners = list(self._listeners)
+                    for event in events:
+                        for listener in listeners:
+                            listener(event)
+            finally:
+                self._notifying.release()
 
     def _forget(self, connection: Connection) -> None:
         self._connections.pop(connection.state.id, None)
