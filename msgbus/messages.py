@@ -183,27 +183,28 @@ class Message:
         """Rebuild the right class of message from its dictionary form."""
         data = Message.validate(body)
         content = data.get("content") or {}
-        fingerprint = data.get("fingerprint") or {}
-        mtype, name, category = data["type"], data["name"], data["category"]
-        message: Message
+        mtype, category = data["type"], data["category"]
+        cls_: type[Message]
         if mtype == "result" and content.get("type") in _RESULTS:
-            result_cls = _RESULTS[content["type"]]
-            message = result_cls.__new__(result_cls)
-            Message.__init__(message, mtype, name, content, category=category)
+            cls_ = _RESULTS[content["type"]]
         elif mtype == "command":
-            command_cls = RpcCommand if category == "rpc" else MessageCommand
-            message = command_cls.__new__(command_cls)
-            Message.__init__(message, mtype, name, content, category=category)
+            cls_ = RpcCommand if category == "rpc" else MessageCommand
         elif mtype == "status":
-            message = MessageStatus.__new__(MessageStatus)
-            Message.__init__(message, mtype, name, content, category=category)
+            cls_ = MessageStatus
         else:
-            message = Message(mtype, name, content, category=category)
-        message.body["fingerprint"] = dict(fingerprint)
-        if isinstance(data.get("version"), str):
-            message.body["version"] = data["version"]
-        if isinstance(data.get("_reserved"), Mapping):
-            message.body["_reserved"] = dict(data["_reserved"])
+            cls_ = Message
+        version = data.get("version")
+        reserved = data.get("_reserved")
+        message = cls_.__new__(cls_)  # validated above: no need for the constructors
+        message.body = {
+            "type": mtype,
+            "name": data["name"],
+            "category": category,
+            "version": version if isinstance(version, str) else WIRE_VERSION,
+            "fingerprint": dict(data.get("fingerprint") or {}),
+            "content": dict(content),
+            "_reserved": dict(reserved) if isinstance(reserved, Mapping) else {},
+        }
         return message
 
     # -- protocol ----------------------------------------------------------------------
