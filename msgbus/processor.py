@@ -280,11 +280,12 @@ class MessageProcessor:
 
     def _on_delivery(self, delivery: Delivery) -> None:
         self.handled += 1
+        consumer = self.consumer
         if self._stop.is_set():
-            self.consumer.reject(delivery, requeue=True)  # not ours any more
+            consumer.reject(delivery, requeue=True)  # not ours any more
             return
         try:
-            body = Message.validate(self.consumer.decode(delivery))
+            body = Message.validate(consumer.decode(delivery))
         except (DecodeError, InvalidMessage) as exc:
             log.error(
                 "%s: rejecting a message from exchange %r with routing key %r: %s",
@@ -300,9 +301,9 @@ class MessageProcessor:
         else:
             ok = self._dispatch_message(body)
         if ok:
-            self.consumer.ack(delivery)
+            consumer.transport.ack(delivery.delivery_tag)
         else:
-            self.consumer.reject(delivery, requeue=False)
+            consumer.reject(delivery, requeue=False)
 
     def _dispatch_message(self, body: dict[str, Any]) -> bool:
         entries = self.handlers_for("message", body["type"], body["name"])
@@ -315,9 +316,10 @@ class MessageProcessor:
             data = body if entry.spec.full_body else body.get("content", {})
             if not private:
                 data = copy.deepcopy(data)
-            filtered, data = self._filter(entry, data, body)
-            if not filtered:
-                continue
+            if entry.filters:
+                filtered, data = self._filter(entry, data, body)
+                if not filtered:
+                    continue
             try:
                 self._call(entry, data, None)
             except Exception:

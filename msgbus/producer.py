@@ -122,7 +122,7 @@ class GenericProducer:
 
     def build(self, kind: str, name: str, /, *args: Any, **kwargs: Any) -> Message:
         """The message ``message_<name>`` (``kind="message"``) or ``rpc_<name>`` sends."""
-        builder = getattr(type(self), f"build_{kind}_{name}", None)
+        builder = _builder(type(self), kind, name)
         if builder is not None:
             built = builder(self, *args, **kwargs)
             if not isinstance(built, Message):
@@ -139,7 +139,7 @@ class GenericProducer:
         else:
             command_cls = RpcCommand if kind == "rpc" else MessageCommand
             message = command_cls(name, {"args": list(args), "kwargs": kwargs})
-        message.set_fingerprint(self.fingerprint)
+        message.body["fingerprint"].update(self.fingerprint)
         return message
 
     def resolve_eks(
@@ -328,3 +328,18 @@ class GenericProducer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+_builders: dict[tuple[type[GenericProducer], str, str], Callable[..., Any] | None] = {}
+
+
+def _builder(cls: type[GenericProducer], kind: str, name: str) -> Callable[..., Any] | None:
+    """``cls.build_<kind>_<name>``, or None; looked up once per class and name."""
+    key = (cls, kind, name)
+    try:
+        return _builders[key]
+    except KeyError:
+        found: Callable[..., Any] | None = getattr(cls, f"build_{kind}_{name}", None)
+        if len(_builders) < 10_000:  # bounded: names come from code, not from the network
+            _builders[key] = found
+        return found
