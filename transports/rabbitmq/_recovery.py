@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
@@ -12,7 +13,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from msgbus import errors
 from transports.rabbitmq import _errors
-from transports.rabbitmq._topology import ExchangeDecl, QueueDecl
+from transports.rabbitmq._topology import ExchangeDecl, QueueDecl, declare_binding
 from transports.rabbitmq.events import ConnectionEvent, ConnectionState, RecoveryPolicy
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Recovery:
     def __init__(self, transport: RabbitMQTransport, policy: RecoveryPolicy) -> None:
         self._t = transport
         self.policy = policy
+        self.sleep: Callable[[float], None] = time.sleep
 
     def recover(self, cause: BaseException) -> None:
         """Reconnect and restore, or close the transport and raise ``ConnectionLost``."""
@@ -47,7 +49,7 @@ class Recovery:
             attempt += 1
             delay = self.policy.delay(attempt)
             if delay:
-                t._sleep(delay)
+                self.sleep(delay)
             try:
                 t._connection = pika.BlockingConnection(t._params)
                 t._open_channel()
@@ -96,7 +98,7 @@ class Recovery:
             except pika.exceptions.ChannelClosedByBroker as exc:
                 t._channel = None
                 if exc.reply_code == errors.ResourceLocked.reply_code:
-                    t._sleep(_LOCKED_DELAY)
+                    self.sleep(_LOCKED_DELAY)
                     continue
                 log.warning("recovery could not restore %s: %s", what, exc.reply_text)
                 return False, None
@@ -117,7 +119,7 @@ class Recovery:
                 renamed[q.name] = new_name
         for b in list(topology.bindings.values()):
             self._step(f"binding {b.source!r} -> {b.destination!r}",
-                       partial(t._declare_binding, binding=b))
+                       partial(declare_binding, binding=b))
         self._restart_consumers()
         return renamed
 

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["BindingDecl", "ExchangeDecl", "QueueDecl", "Topology"]
+from pika.adapters.blocking_connection import BlockingChannel
+
+__all__ = ["BindingDecl", "ExchangeDecl", "QueueDecl", "Topology", "declare_binding"]
 
 
 def _frozen_args(arguments: Mapping[str, Any] | None) -> str:
@@ -108,3 +110,14 @@ class Topology:
             if target == old:
                 self.aliases[alias] = new
         self.aliases[old] = new
+
+
+def declare_binding(channel: BlockingChannel, binding: BindingDecl) -> None:
+    """queue.bind or exchange.bind for a recorded binding."""
+    args = dict(binding.arguments) if binding.arguments else None
+    if binding.to_exchange:
+        channel.exchange_bind(
+            binding.destination, binding.source, binding.routing_key, arguments=args
+        )
+    else:
+        channel.queue_bind(binding.destination, binding.source, binding.routing_key, arguments=args)

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
 
@@ -60,7 +59,13 @@ from transports.rabbitmq import _errors
 from transports.rabbitmq._consumer import RabbitMQConsumer
 from transports.rabbitmq._properties import from_pika, to_pika
 from transports.rabbitmq._recovery import Recovery
-from transports.rabbitmq._topology import BindingDecl, ExchangeDecl, QueueDecl, Topology
+from transports.rabbitmq._topology import (
+    BindingDecl,
+    ExchangeDecl,
+    QueueDecl,
+    Topology,
+    declare_binding,
+)
 from transports.rabbitmq.events import (
     ConnectionEvent,
     ConnectionListener,
@@ -198,27 +203,41 @@ class RabbitMQTransport(Transport):
                 channel = self._ensure_channel()
                 return op(channel)
             except _errors.PIKA_ERRORS as exc:
-                reason = self._close_reason(channel, exc)
-                if _errors.is_channel_error(reason):
-                    error = self._translate(reason)
-                    self._channel_closed()
-                    raise error from exc
-                if not _errors.is_connection_loss(reason):
-                    if isinstance(reason, pika.exceptions.ConnectionClosedByBroker):
-                        self._recovery.recover(reason)
-                    raise self._translate(reason, target=target) from exc
-                log.warning("connection to %s lost: %r", self._url, reason)
-                self._recovery.recover(reason)
+                self._failed(channel, exc, after_recovery, target)
                 if after_recovery == "ignore":
                     return None
-                if after_recovery == "raise":
-                    raise errors.ConnectionLost(
-                        f"the connection to {self._url} was lost before the broker confirmed "
-                        "the message; the transport has reconnected, publish it again"
-                    ) from exc
         raise errors.ConnectionLost(
             f"the connection to {self._url} was lost {_MAX_RETRIES} times during one call"
         )
+
+    def _failed(
+        self,
+        channel: BlockingChannel | None,
+        exc: BaseException,
+        after_recovery: AfterRecovery,
+        target: tuple[str, str] = ("", ""),
+    ) -> None:
+        """Deal with a pika error raised by an operation on ``channel``.
+
+        Raises the translated error, or returns once the connection has recovered, for the
+        caller to run the operation again (``retry``) or to give up quietly (``ignore``).
+        """
+        reason = self._close_reason(channel, exc)
+        if _errors.is_channel_error(reason):
+            error = self._translate(reason)
+            self._channel_closed()
+            raise error from exc
+        if not _errors.is_connection_loss(reason):
+            if isinstance(reason, pika.exceptions.ConnectionClosedByBroker):
+                self._recovery.recover(reason)
+            raise self._translate(reason, target=target) from exc
+        log.warning("connection to %s lost: %r", self._url, reason)
+        self._recovery.recover(reason)
+        if after_recovery == "raise":
+            raise errors.ConnectionLost(
+                f"the connection to {self._url} was lost before the broker confirmed "
+                "the message; the transport has reconnected, publish it again"
+            ) from exc
 
     def _close_reason(self, channel: BlockingChannel | None, exc: BaseException) -> BaseException:
         """The real reason behind ``exc`` (pika reports a closed channel without it)."""
@@ -316,7 +335,7 @@ class RabbitMQTransport(Transport):
     ) -> None:
         binding = BindingDecl(False, self._topology.resolve(queue), exchange, routing_key,
                               dict(arguments) if arguments else None)
-        self._run(lambda ch: self._declare_binding(ch, binding), "retry")
+        self._run(lambda ch: declare_binding(ch, binding), "retry")
         self._topology.add_binding(binding)
 
     def unbind_queue(
@@ -341,7 +360,7 @@ class RabbitMQTransport(Transport):
     ) -> None:
         binding = BindingDecl(True, destination, source, routing_key,
                               dict(arguments) if arguments else None)
-        self._run(lambda ch: self._declare_binding(ch, binding), "retry")
+        self._run(lambda ch: declare_binding(ch, binding), "retry")
         self._topology.add_binding(binding)
 
     def unbind_exchange(
@@ -361,19 +380,6 @@ class RabbitMQTransport(Transport):
         )
         self._topology.remove_binding(binding)
 
-    @staticmethod
-    def _declare_binding(channel: BlockingChannel, binding: BindingDecl) -> None:
-        """queue.bind or exchange.bind for a recorded binding."""
-        args = dict(binding.arguments) if binding.arguments else None
-        if binding.to_exchange:
-            channel.exchange_bind(
-                binding.destination, binding.source, binding.routing_key, arguments=args
-            )
-        else:
-            channel.queue_bind(
-                binding.destination, binding.source, binding.routing_key, arguments=args
-            )
-
     # -- publishing ------------------------------------------------------------------
 
     def publish(
@@ -388,9 +394,17 @@ class RabbitMQTransport(Transport):
         pika_properties = to_pika(properties)
         if not exchange and self._topology.aliases:
             routing_key = self._topology.resolve(routing_key)
+        mode: AfterRecovery = "retry" if self._republish else "raise"
+        channel = self._channel
+        if channel is not None:  # the common case, without the detour through _run
+            try:
+                channel.basic_publish(exchange, routing_key, body, pika_properties, mandatory)
+                return
+            except _errors.PIKA_ERRORS as exc:
+                self._failed(channel, exc, mode, (exchange, routing_key))
         self._run(
             lambda ch: ch.basic_publish(exchange, routing_key, body, pika_properties, mandatory),
-            "retry" if self._republish else "raise",
+            mode,
             (exchange, routing_key),
         )
 
@@ -513,21 +527,32 @@ class RabbitMQTransport(Transport):
         self._settle_now(verb, tag, multiple, requeue)
 
     def _settle_now(self, verb: str, tag: int, multiple: bool, requeue: bool) -> None:
-        def op(channel: BlockingChannel) -> bool:
-            base = self._tag_base
-            if tag and tag <= base:
-                return False
-            raw = tag - base if tag else 0
+        channel = self._channel
+        if channel is None:
+            if self._closed:
+                self._warn_stale(verb, tag)
+                return
+            try:
+                channel = self._ensure_channel()
+            except _errors.PIKA_ERRORS as exc:
+                self._failed(None, exc, "ignore")
+                self._warn_stale(verb, tag)  # recovered: the tag is from the lost connection
+                return
+        base = self._tag_base
+        if tag and tag <= base:
+            self._warn_stale(verb, tag)
+            return
+        raw = tag - base if tag else 0
+        try:
             if verb == "ack":
                 channel.basic_ack(raw, multiple)
             elif verb == "nack":
                 channel.basic_nack(raw, multiple, requeue)
             else:
                 channel.basic_reject(raw, requeue)
-            return True
-
-        if self._closed or not self._run(op, "ignore"):
-            self._warn_stale(verb, tag)
+        except _errors.PIKA_ERRORS as exc:
+            self._failed(channel, exc, "ignore")
+            self._warn_stale(verb, tag)  # recovered: the tag is from the lost connection
 
     def _warn_stale(self, verb: str, tag: int) -> None:
         log.warning(
@@ -552,10 +577,6 @@ class RabbitMQTransport(Transport):
     def is_open(self) -> bool:
         return not self._closed
 
-    @property
-    def supports_direct_reply_to(self) -> bool:
-        return True
-
     def close(self) -> None:
         if self._closed:
             return
@@ -571,8 +592,3 @@ class RabbitMQTransport(Transport):
             except _errors.PIKA_ERRORS as exc:
                 log.debug("closing the connection to %s: %r", self._url, exc)
         self._emit(ConnectionEvent(ConnectionState.CLOSED, self._url))
-
-    # -- used by recovery ------------------------------------------------------------
-
-    def _sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
