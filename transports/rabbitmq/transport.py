@@ -138,7 +138,11 @@ class RabbitMQTransport(Transport):
     # -- connection state -------------------------------------------------------------
 
     def add_connection_listener(self, listener: ConnectionListener) -> None:
-        """Call ``listener`` with a :class:`ConnectionEvent` on every change of state."""
+        """Call ``listener`` with a :class:`ConnectionEvent` on every change of state.
+
+        Listeners run on the thread whose call noticed the change, in the middle of
+        recovery: they should record or signal, not call the transport.
+        """
         self._listeners.append(listener)
 
     def _emit(self, event: ConnectionEvent) -> None:
