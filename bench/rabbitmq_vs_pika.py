@@ -3,8 +3,9 @@
 Both run in one process against the same server, alternately, with 100-byte bodies:
 publishing without and with publisher confirms, consuming with manual acks at prefetch
 100 and 1000, and an RPC round trip over direct reply-to (p50/p99, no confirms on either
-side). Runs alternate between the two; each figure is the best of ``--rounds`` runs (for
-latency, the lowest percentile of any run). The ratio is msgbus / raw pika (for latency:
+side). Short runs alternate between the two (``--rounds`` of each, swapping which goes
+first), so a burst of load on the machine hits both alike. Each figure is the median over
+the runs; the ratio is the median of the per-round ratios msgbus / raw pika (for latency:
 raw / msgbus), so above 1 always means msgbus did better.
 
     python -m bench.rabbitmq_vs_pika --url amqp://guest:guest@localhost:5672/%2F
@@ -22,29 +23,43 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 import pika
 
 from msgbus.values import Delivery, Properties
 from transports.rabbitmq import RabbitMQTransport
 
+T = TypeVar("T")
 BODY = b"x" * 100
 REPLY_TO = "amq.rabbitmq.reply-to"
 
 
 @dataclass
 class Result:
+    """One benchmark: the value of every round, for raw pika and for msgbus."""
+
     name: str
-    raw: float
-    msgbus: float
+    raws: list[float]
+    ours: list[float]
     unit: str
     higher_is_better: bool = True
 
     @property
+    def raw(self) -> float:
+        return statistics.median(self.raws)
+
+    @property
+    def msgbus(self) -> float:
+        return statistics.median(self.ours)
+
+    @property
     def ratio(self) -> float:
+        """The median over rounds of msgbus / raw (raw / msgbus for latencies)."""
+        pairs = zip(self.raws, self.ours, strict=True)
         if self.higher_is_better:
-            return self.msgbus / self.raw
-        return self.raw / self.msgbus
+            return statistics.median(ours / raw for raw, ours in pairs)
+        return statistics.median(raw / ours for raw, ours in pairs)
 
 
 def _raw_connection(url: str) -> pika.BlockingConnection:
@@ -211,48 +226,44 @@ def _percentile(timings: list[float], fraction: float) -> float:
 # -- the run ----------------------------------------------------------------------------
 
 
-def _best(rounds: int, raw: Callable[[], float], ours: Callable[[], float]) -> tuple[float, float]:
+def _rounds(rounds: int, raw: Callable[[], T], ours: Callable[[], T]) -> tuple[list[T], list[T]]:
+    """Run both ``rounds`` times, alternating which goes first, so load hits both alike."""
     raws, oursl = [], []
-    for _ in range(rounds):
-        raws.append(raw())
-        oursl.append(ours())
-    return max(raws), max(oursl)
+    for n in range(rounds):
+        if n % 2:
+            oursl.append(ours())
+            raws.append(raw())
+        else:
+            raws.append(raw())
+            oursl.append(ours())
+    return raws, oursl
 
 
 def run(url: str, messages: int, confirmed: int, calls: int, rounds: int) -> list[Result]:
     queue = f"bench.rabbitmq_vs_pika.{os.getpid()}"
     results = []
     try:
-        raw, ours = _best(rounds, lambda: raw_publish(url, queue, messages, False),
-                          lambda: msgbus_publish(url, queue, messages, False))
-        results.append(Result("publish, no confirms", raw, ours, "msg/s"))
-        raw, ours = _best(rounds, lambda: raw_publish(url, queue, confirmed, True),
-                          lambda: msgbus_publish(url, queue, confirmed, True))
-        results.append(Result("publish, confirms", raw, ours, "msg/s"))
+        for label, count, confirms in (("no confirms", messages, False),
+                                       ("confirms", confirmed, True)):
+            raws, ours = _rounds(rounds, partial(raw_publish, url, queue, count, confirms),
+                                 partial(msgbus_publish, url, queue, count, confirms))
+            results.append(Result(f"publish, {label}", raws, ours, "msg/s"))
         for prefetch in (100, 1000):
-            raw, ours = _best(
-                rounds,
-                partial(raw_consume, url, queue, messages, prefetch),
-                partial(msgbus_consume, url, queue, messages, prefetch),
-            )
-            results.append(Result(f"consume + ack, prefetch {prefetch}", raw, ours, "msg/s"))
-        raw_runs = []
-        our_runs = []
-        for _ in range(rounds):
-            raw_runs.append(raw_rpc(url, queue, calls))
-            our_runs.append(msgbus_rpc(url, queue, calls))
+            raws, ours = _rounds(rounds, partial(raw_consume, url, queue, messages, prefetch),
+                                 partial(msgbus_consume, url, queue, messages, prefetch))
+            results.append(Result(f"consume + ack, prefetch {prefetch}", raws, ours, "msg/s"))
+        raw_runs, our_runs = _rounds(rounds, partial(raw_rpc, url, queue, calls),
+                                     partial(msgbus_rpc, url, queue, calls))
         for label, fraction in (("p50", 0.5), ("p99", 0.99)):
             results.append(Result(
                 f"RPC round trip {label}",
-                min(_percentile(run, fraction) for run in raw_runs) * 1e6,
-                min(_percentile(run, fraction) for run in our_runs) * 1e6,
+                [_percentile(r, fraction) * 1e6 for r in raw_runs],
+                [_percentile(r, fraction) * 1e6 for r in our_runs],
                 "µs", higher_is_better=False,
             ))
         results.append(Result(
-            "RPC calls/s (1 / mean)",
-            max(1 / statistics.fmean(run) for run in raw_runs),
-            max(1 / statistics.fmean(run) for run in our_runs),
-            "calls/s",
+            "RPC calls/s", [1 / statistics.fmean(r) for r in raw_runs],
+            [1 / statistics.fmean(r) for r in our_runs], "calls/s",
         ))
     finally:
         connection = _raw_connection(url)
@@ -280,17 +291,18 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("MSGBUS_TEST_AMQP_URL", "amqp://guest:guest@localhost:5672/%2F"),
         help="the RabbitMQ server to run against (default: MSGBUS_TEST_AMQP_URL or localhost)",
     )
-    parser.add_argument("--messages", type=int, default=20_000,
+    parser.add_argument("--messages", type=int, default=5_000,
                         help="messages per publish (no confirms) and consume run")
-    parser.add_argument("--confirmed", type=int, default=5_000,
+    parser.add_argument("--confirmed", type=int, default=2_000,
                         help="messages per publish-with-confirms run")
-    parser.add_argument("--calls", type=int, default=2_000, help="RPC calls per run")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each; the best counts")
+    parser.add_argument("--calls", type=int, default=500, help="RPC calls per run")
+    parser.add_argument("--rounds", type=int, default=11,
+                        help="alternating runs of each; medians are reported")
     args = parser.parse_args(argv)
     results = run(args.url, args.messages, args.confirmed, args.calls, args.rounds)
     print(render(results))
     print(f"\n{args.messages:,} messages, {args.confirmed:,} confirmed, {args.calls:,} RPC calls,"
-          f" {len(BODY)}-byte bodies, best of {args.rounds}")
+          f" {len(BODY)}-byte bodies; medians of {args.rounds} alternating runs")
     return 0
 
 
