@@ -44,6 +44,8 @@ class Result:
     ours: list[float]
     unit: str
     higher_is_better: bool = True
+    raw_cpu: list[float] | None = None
+    our_cpu: list[float] | None = None
 
     @property
     def raw(self) -> float:
@@ -60,6 +62,25 @@ class Result:
         if self.higher_is_better:
             return statistics.median(ours / raw for raw, ours in pairs)
         return statistics.median(raw / ours for raw, ours in pairs)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Messages per second (wall clock), and this process's CPU time per message."""
+
+    per_second: float
+    cpu_us: float
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+
+    def rate(self, count: int) -> Rate:
+        wall = time.perf_counter() - self.wall
+        cpu = time.process_time() - self.cpu
+        return Rate(count / wall, cpu / count * 1e6)
 
 
 def _raw_connection(url: str) -> pika.BlockingConnection:
@@ -89,35 +110,35 @@ def _fill(url: str, queue: str, count: int) -> None:
 # -- publishing -------------------------------------------------------------------------
 
 
-def raw_publish(url: str, queue: str, count: int, confirms: bool) -> float:
+def raw_publish(url: str, queue: str, count: int, confirms: bool) -> Rate:
     _reset(url, queue)
     connection = _raw_connection(url)
     channel = connection.channel()
     if confirms:
         channel.confirm_delivery()
-    start = time.perf_counter()
+    clock = Stopwatch()
     for _ in range(count):
         channel.basic_publish("", queue, BODY)
-    elapsed = time.perf_counter() - start
+    rate = clock.rate(count)
     connection.close()
-    return count / elapsed
+    return rate
 
 
-def msgbus_publish(url: str, queue: str, count: int, confirms: bool) -> float:
+def msgbus_publish(url: str, queue: str, count: int, confirms: bool) -> Rate:
     _reset(url, queue)
     transport = RabbitMQTransport.from_url(url, confirm_publishes=confirms)
-    start = time.perf_counter()
+    clock = Stopwatch()
     for _ in range(count):
         transport.publish("", queue, BODY)
-    elapsed = time.perf_counter() - start
+    rate = clock.rate(count)
     transport.close()
-    return count / elapsed
+    return rate
 
 
 # -- consuming --------------------------------------------------------------------------
 
 
-def raw_consume(url: str, queue: str, count: int, prefetch: int) -> float:
+def raw_consume(url: str, queue: str, count: int, prefetch: int) -> Rate:
     _fill(url, queue, count)
     connection = _raw_connection(url)
     channel = connection.channel()
@@ -129,16 +150,16 @@ def raw_consume(url: str, queue: str, count: int, prefetch: int) -> float:
         received += 1
         channel.basic_ack(method.delivery_tag)
 
-    start = time.perf_counter()
+    clock = Stopwatch()
     channel.basic_consume(queue, on_message)
     while received < count:
         connection.process_data_events(time_limit=1.0)
-    elapsed = time.perf_counter() - start
+    rate = clock.rate(count)
     connection.close()
-    return count / elapsed
+    return rate
 
 
-def msgbus_consume(url: str, queue: str, count: int, prefetch: int) -> float:
+def msgbus_consume(url: str, queue: str, count: int, prefetch: int) -> Rate:
     _fill(url, queue, count)
     transport = RabbitMQTransport.from_url(url)
     received = 0
@@ -148,13 +169,13 @@ def msgbus_consume(url: str, queue: str, count: int, prefetch: int) -> float:
         received += 1
         transport.ack(delivery.delivery_tag)
 
-    start = time.perf_counter()
+    clock = Stopwatch()
     transport.consume(queue, on_message, prefetch=prefetch)
     while received < count:
         transport.process_events(1.0)
-    elapsed = time.perf_counter() - start
+    rate = clock.rate(count)
     transport.close()
-    return count / elapsed
+    return rate
 
 
 # -- RPC round trip ---------------------------------------------------------------------
@@ -239,6 +260,13 @@ def _rounds(rounds: int, raw: Callable[[], T], ours: Callable[[], T]) -> tuple[l
     return raws, oursl
 
 
+def _throughput(name: str, raws: list[Rate], ours: list[Rate]) -> Result:
+    return Result(
+        name, [r.per_second for r in raws], [r.per_second for r in ours], "msg/s",
+        raw_cpu=[r.cpu_us for r in raws], our_cpu=[r.cpu_us for r in ours],
+    )
+
+
 def run(url: str, messages: int, confirmed: int, calls: int, rounds: int) -> list[Result]:
     queue = f"bench.rabbitmq_vs_pika.{os.getpid()}"
     results = []
@@ -247,11 +275,11 @@ def run(url: str, messages: int, confirmed: int, calls: int, rounds: int) -> lis
                                        ("confirms", confirmed, True)):
             raws, ours = _rounds(rounds, partial(raw_publish, url, queue, count, confirms),
                                  partial(msgbus_publish, url, queue, count, confirms))
-            results.append(Result(f"publish, {label}", raws, ours, "msg/s"))
+            results.append(_throughput(f"publish, {label}", raws, ours))
         for prefetch in (100, 1000):
             raws, ours = _rounds(rounds, partial(raw_consume, url, queue, messages, prefetch),
                                  partial(msgbus_consume, url, queue, messages, prefetch))
-            results.append(Result(f"consume + ack, prefetch {prefetch}", raws, ours, "msg/s"))
+            results.append(_throughput(f"consume + ack, prefetch {prefetch}", raws, ours))
         raw_runs, our_runs = _rounds(rounds, partial(raw_rpc, url, queue, calls),
                                      partial(msgbus_rpc, url, queue, calls))
         for label, fraction in (("p50", 0.5), ("p99", 0.99)):
@@ -274,12 +302,16 @@ def run(url: str, messages: int, confirmed: int, calls: int, rounds: int) -> lis
 
 def render(results: list[Result]) -> str:
     lines = [
-        "| benchmark | raw pika | msgbus | unit | msgbus / raw pika |",
-        "|---|---:|---:|---|---:|",
+        "| benchmark | raw pika | msgbus | unit | msgbus / raw pika "
+        "| client CPU µs/msg, raw pika → msgbus |",
+        "|---|---:|---:|---|---:|---:|",
     ]
     for r in results:
+        cpu = ""
+        if r.raw_cpu and r.our_cpu:
+            cpu = f"{statistics.median(r.raw_cpu):.1f} → {statistics.median(r.our_cpu):.1f}"
         lines.append(
-            f"| {r.name} | {r.raw:,.0f} | {r.msgbus:,.0f} | {r.unit} | {r.ratio:.2f} |"
+            f"| {r.name} | {r.raw:,.0f} | {r.msgbus:,.0f} | {r.unit} | {r.ratio:.2f} | {cpu} |"
         )
     return "\n".join(lines)
 
