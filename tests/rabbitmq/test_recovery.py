@@ -129,6 +129,36 @@ def test_recovery_redeclares_topology_and_resumes_consumers(
     transport.close()  # its exclusive queues go with it
 
 
+def test_restart_redeclares_what_vanished_and_keeps_prefetch(
+    node: Node, open_transport: Callable[..., RabbitMQTransport], names: Names
+) -> None:
+    recorder = Recorder()
+    transport = open_transport(connection_listeners=[recorder])
+    source, middle, q = names.exchange("src"), names.exchange("mid"), names.queue()
+    transport.declare_exchange(source, ExchangeType.TOPIC)  # none of it durable:
+    transport.declare_exchange(middle, ExchangeType.DIRECT)  # a restart wipes it all
+    transport.declare_queue(q, arguments={"x-max-length": 100})
+    transport.bind_exchange(middle, source, "jobs.*")
+    transport.bind_queue(q, middle, "jobs.new")
+    got: list[Delivery] = []
+    consumer = transport.consume(q, got.append, prefetch=2)
+
+    node.restart()
+    wait_until(transport, lambda: ConnectionState.RECOVERED in recorder.states(), timeout=60)
+
+    assert consumer.active
+    assert transport.declare_queue(q, passive=True).message_count == 0
+    for n in range(5):
+        transport.publish(source, "jobs.new", str(n).encode())
+    transport.publish(source, "jobs.old", b"not routed")
+    wait_until(transport, lambda: len(got) == 2)
+    transport.process_events(0.3)
+    assert [d.body for d in got] == [b"0", b"1"]  # the prefetch of 2 still holds
+    transport.ack(got[-1].delivery_tag, multiple=True)
+    wait_until(transport, lambda: len(got) == 4)
+    assert transport.declare_queue(q, passive=True).message_count == 1
+
+
 def test_stale_tag_after_connection_loss_is_ignored_and_redelivered(
     node: Node, open_transport: Callable[..., RabbitMQTransport], names: Names,
     caplog: pytest.LogCaptureFixture,
