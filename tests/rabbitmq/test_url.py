@@ -18,7 +18,7 @@ def test_full_url() -> None:
     assert config.hosts == (HostPort("broker.example", 5673),)
     assert (config.username, config.password) == ("alice", "s@cret")
     assert config.virtual_host == "prod/vhost"
-    assert config.heartbeat == 30.0
+    assert config.heartbeat == 30
     assert config.tls is None
 
 
@@ -74,7 +74,8 @@ def test_failover_hosts() -> None:
         ("amqp://a,,b/", "empty host in AMQP URL amqp://a,,b/"),
         ("amqp://h/a/b", "must be one path segment (percent-encode '/' as %2F), got 'a/b'"),
         ("amqp://h/?bogus=1", "unknown AMQP URL option 'bogus'"),
-        ("amqp://h/?heartbeat=soon", "AMQP URL option 'heartbeat' must be a number, got 'soon'"),
+        ("amqp://h/?heartbeat=0.5", "option 'heartbeat' must be a whole number, got '0.5'"),
+        ("amqp://h/?retry_delay=soon", "option 'retry_delay' must be a number, got 'soon'"),
         ("amqps://h/?verify=maybe", "option 'verify' must be true or false, got 'maybe'"),
         ("amqp://h/?cafile=/ca.pem", "TLS options cafile need an amqps:// URL"),
     ],

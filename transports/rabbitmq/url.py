@@ -10,7 +10,7 @@ The accepted form is::
 - Several comma-separated hosts give **failover**: each connection attempt tries them in
   order until one answers. Hosts without a port get the scheme's default (5672, or 5671 for
   ``amqps``). IPv6 addresses go in brackets: ``[::1]:5672``.
-- Query options: ``heartbeat`` (seconds, 0 disables), ``connection_attempts``,
+- Query options: ``heartbeat`` (whole seconds, 0 disables), ``connection_attempts``,
   ``retry_delay`` (seconds between attempts), ``socket_timeout``,
   ``blocked_connection_timeout``, ``channel_max``, ``frame_max``; for ``amqps`` also
   ``cafile``, ``certfile``, ``keyfile``, ``verify`` (``true``/``false``; ``false`` skips
@@ -35,8 +35,8 @@ __all__ = ["ConnectionConfig", "HostPort", "TLSOptions", "parse_url"]
 DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-_FLOAT_OPTIONS = ("heartbeat", "retry_delay", "socket_timeout", "blocked_connection_timeout")
-_INT_OPTIONS = ("connection_attempts", "channel_max", "frame_max")
+_FLOAT_OPTIONS = ("retry_delay", "socket_timeout", "blocked_connection_timeout")
+_INT_OPTIONS = ("heartbeat", "connection_attempts", "channel_max", "frame_max")
 _TLS_OPTIONS = ("cafile", "certfile", "keyfile", "verify", "server_hostname")
 
 
@@ -84,7 +84,7 @@ class ConnectionConfig:
     password: str = field(default="guest", repr=False)
     virtual_host: str = "/"
     tls: TLSOptions | None = None
-    heartbeat: float | None = None
+    heartbeat: int | None = None
     connection_attempts: int = 1
     retry_delay: float = 2.0
     socket_timeout: float | None = None
@@ -123,7 +123,7 @@ class ConnectionConfig:
                          "channel_max", "frame_max"):
                 value = getattr(self, name)
                 if value is not None:
-                    kwargs[name] = int(value) if name == "heartbeat" else value
+                    kwargs[name] = value
             if ssl_context is not None and self.tls is not None:
                 kwargs["ssl_options"] = pika.SSLOptions(
                     ssl_context, self.tls.server_hostname or hp.host
@@ -182,7 +182,10 @@ def _parse_options(query: str) -> dict[str, Any]:
         except ValueError as exc:
             if isinstance(exc, ValidationError):
                 raise
-            expected = "true or false" if name == "verify" else "a number"
+            expected = (
+                "true or false" if name == "verify"
+                else "a whole number" if name in _INT_OPTIONS else "a number"
+            )
             raise ValidationError(
                 f"AMQP URL option {name!r} must be {expected}, got {value!r}"
             ) from None
