@@ -286,7 +286,12 @@ def _run_stream(
     fault: Callable[[], None],
     faults: int,
 ) -> Tally:
-    """Publish ``total`` messages with confirms while ``fault`` strikes ``faults`` times."""
+    """Publish and consume ``total`` messages while ``fault`` strikes ``faults`` times.
+
+    The faults are spread over the stream: each time another share of the messages is out,
+    a thread strikes, and publishing goes on — slowed down, with the consumer busy — until
+    the fault is over, so that it lands amid publishes, deliveries and acks.
+    """
     tally = Tally()
 
     def on_message(delivery: Delivery) -> None:
@@ -295,34 +300,45 @@ def _run_stream(
         consumer.ack(delivery.delivery_tag)
 
     handle = consumer.consume(queue, on_message, prefetch=200)
+    strike_now = threading.Semaphore(0)
     struck = threading.Event()
-    done = threading.Event()
 
     def strike() -> None:
         for _ in range(faults):
-            if done.wait(0.4):
-                return
+            strike_now.acquire()
             fault()
-        struck.set()
+            struck.set()
 
     striker = threading.Thread(target=strike, daemon=True)
     striker.start()
-    next_id = 0
+    thresholds = [total * (n + 1) // (faults + 1) for n in range(faults)]
     props = Properties(delivery_mode=PERSISTENT)
-    while next_id < total or not struck.is_set():
-        if next_id < total:
-            number, next_id = next_id, next_id + 1
-            try:
-                publisher.publish("", queue, str(number).encode(), props)
-            except errors.ConnectionLost:
-                tally.uncertain.add(number)
-                total += 1  # this one may be lost: send another in its place
-            else:
-                tally.confirmed.add(number)
-        if number % 50 == 0 or next_id >= total:
-            consumer.process_events(0.0 if next_id < total else 0.05)
-    done.set()
+    next_id = 0
+    slow = False
+    while next_id < total:
+        if thresholds and next_id >= thresholds[0]:
+            thresholds.pop(0)
+            struck.clear()
+            strike_now.release()
+            slow = True
+        number, next_id = next_id, next_id + 1
+        try:
+            publisher.publish("", queue, str(number).encode(), props)
+        except errors.ConnectionLost:
+            tally.uncertain.add(number)
+            total += 1  # this one may be lost: send another in its place
+        else:
+            tally.confirmed.add(number)
+        if slow:
+            consumer.process_events(0.005)
+            slow = not struck.is_set()
+        elif number % 50 == 0:
+            consumer.process_events(0.0)
+    while striker.is_alive():  # the last fault may still be under way
+        consumer.process_events(0.05)
+        publisher.process_events(0.0)
     striker.join()
+    publisher.process_events(0.0)
     wait_until(consumer, lambda: tally.confirmed <= tally.seen.keys(), timeout=60)
     consumer.process_events(0.2)
     assert handle.active, "the consumer did not resume by itself"
@@ -340,8 +356,9 @@ def test_connections_killed_repeatedly(
     consumer.declare_queue(q, durable=True)
     tally = _run_stream(10_000, publisher, consumer, q, node.close_all_connections, faults=5)
     tally.check()
-    assert consuming.states().count(ConnectionState.RECOVERED) >= 3
-    assert publishing.states().count(ConnectionState.RECOVERED) >= 3
+    # every fault was noticed (one may catch a connection that had just come back)
+    assert consuming.states().count(ConnectionState.RECOVERED) >= 5
+    assert publishing.states().count(ConnectionState.RECOVERED) >= 5
     assert ConnectionState.FAILED not in consuming.states() + publishing.states()
 
 
@@ -356,4 +373,4 @@ def test_node_restarted_mid_stream(
     consumer.declare_queue(q, durable=True)
     tally = _run_stream(10_000, publisher, consumer, q, node.restart, faults=1)
     tally.check()
-    assert ConnectionState.RECOVERED in consuming.states()
+    assert consuming.states().count(ConnectionState.RECOVERED) >= 1
