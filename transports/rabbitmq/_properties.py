@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pika
 
-from msgbus.values import DeliveryMode, Properties
+from msgbus.values import DeliveryMode, Properties, ReturnedMessage
 
-__all__ = ["EMPTY", "from_pika", "to_pika"]
+__all__ = ["EMPTY", "from_pika", "returned_from_pika", "to_pika"]
 
 EMPTY = Properties()
 _DELIVERY_MODES = {1: DeliveryMode.TRANSIENT, 2: DeliveryMode.PERSISTENT}
@@ -68,4 +68,14 @@ def from_pika(properties: pika.BasicProperties) -> Properties:
         user_id=p.user_id,
         app_id=p.app_id,
         cluster_id=p.cluster_id,
+    )
+
+
+def returned_from_pika(
+    method: pika.spec.Basic.Return, properties: pika.BasicProperties, body: bytes
+) -> ReturnedMessage:
+    """The :class:`ReturnedMessage` of a basic.return pika received."""
+    return ReturnedMessage(
+        body, method.exchange, method.routing_key, method.reply_code, method.reply_text,
+        from_pika(properties),
     )

@@ -2,7 +2,9 @@
 
 **Connection and channel.** One connection, one channel. When the broker closes the
 channel (403, 404, 405, 406) the matching :mod:`msgbus.errors` class is raised and the
-next call opens a new channel; the consumers of the closed channel become inactive.
+next call opens a new channel; the consumers of the closed channel become inactive. A hard
+error the call itself provoked (503 for an unknown exchange type, ...) is raised once the
+transport has reconnected as described under Recovery.
 
 **Delivery tags.** The tags handed out are the channel's tags plus an offset that grows
 with every new channel, so they never repeat across channels and connections. Acking,
@@ -35,9 +37,9 @@ call raises :class:`~msgbus.errors.ConnectionLost` and the transport is closed.
 ``add_connection_listener`` observes all this through :class:`ConnectionEvent`s.
 
 **Threading.** pika's connection is not thread-safe, and neither is this transport: call
-it from one thread at a time — the thread that runs ``process_events``, where all
-callbacks run (consumers, returns, connection listeners). The exceptions are ``ack``,
-``nack`` and ``reject``, which are safe from any thread: called from another thread they
+it from one thread — the one that runs ``process_events``, where consumer and return
+callbacks run (connection listeners run in the call that saw the change). Except ``ack``,
+``nack`` and ``reject``: they are safe from any thread. Called from another thread they
 are handed to the connection with ``add_callback_threadsafe`` and carried out during the
 next ``process_events`` of the owning thread.
 """
@@ -54,10 +56,10 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from msgbus import errors
 from msgbus.transport import Arguments, ConsumerHandle, DeliveryCallback, ReturnCallback, Transport
-from msgbus.values import Delivery, ExchangeType, Properties, QueueInfo, ReturnedMessage
+from msgbus.values import Delivery, ExchangeType, Properties, QueueInfo
 from transports.rabbitmq import _errors
 from transports.rabbitmq._consumer import RabbitMQConsumer
-from transports.rabbitmq._properties import from_pika, to_pika
+from transports.rabbitmq._properties import from_pika, returned_from_pika, to_pika
 from transports.rabbitmq._recovery import Recovery
 from transports.rabbitmq._topology import (
     BindingDecl,
@@ -415,13 +417,8 @@ class RabbitMQTransport(Transport):
     def add_return_callback(self, callback: ReturnCallback) -> None:
         self._return_callbacks.append(callback)
 
-    def _on_return(
-        self, _channel: Any, method: Any, properties: pika.BasicProperties, body: bytes
-    ) -> None:
-        returned = ReturnedMessage(
-            body, method.exchange, method.routing_key, method.reply_code, method.reply_text,
-            from_pika(properties),
-        )
+    def _on_return(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        returned = returned_from_pika(method, properties, body)
         for callback in list(self._return_callbacks):
             callback(returned)
 
