@@ -8,11 +8,14 @@ carry the redacted URL only.
 
 from __future__ import annotations
 
+import ssl
+
 from pika import exceptions as px
 
 from msgbus import errors
 
 __all__ = [
+    "CONNECT_ERRORS",
     "PIKA_ERRORS",
     "is_channel_error",
     "is_connection_loss",
@@ -22,6 +25,8 @@ __all__ = [
 
 #: Everything pika raises on purpose (its own hierarchy has three roots).
 PIKA_ERRORS: tuple[type[Exception], ...] = (px.AMQPError, px.ChannelError, px.ReentrancyError)
+#: What opening a connection raises: pika lets a failed TLS handshake through as it is.
+CONNECT_ERRORS: tuple[type[Exception], ...] = (*PIKA_ERRORS, ssl.SSLError)
 
 
 def is_channel_error(exc: BaseException) -> bool:
@@ -72,6 +77,8 @@ def translate(
     of the publish that failed, for the errors that do not carry them.
     """
     suffix = f" ({where})" if where else ""
+    if isinstance(exc, ssl.SSLError):
+        return errors.ConnectionLost(f"TLS handshake failed{suffix}: {exc}")
     if isinstance(exc, (px.ChannelClosedByBroker, px.ConnectionClosedByBroker)):
         return errors.error_for_reply(exc.reply_code, exc.reply_text)
     if isinstance(exc, px.UnroutableError):

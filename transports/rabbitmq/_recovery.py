@@ -54,7 +54,7 @@ class Recovery:
                 t._connection = pika.BlockingConnection(t._params)
                 t._open_channel()
                 renamed = self._restore()
-            except _errors.PIKA_ERRORS as exc:
+            except _errors.CONNECT_ERRORS as exc:
                 last = exc
                 log.warning(
                     "reconnecting to %s, attempt %d of %d failed: %r",

@@ -114,14 +114,15 @@ class RabbitMQTransport(Transport):
         self._recovery = Recovery(self, recovery if recovery is not None else RecoveryPolicy())
         try:
             self._params = self._config.pika_parameters()
-            self._connection = pika.BlockingConnection(self._params)
-            self._open_channel()
-        except _errors.PIKA_ERRORS as exc:
-            self._closed = True
-            raise self._translate(exc, connecting=True) from exc
-        except OSError as exc:  # reading TLS files
+        except OSError as exc:  # reading the TLS files
             self._closed = True
             raise errors.ValidationError(f"cannot set up TLS for {self._url}: {exc}") from exc
+        try:
+            self._connection = pika.BlockingConnection(self._params)
+            self._open_channel()
+        except _errors.CONNECT_ERRORS as exc:
+            self._closed = True
+            raise self._translate(exc, connecting=True) from exc
         self._emit(ConnectionEvent(ConnectionState.CONNECTED, self._url))
 
     @classmethod
@@ -161,7 +162,7 @@ class RabbitMQTransport(Transport):
             if text != error.reply_text:
                 return errors.PreconditionFailed(text)
         if connecting and isinstance(error, errors.ConnectionLost):
-            return errors.ConnectionLost(f"cannot connect to {self._url}: {error}")
+            return errors.ConnectionLost(f"cannot connect to {self._url}: {_errors.translate(exc)}")
         return error
 
     def _open_channel(self) -> BlockingChannel:
