@@ -3,8 +3,7 @@
 **Connection and channel.** One connection, one channel. When the broker closes the
 channel (403, 404, 405, 406) the matching :mod:`msgbus.errors` class is raised and the
 next call opens a new channel; the consumers of the closed channel become inactive. A hard
-error the call itself provoked (503 for an unknown exchange type, ...) is raised once the
-transport has reconnected as described under Recovery.
+error the call provoked (503 for an unknown exchange type, ...) is raised after recovery.
 
 **Delivery tags.** The tags handed out are the channel's tags plus an offset that grows
 with every new channel, so they never repeat across channels and connections. Acking,
@@ -19,36 +18,32 @@ confirms, returned messages go to the ``add_return_callback`` callbacks during
 ``process_events``, and a message whose ``publish`` returned may still be lost with the
 connection.
 
-**Recovery.** When the connection is lost (socket drop, heartbeat timeout, the node
-restarting, ``rabbitmqctl close_all_connections``) the transport reconnects with backoff,
-as bounded by its :class:`~transports.rabbitmq.events.RecoveryPolicy`, trying the URL's
-hosts in order. It declares again the exchanges, queues and bindings it declared (a
-server-named queue is re-created under a new name; its bindings and consumers move over,
-and the old name keeps working on this transport as an alias) and restarts its
-consumers. The call that saw the loss then carries on: declarations, bindings, ``get``
-and ``consume`` are made again; ``process_events`` returns; ``ack``/``nack``/``reject`` of
-a tag from the lost connection do nothing but log a WARNING (the message will be
-redelivered, flagged ``redelivered``). A ``publish`` cut off before its confirm raises
-:class:`~msgbus.errors.ConnectionLost` once the transport has reconnected — the message
-may or may not have reached the broker, so publish it again if it must arrive — unless the
-transport was made with ``republish_unconfirmed=True``, in which case it is published again
-on the new connection (at least once: it may then arrive twice). If recovery gives up, the
-call raises :class:`~msgbus.errors.ConnectionLost` and the transport is closed.
-``add_connection_listener`` observes all this through :class:`ConnectionEvent`s.
+**Recovery.** When the connection is lost (socket drop, heartbeat timeout, node restart,
+``rabbitmqctl close_all_connections``) the transport reconnects with backoff, bounded by
+its :class:`~transports.rabbitmq.events.RecoveryPolicy`, trying the URL's hosts in order;
+declares again the exchanges, queues and bindings it declared (a server-named queue comes
+back under a new name, with its bindings and consumers; the old name stays an alias on
+this transport) and restarts its consumers. The call that saw the loss carries on:
+declarations, bindings, ``get`` and ``consume`` are made again; ``process_events``
+returns; settling a tag of the lost connection only logs a WARNING (the message comes
+again, ``redelivered``). A ``publish`` cut off before its confirm raises
+:class:`~msgbus.errors.ConnectionLost` once reconnected — publish it again if it must
+arrive — unless ``republish_unconfirmed=True`` has the transport do that itself (at least
+once: it may arrive twice). If recovery gives up, the call raises ``ConnectionLost`` and
+the transport is closed. Listeners of ``add_connection_listener`` see every step.
 
-**Threading.** pika's connection is not thread-safe, and neither is this transport: call
-it from one thread — the one that runs ``process_events``, where consumer and return
-callbacks run (connection listeners run in the call that saw the change). Except ``ack``,
-``nack`` and ``reject``: they are safe from any thread. Called from another thread they
-are handed to the connection with ``add_callback_threadsafe`` and carried out during the
-next ``process_events`` of the owning thread.
+**Threading.** pika's connection is not thread-safe, nor is this transport: use it from
+one thread, the one running ``process_events`` (where consumer and return callbacks run;
+listeners run in the call that saw the change). ``ack``, ``nack`` and ``reject`` are safe
+from any thread: from another one they go through ``add_callback_threadsafe`` and happen
+in the owning thread's next ``process_events``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
+from threading import get_ident
 from typing import Any, Literal, TypeVar
 
 import pika
@@ -110,7 +105,7 @@ class RabbitMQTransport(Transport):
         self._tag_high = 0  # the highest tag handed out so far
         self._qos = 0  # the per-consumer prefetch the channel is set to
         self._closed = False
-        self._owner = threading.get_ident()
+        self._owner = get_ident()
         self._recovery = Recovery(self, recovery if recovery is not None else RecoveryPolicy())
         try:
             self._params = self._config.pika_parameters()
@@ -503,7 +498,15 @@ class RabbitMQTransport(Transport):
 
     def ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
         """basic.ack; safe from any thread (see the module documentation)."""
-        self._settle("ack", delivery_tag, multiple, False)
+        channel, base = self._channel, self._tag_base
+        if channel is None or delivery_tag <= base or get_ident() != self._owner:
+            self._settle("ack", delivery_tag, multiple, False)
+            return
+        try:  # the common case: a tag of the current channel, on the owning thread
+            channel.basic_ack(delivery_tag - base, multiple)
+        except _errors.PIKA_ERRORS as exc:
+            self._failed(channel, exc, "ignore")
+            self._warn_stale("ack", delivery_tag)  # recovered: the tag was the lost channel's
 
     def nack(self, delivery_tag: int, *, multiple: bool = False, requeue: bool = True) -> None:
         """basic.nack; safe from any thread (see the module documentation)."""
@@ -514,7 +517,7 @@ class RabbitMQTransport(Transport):
         self._settle("reject", delivery_tag, False, requeue)
 
     def _settle(self, verb: str, tag: int, multiple: bool, requeue: bool) -> None:
-        if threading.get_ident() != self._owner:
+        if get_ident() != self._owner:
             connection = self._connection
             if connection is not None:
                 try:
@@ -563,7 +566,7 @@ class RabbitMQTransport(Transport):
         )
 
     def process_events(self, timeout: float | None = 0.0) -> None:
-        self._owner = threading.get_ident()
+        self._owner = get_ident()
 
         def op(channel: BlockingChannel) -> None:
             assert self._connection is not None
