@@ -1,4 +1,5 @@
-"""Hypothesis strategies for routing: routing keys, topic patterns, headers and binding arguments.
+"""Hypothesis strategies for routing: routing keys, topic patterns, headers and binding arguments;
+and sequences of broker operations for the stateful test.
 
 Values are drawn from small pools on purpose, so that random bindings and random messages
 often agree, often almost agree (``1`` and ``True``, ``"a"`` and ``b"a"``, ``{}`` and ``[]``)
@@ -8,19 +9,39 @@ and the interesting cases come up in a few dozen examples.
 from __future__ import annotations
 
 import decimal
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from hypothesis import strategies as st
 
 __all__ = [
+    "CONNECTIONS",
+    "EXCHANGES",
     "MATCH_KINDS",
+    "QUEUES",
+    "QUEUE_ARGUMENTS",
+    "STATEFUL_KEYS",
+    "STATEFUL_PATTERNS",
+    "Bind",
+    "Cancel",
+    "Consume",
+    "Declare",
+    "Get",
+    "Operation",
+    "Publish",
+    "Purge",
+    "Reopen",
+    "Settle",
+    "Unbind",
     "binding_arguments",
     "binding_operations",
     "field_values",
     "header_tables",
     "headers_bindings",
+    "operations",
     "routing_keys",
+    "sequences",
     "topic_patterns",
     "words",
     "x_match_values",
@@ -135,3 +156,156 @@ binding_operations = st.lists(
               binding_arguments(), st.integers(0, 3)),
     max_size=25,
 )
+
+
+
+# -- operation sequences for the stateful test -------------------------------------------
+#
+# Names are symbolic (``q0``, ``topic``, connection 0); the test maps them to real names.
+# Which delivery or consumer an operation acts on is an index taken modulo what exists when
+# it runs, so every sequence is valid whatever happened before it.
+
+#: The queue pool, each always declared with the same arguments; ``q2`` keeps two messages.
+QUEUES = ("q0", "q1", "q2")
+QUEUE_ARGUMENTS: dict[str, dict[str, Any]] = {"q0": {}, "q1": {}, "q2": {"x-max-length": 2}}
+#: One exchange of each type, named after its type.
+EXCHANGES = ("direct", "topic", "fanout")
+#: Routing keys and binding keys from a small alphabet, so that matches are frequent.
+STATEFUL_KEYS = ("a", "b", "a.b", "b.a", "")
+STATEFUL_PATTERNS = ("a", "b", "a.b", "*", "#", "a.#", "*.a")
+#: How many client connections a sequence uses.
+CONNECTIONS = 2
+
+Verb = Literal["ack", "nack", "reject"]
+
+
+@dataclass(frozen=True, slots=True)
+class Declare:
+    conn: int
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    conn: int
+    queue: str
+    exchange: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unbind:
+    conn: int
+    queue: str
+    exchange: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Publish the next numbered body; ``exchange`` ``""`` is the default exchange, with
+    ``key`` then naming a queue of the pool."""
+
+    conn: int
+    exchange: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Get:
+    conn: int
+    queue: str
+    auto_ack: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Consume:
+    conn: int
+    queue: str
+    prefetch: int
+    auto_ack: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Cancel the ``pick``-th active consumer (modulo how many there are)."""
+
+    pick: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """Settle the ``pick``-th unacknowledged delivery held by connection ``conn``."""
+
+    conn: int
+    verb: Verb
+    pick: int
+    multiple: bool
+    requeue: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Reopen:
+    """Close connection ``conn`` and open a new one in its place."""
+
+    conn: int
+
+
+@dataclass(frozen=True, slots=True)
+class Purge:
+    conn: int
+    queue: str
+
+
+Operation = Declare | Bind | Unbind | Publish | Get | Consume | Cancel | Settle | Reopen | Purge
+
+_conns = st.integers(0, CONNECTIONS - 1)
+_queues = st.sampled_from(QUEUES)
+_picks = st.integers(0, 7)
+_binding = st.tuples(
+    _conns, _queues, st.sampled_from(EXCHANGES), st.sampled_from(STATEFUL_PATTERNS)
+)
+_publish = st.one_of(
+    st.builds(Publish, _conns, st.sampled_from(EXCHANGES), st.sampled_from(STATEFUL_KEYS)),
+    st.builds(Publish, _conns, st.just(""), _queues),
+    st.builds(Publish, _conns, st.just(""), _queues),
+)
+_settle = st.builds(
+    Settle, _conns, st.sampled_from(["ack", "nack", "reject"]), _picks, st.booleans(),
+    st.booleans(),
+)
+
+
+def operations(*, consumers: bool = True) -> st.SearchStrategy[Operation]:
+    """One broker operation; publishing and settling come up more often than the rest.
+    ``consumers=False`` leaves out ``Consume`` (and so every asynchronous delivery)."""
+    Choices = list[st.SearchStrategy[Operation]]
+    publish: Choices = [_publish] * 5
+    take: Choices = [st.builds(Get, _conns, _queues, st.just(False))] * 2 + [_settle] * 4
+    take += [st.builds(Get, _conns, _queues, st.booleans())] * 2
+    consume: Choices = [
+        st.builds(Consume, _conns, _queues, st.sampled_from([0, 1, 2]), st.booleans()),
+    ] * 2
+    consume.append(st.builds(Cancel, _picks))
+    rest: Choices = [
+        _binding.map(lambda b: Bind(*b)),
+        _binding.map(lambda b: Unbind(*b)),
+        st.builds(Reopen, _conns),
+        st.builds(Purge, _conns, _queues),
+        st.builds(Declare, _conns, _queues),
+    ]
+    choices = publish + take + (consume if consumers else []) + rest
+    # weighted by repetition (``one_of`` would count each distinct strategy once)
+    return st.sampled_from(choices).flatmap(lambda chosen: chosen)
+
+
+def sequences(*, consumers: bool = True, min_size: int = 0, max_size: int = 30
+              ) -> st.SearchStrategy[list[Operation]]:
+    """A run of operations after declaring the queues (``q1`` is sometimes left for the run
+    to declare, so that some operations fail with 404 and close their channel) and binding
+    some of them."""
+    declared = st.booleans().map(
+        lambda all_three: [Declare(0, q) for q in QUEUES if all_three or q != "q1"])
+    bound = st.lists(_binding.map(lambda b: Bind(*b)), min_size=1, max_size=4)
+    body = st.lists(operations(consumers=consumers), min_size=min_size, max_size=max_size)
+    return st.builds(lambda d, b, o: [*d, *b, *o], declared, bound, body)
