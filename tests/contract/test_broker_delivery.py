@@ -62,6 +62,42 @@ def test_consumer_priority_wins_while_it_has_capacity(
     assert [d.body for d in got_low] == [b"2", b"3", b"4"]
 
 
+@pytest.mark.parametrize("settle", ["ack", "nack"])
+def test_a_consumer_unblocked_from_its_prefetch_rejoins_at_the_end(
+    connect: Callable[[], Transport], names: Names, settle: str
+) -> None:
+    # a delivery tried while a's prefetch is full blocks a; once it has room again it
+    # rejoins the round robin behind b, which was never blocked
+    producer, a, b = connect(), connect(), connect()
+    queue = names.queue()
+    producer.declare_queue(queue)
+    _fill(producer, queue, 2)
+    got_a: list[Delivery] = []
+    got_b: list[Delivery] = []
+    a.consume(queue, got_a.append, prefetch=1)
+    wait_until(a, lambda: len(got_a) == 1)
+    b.consume(queue, got_b.append)
+    wait_until(b, lambda: len(got_b) == 1)
+    if settle == "ack":
+        a.ack(got_a[0].delivery_tag)
+    else:
+        a.nack(got_a[0].delivery_tag, requeue=True)  # b gets "0" back, redelivered
+    a.declare_queue(queue, passive=True)  # the queue has seen the settlement
+    if settle == "ack":
+        for body in (b"2", b"3"):
+            producer.publish("", queue, body)
+    wait_until(b, lambda: len(got_b) == 2)
+    wait_until(a, lambda: len(got_a) == 1 + (settle == "ack"))
+    b.process_events(0.2)
+    a.process_events(0.2)
+    if settle == "ack":
+        assert [d.body for d in got_a] == [b"0", b"3"]
+        assert [d.body for d in got_b] == [b"1", b"2"]
+    else:
+        assert [d.body for d in got_a] == [b"0"]
+        assert [(d.body, d.redelivered) for d in got_b] == [(b"1", False), (b"0", True)]
+
+
 def test_exclusive_consumer_excludes_others(
     connect: Callable[[], Transport], names: Names
 ) -> None:

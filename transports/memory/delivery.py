@@ -51,6 +51,10 @@ class PublishResult(NamedTuple):
     sequence: int | None = None
 
 
+def _by_priority(consumer: ConsumerState) -> int:
+    return -consumer.priority
+
+
 def random_suffix() -> str:
     return base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
 
@@ -299,6 +303,7 @@ class MessageFlow(abc.ABC):
             raise AMQPNotImplemented(f"NOT_IMPLEMENTED - prefetch_size!=0 ({prefetch_size})")
         if global_:
             channel.global_prefetch = prefetch_count
+            self._unblock(channel)
             for consumer in list(channel.consumers.values()):
                 self._dispatch(consumer.queue)
         else:
@@ -374,6 +379,9 @@ class MessageFlow(abc.ABC):
         channel.consumers.pop(consumer.tag, None)
         if consumer in queue.consumers:
             queue.consumers.remove(consumer)
+        if consumer.blocked:
+            consumer.blocked = False
+            channel.blocked.remove(consumer)
         if notify and channel.open:
             channel.connection.outbox.append(ConsumerCancelled(channel.id, consumer.tag))
         if not queue.consumers:
@@ -385,14 +393,39 @@ class MessageFlow(abc.ABC):
                 self._delete_queue(vh, queue)
 
     def _pick_consumer(self, queue: QueueState) -> ConsumerState | None:
+        """The consumer the next message goes to, tried as RabbitMQ does: highest priority
+        first, in round-robin order. One tried while its prefetch is full is blocked: it
+        leaves the round robin until it has room again (see :meth:`_unblock`)."""
+        consumers = queue.consumers
         if queue.single_active:
-            active = queue.consumers[0] if queue.consumers else None
+            active = consumers[0] if consumers else None
             return active if active is not None and active.has_capacity() else None
-        best: ConsumerState | None = None
-        for consumer in queue.consumers:
-            if (best is None or consumer.priority > best.priority) and consumer.has_capacity():
-                best = consumer
-        return best
+        if len(consumers) > 1 and any(c.priority for c in consumers):
+            consumers = sorted(consumers, key=_by_priority)
+        for consumer in consumers:
+            if consumer.blocked:
+                continue
+            if consumer.has_capacity():
+                return consumer
+            consumer.blocked = True
+            consumer.channel.blocked.append(consumer)
+        return None
+
+    def _unblock(self, channel: ChannelState) -> None:
+        """Blocked consumers of ``channel`` that have room again rejoin the end of their
+        queue's round robin, in the order they blocked."""
+        if not channel.blocked:
+            return
+        still: list[ConsumerState] = []
+        for consumer in channel.blocked:
+            if consumer.has_capacity():
+                consumer.blocked = False
+                consumers = consumer.queue.consumers
+                consumers.remove(consumer)
+                consumers.append(consumer)
+            else:
+                still.append(consumer)
+        channel.blocked = still
 
     def _dispatch(self, queue: QueueState) -> None:
         store = queue.store
@@ -482,6 +515,7 @@ class MessageFlow(abc.ABC):
 
     def _after_settle(self, channel: ChannelState, taken: list[Unacked]) -> None:
         """Settled deliveries free prefetch capacity: feed the queues that may use it."""
+        self._unblock(channel)
         if len(taken) == 1 and len(channel.consumers) <= 1:
             queue = taken[0].queue
             self._dispatch(queue)
@@ -608,6 +642,7 @@ class MessageFlow(abc.ABC):
             if entry.consumer is not None:
                 entry.consumer.unacked -= 1
             self._requeue(entry)
+        self._unblock(channel)
         for queue in {id(e.queue): e.queue for e in taken}.values():
             self._dispatch(queue)
 

@@ -97,8 +97,8 @@ def _int(arguments: Mapping[str, Any], key: str) -> int | None:
 
 
 class ConsumerState:
-    __slots__ = ("arguments", "channel", "exclusive", "no_ack", "prefetch", "priority", "queue",
-                 "tag", "unacked")
+    __slots__ = ("arguments", "blocked", "channel", "exclusive", "no_ack", "prefetch", "priority",
+                 "queue", "tag", "unacked")
 
     def __init__(self, tag: str, channel: ChannelState, queue: QueueState, *, no_ack: bool,
                  exclusive: bool, prefetch: int, arguments: Mapping[str, Any]) -> None:
@@ -112,6 +112,9 @@ class ConsumerState:
         priority = arguments.get("x-priority", 0)
         self.priority = priority if isinstance(priority, int) else 0
         self.unacked = 0
+        # RabbitMQ takes a consumer out of its queue's round robin when a delivery to it was
+        # tried while its prefetch was full; it rejoins at the end once it has room again
+        self.blocked = False
 
     def has_capacity(self) -> bool:
         if self.no_ack:
@@ -134,9 +137,9 @@ class Unacked:
 
 
 class ChannelState:
-    __slots__ = ("confirm", "connection", "consumers", "counted_unacked", "global_prefetch", "id",
-                 "next_publish_seq", "next_tag", "open", "prefetch", "reply_consumer",
-                 "reply_token", "tx_acks", "tx_publishes", "unacked")
+    __slots__ = ("blocked", "confirm", "connection", "consumers", "counted_unacked",
+                 "global_prefetch", "id", "next_publish_seq", "next_tag", "open", "prefetch",
+                 "reply_consumer", "reply_token", "tx_acks", "tx_publishes", "unacked")
 
     def __init__(self, connection: ConnectionState, channel_id: int) -> None:
         self.connection = connection
@@ -146,6 +149,7 @@ class ChannelState:
         self.unacked: OrderedDict[int, Unacked] = OrderedDict()
         self.counted_unacked = 0  # unacked deliveries to consumers (what global prefetch counts)
         self.consumers: dict[str, ConsumerState] = {}
+        self.blocked: list[ConsumerState] = []  # blocked consumers, in the order they blocked
         self.prefetch = 0
         self.global_prefetch = 0
         self.confirm = False
