@@ -105,6 +105,72 @@ def test_ack_multiple(connect: Callable[[], Transport], names: Names) -> None:
     assert _counts(connect, q) == 1
 
 
+def test_acks_made_in_callbacks_take_effect(
+    connect: Callable[[], Transport], names: Names
+) -> None:
+    # prefetch 1: each message comes only once the one before was acked in its callback
+    transport = connect()
+    q = names.queue()
+    _fill(transport, q, 5)
+    got: list[bytes] = []
+
+    def on_message(delivery: Delivery) -> None:
+        got.append(delivery.body)
+        transport.ack(delivery.delivery_tag)
+
+    transport.consume(q, on_message, prefetch=1)
+    wait_until(transport, lambda: len(got) == 5)
+    transport.close()
+    assert got == [b"0", b"1", b"2", b"3", b"4"]
+    assert _counts(connect, q) == 0
+
+
+def test_ack_in_a_callback_comes_before_what_the_callback_does_next(
+    connect: Callable[[], Transport], names: Names
+) -> None:
+    transport, observer = connect(), connect()
+    q, replies = names.queue(), names.queue("replies")
+    _fill(transport, q, 3)
+    transport.declare_queue(replies)
+    seen: list[int] = []
+
+    def on_message(delivery: Delivery) -> None:
+        transport.ack(delivery.delivery_tag)
+        # a publish after the ack: its queue already counts the ack
+        transport.publish("", replies, delivery.body)
+        seen.append(transport.declare_queue(q, passive=True).message_count)
+
+    transport.consume(q, on_message, prefetch=1)
+    wait_until(transport, lambda: len(seen) == 3)
+    wait_until(observer, lambda: observer.declare_queue(replies, passive=True)
+               .message_count == 3)
+    assert seen == [1, 0, 0]  # the ack let the next message go out before the declare
+
+
+def test_double_ack_in_a_callback_closes_the_channel(
+    transport: Transport, names: Names
+) -> None:
+    q = names.queue()
+    _fill(transport, q, 1)
+    failures: list[errors.PreconditionFailed] = []
+
+    def on_message(delivery: Delivery) -> None:
+        transport.ack(delivery.delivery_tag)
+        try:
+            transport.ack(delivery.delivery_tag)
+            transport.declare_queue(q, passive=True)
+        except errors.PreconditionFailed as error:
+            failures.append(error)
+
+    transport.consume(q, on_message)
+    try:  # the error may also surface after the callback, as on RabbitMQ
+        wait_until(transport, lambda: bool(failures))
+    except errors.PreconditionFailed as error:
+        failures.append(error)
+    assert failures[0].reply_text == "PRECONDITION_FAILED - unknown delivery tag 1"
+    assert transport.get(q) is None  # the first ack stood: nothing came back
+
+
 def test_nack_requeues_at_original_position(transport: Transport, names: Names) -> None:
     q = names.queue()
     _fill(transport, q, 3)

@@ -45,6 +45,7 @@ class Broker(BrokerViews):
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
+        self._waiting = 0  # threads in Connection.wait: only they need a notify
         self._notifying = threading.Lock()
         self._core = BrokerCore(self.clock)
         self._connections: dict[int, Connection] = {}
@@ -119,7 +120,8 @@ class Broker(BrokerViews):
                 try:
                     return method(*args, **kwargs)
                 finally:
-                    self._changed.notify_all()
+                    if self._waiting:
+                        self._changed.notify_all()
         finally:
             if self._core.events:
                 self._flush_events()
@@ -134,7 +136,8 @@ class Broker(BrokerViews):
                 except AMQPError as error:
                     raise self._core.fail(channel, error) from None
                 finally:
-                    self._changed.notify_all()
+                    if self._waiting:
+                        self._changed.notify_all()
         finally:
             if self._core.events:
                 self._flush_events()
@@ -212,8 +215,14 @@ class Connection:
                 return True
             if timeout is not None and timeout <= 0:
                 return False
-            woke = self.broker._changed.wait_for(
-                lambda: bool(self.state.outbox) or not self.state.open or self._woken, timeout)
+            broker = self.broker
+            broker._waiting += 1
+            try:
+                woke = broker._changed.wait_for(
+                    lambda: bool(self.state.outbox) or not self.state.open or self._woken,
+                    timeout)
+            finally:
+                broker._waiting -= 1
             self._woken = False
             return woke
 

@@ -51,6 +51,11 @@ class PublishResult(NamedTuple):
     sequence: int | None = None
 
 
+_REPLY_TO_PREFIX = REPLY_TO + "."
+#: what a publish without confirms, mandatory or refusal comes to, by queues reached
+_PUBLISHED = (PublishResult(0, False, False, None), PublishResult(1, False, False, None))
+
+
 def _by_priority(consumer: ConsumerState) -> int:
     return -consumer.priority
 
@@ -85,8 +90,9 @@ class MessageFlow(abc.ABC):
 
     def basic_publish(self, channel: ChannelState, exchange: str, routing_key: str, body: bytes,
                       properties: Properties, *, mandatory: bool) -> PublishResult:
-        self.tick()
-        vh = self._vhost(channel)
+        if self._timed:
+            self.tick()
+        vh = self.vhosts[channel.connection.vhost]
         if exchange:
             x = vh.exchanges.get(exchange)
             if x is None:
@@ -117,13 +123,26 @@ class MessageFlow(abc.ABC):
                          body: bytes, properties: Properties, *, mandatory: bool
                          ) -> PublishResult:
         """Route and enqueue a publish that passed the channel's checks."""
-        vh = self._vhost(channel)
-        if not exchange and routing_key.startswith(REPLY_TO + "."):
+        vh = self.vhosts[channel.connection.vhost]
+        if not exchange and routing_key.startswith(_REPLY_TO_PREFIX):
             delivered = self._publish_reply(channel, routing_key, body, properties)
             return self._confirm(channel, exchange, routing_key, body, properties,
                                  routed=delivered, mandatory=mandatory, accepted=True)
-        keys = [routing_key]
         headers = properties.headers
+        if not exchange and not headers and not self.tracing:
+            # the default exchange, no CC / BCC: straight to the queue of that name
+            queue = vh.queues.get(routing_key)
+            if queue is None:
+                routed = 0
+                accepted = True
+            else:
+                routed = 1
+                accepted = self._enqueue(queue, Message(body, exchange, routing_key, properties))
+            if not mandatory and not channel.confirm and accepted:
+                return _PUBLISHED[routed]
+            return self._confirm(channel, exchange, routing_key, body, properties,
+                                 routed=routed, mandatory=mandatory, accepted=accepted)
+        keys = [routing_key]
         if headers and ("CC" in headers or "BCC" in headers):
             for header in ("CC", "BCC"):
                 extra = headers.get(header)
@@ -143,6 +162,8 @@ class MessageFlow(abc.ABC):
         accepted = True
         for queue in queues:
             accepted = self._enqueue(queue, message) and accepted
+        if not mandatory and not channel.confirm and accepted and len(queues) < 2:
+            return _PUBLISHED[len(queues)]
         return self._confirm(channel, exchange, routing_key, body, properties,
                              routed=len(queues), mandatory=mandatory, accepted=accepted)
 
@@ -214,15 +235,16 @@ class MessageFlow(abc.ABC):
 
     def _enqueue(self, queue: QueueState, message: Message) -> bool:
         """Put a routed message in ``queue``; False when the queue refused it (overflow)."""
-        now = self.clock.monotonic()
         ttl = queue.message_ttl
-        if message.properties.expiration is not None:
-            per_message = args.parse_expiration(message.properties.expiration)
+        expiration = message.properties.expiration
+        if expiration is not None:
+            per_message = args.parse_expiration(expiration)
             if per_message is not None:
                 ttl = per_message if ttl is None else min(ttl, per_message)
         queued = QueuedMessage(next(self._seq), message,
-                               None if ttl is None else now + ttl / 1000)
-        if not len(queue.store):
+                               None if ttl is None else self.clock.monotonic() + ttl / 1000)
+        store = queue.store
+        if not store._count and queue.consumers:
             consumer = self._pick_consumer(queue)
             if consumer is not None:
                 self._deliver(consumer, queued)
@@ -230,16 +252,19 @@ class MessageFlow(abc.ABC):
         if ttl == 0:
             self._dead_letter(queue, queued, "expired")
             return True
-        if queue.overflow != "drop-head" and queue.over_limit(1, queued.size):
-            if queue.overflow == "reject-publish-dlx":
-                self._dead_letter(queue, queued, "maxlen")
-            elif self.tracing:
-                self._emit("dropped", queue.vhost, queue=queue.name, reason="overflow")
-            return False
-        queue.store.append(queued)
+        if queue.limited:
+            if queue.overflow != "drop-head" and queue.over_limit(1, queued.size):
+                if queue.overflow == "reject-publish-dlx":
+                    self._dead_letter(queue, queued, "maxlen")
+                elif self.tracing:
+                    self._emit("dropped", queue.vhost, queue=queue.name, reason="overflow")
+                return False
+            store.append(queued)
+            self._drop_over_limit(queue)
+        else:
+            store.append(queued)
         if queued.expires_at is not None:
             self._watch(queue, queued.expires_at)
-        self._drop_over_limit(queue)
         return True
 
     # -- dead-lettering and expiry ----------------------------------------------------
@@ -429,9 +454,20 @@ class MessageFlow(abc.ABC):
 
     def _dispatch(self, queue: QueueState) -> None:
         store = queue.store
-        if not queue.consumers or not len(store):
+        consumers = queue.consumers
+        if not consumers or not store._count:
             return
         timed = queue in self._timed
+        if len(consumers) == 1 and not timed and not self.tracing:
+            # one consumer: hand it all it has room for at once
+            only = consumers[0]
+            if only.blocked:
+                return
+            room = only.room(store._count)
+            if room:
+                self._deliver_many(only, room)
+            if not store._count:
+                return
         now = self.clock.monotonic()
         while len(store):
             if timed:
@@ -465,6 +501,30 @@ class MessageFlow(abc.ABC):
             self._emit("delivered", consumer.queue.vhost, queue=consumer.queue.name,
                        consumer_tag=consumer.tag, delivery_tag=tag,
                        redelivered=queued.redelivered, body=message.body)
+
+    def _deliver_many(self, consumer: ConsumerState, count: int) -> None:
+        """Deliver the next ``count`` ready messages of the consumer's queue to it (it is
+        the queue's only consumer and has room for them; nothing is being traced)."""
+        channel = consumer.channel
+        queue = consumer.queue
+        pop = queue.store.pop
+        append = channel.connection.outbox.append
+        unacked = None if consumer.no_ack else channel.unacked
+        channel_id, consumer_tag = channel.id, consumer.tag
+        first = channel.next_tag
+        for tag in range(first, first + count):
+            queued = pop()
+            assert queued is not None
+            message = queued.message
+            if unacked is not None:
+                unacked[tag] = Unacked(tag, queue, queued, consumer)
+            append(Deliver(channel_id, consumer_tag, Delivery(
+                message.body, tag, message.exchange, message.routing_key, queued.redelivered,
+                message.properties, consumer_tag)))
+        channel.next_tag = first + count
+        if unacked is not None:
+            consumer.unacked += count
+            channel.counted_unacked += count
 
     def basic_get(self, channel: ChannelState, queue_name: str, *, no_ack: bool
                   ) -> Delivery | None:
@@ -514,27 +574,69 @@ class MessageFlow(abc.ABC):
         return [unacked.pop(t) for t in tags]
 
     def _after_settle(self, channel: ChannelState, taken: list[Unacked]) -> None:
-        """Settled deliveries free prefetch capacity: feed the queues that may use it."""
-        self._unblock(channel)
-        if len(taken) == 1 and len(channel.consumers) <= 1:
-            queue = taken[0].queue
-            self._dispatch(queue)
-            for consumer in channel.consumers.values():
-                if consumer.queue is not queue:
-                    self._dispatch(consumer.queue)
+        """Settled deliveries free prefetch capacity: feed the queues that may use it (with
+        a global prefetch, every queue the channel consumes from)."""
+        if channel.blocked:
+            self._unblock(channel)
+        if len(taken) == 1 and not channel.global_prefetch:
+            self._dispatch(taken[0].queue)
             return
         queues = {id(e.queue): e.queue for e in taken}
-        for consumer in channel.consumers.values():
-            queues.setdefault(id(consumer.queue), consumer.queue)
+        if channel.global_prefetch:
+            for consumer in channel.consumers.values():
+                queues.setdefault(id(consumer.queue), consumer.queue)
         for queue in queues.values():
             self._dispatch(queue)
 
     def basic_ack(self, channel: ChannelState, delivery_tag: int, *, multiple: bool) -> None:
+        if not multiple and channel.tx_acks is None and not self.tracing:
+            entry = channel.unacked.pop(delivery_tag, None)
+            if entry is None:
+                raise PreconditionFailed(
+                    f"PRECONDITION_FAILED - unknown delivery tag {delivery_tag}")
+            consumer = entry.consumer
+            if consumer is not None:
+                consumer.unacked -= 1
+                channel.counted_unacked -= 1
+                if channel.blocked:
+                    self._unblock(channel)
+                if channel.global_prefetch:
+                    self._after_settle(channel, [entry])
+                else:
+                    self._dispatch(entry.queue)
+            return
         if channel.tx_acks is not None:
             channel.tx_acks.append((self._collect(channel, delivery_tag, multiple), None))
             return
         taken = self._take(channel, delivery_tag, multiple)
         self._settle_acked(channel, taken)
+
+    def basic_ack_each(self, channel: ChannelState, delivery_tags: list[int]) -> None:
+        """basic.ack of each of ``delivery_tags`` in turn (none ``multiple``), at once."""
+        if channel.tx_acks is not None or self.tracing:
+            for tag in delivery_tags:
+                self.basic_ack(channel, tag, multiple=False)
+            return
+        unacked = channel.unacked
+        freed: dict[int, QueueState] = {}
+        for tag in delivery_tags:
+            entry = unacked.pop(tag, None)
+            if entry is None:
+                raise PreconditionFailed(f"PRECONDITION_FAILED - unknown delivery tag {tag}")
+            consumer = entry.consumer
+            if consumer is not None:
+                consumer.unacked -= 1
+                channel.counted_unacked -= 1
+                freed[id(entry.queue)] = entry.queue
+        if not freed:
+            return
+        if channel.blocked:
+            self._unblock(channel)
+        if channel.global_prefetch:
+            for consumer in channel.consumers.values():
+                freed.setdefault(id(consumer.queue), consumer.queue)
+        for queue in freed.values():
+            self._dispatch(queue)
 
     def _settle_acked(self, channel: ChannelState, taken: list[Unacked]) -> None:
         if self.tracing:

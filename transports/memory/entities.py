@@ -3,7 +3,7 @@ consumers, and the events the core hands to a connection for its client."""
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -48,7 +48,7 @@ class QueueState:
     __slots__ = (
         "arguments", "auto_delete", "consumers", "dead_letter_exchange",
         "dead_letter_routing_key", "durable", "expires_ms", "had_consumer", "last_used",
-        "max_bytes", "max_length", "message_ttl", "name", "overflow", "owner",
+        "limited", "max_bytes", "max_length", "message_ttl", "name", "overflow", "owner",
         "single_active", "store", "vhost",
     )
 
@@ -68,6 +68,7 @@ class QueueState:
         self.expires_ms: int | None = _int(arguments, "x-expires")
         self.max_length: int | None = _int(arguments, "x-max-length")
         self.max_bytes: int | None = _int(arguments, "x-max-length-bytes")
+        self.limited = self.max_length is not None or self.max_bytes is not None
         # x-single-active-consumer: only the earliest registered consumer gets messages
         self.single_active = arguments.get("x-single-active-consumer") is True
         overflow = arguments.get("x-overflow", "drop-head")
@@ -116,6 +117,17 @@ class ConsumerState:
         # tried while its prefetch was full; it rejoins at the end once it has room again
         self.blocked = False
 
+    def room(self, wanted: int) -> int:
+        """How many of ``wanted`` more deliveries its prefetch limits let it take now."""
+        if self.no_ack:
+            return wanted
+        if self.prefetch:
+            wanted = min(wanted, self.prefetch - self.unacked)
+        channel = self.channel
+        if channel.global_prefetch:
+            wanted = min(wanted, channel.global_prefetch - channel.counted_unacked)
+        return max(wanted, 0)
+
     def has_capacity(self) -> bool:
         if self.no_ack:
             return True
@@ -146,7 +158,7 @@ class ChannelState:
         self.id = channel_id
         self.open = True
         self.next_tag = 1
-        self.unacked: OrderedDict[int, Unacked] = OrderedDict()
+        self.unacked: dict[int, Unacked] = {}  # by delivery tag, in delivery order
         self.counted_unacked = 0  # unacked deliveries to consumers (what global prefetch counts)
         self.consumers: dict[str, ConsumerState] = {}
         self.blocked: list[ConsumerState] = []  # blocked consumers, in the order they blocked

@@ -83,6 +83,8 @@ class QueueStore:
     def __init__(self, arguments: Mapping[str, Any]) -> None:
         self.max_priority = _int_arg(arguments, "x-max-priority")
         self._levels = [_Level() for _ in range((self.max_priority or 0) + 1)]
+        # without x-max-priority, the one level's deque of fresh messages
+        self._fresh = self._levels[0].fresh if self.max_priority is None else None
         self.bytes = 0
         self._count = 0
 
@@ -96,9 +98,13 @@ class QueueStore:
         return self._levels[max(0, min(priority, self.max_priority))]
 
     def append(self, qm: QueuedMessage) -> None:
-        self._level_for(qm).fresh.append(qm)
+        fresh = self._fresh
+        if fresh is not None:
+            fresh.append(qm)
+        else:
+            self._level_for(qm).fresh.append(qm)
         self._count += 1
-        self.bytes += qm.size
+        self.bytes += len(qm.message.body)
 
     def requeue(self, qm: QueuedMessage) -> None:
         """Put a delivered message back at its original position, flagged redelivered."""
@@ -118,12 +124,21 @@ class QueueStore:
         return level.head() if level is not None else None
 
     def pop(self) -> QueuedMessage | None:
-        level = self._head_level()
-        if level is None:
-            return None
-        qm = level.pop()
+        if self._fresh is not None:
+            level = self._levels[0]
+            if level.requeued:
+                qm = heapq.heappop(level.requeued)
+            elif self._fresh:
+                qm = self._fresh.popleft()
+            else:
+                return None
+        else:
+            head = self._head_level()
+            if head is None:
+                return None
+            qm = head.pop()
         self._count -= 1
-        self.bytes -= qm.size
+        self.bytes -= len(qm.message.body)
         return qm
 
     def pop_expired(self, now: float) -> Iterator[QueuedMessage]:

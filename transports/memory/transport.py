@@ -35,6 +35,8 @@ from transports.memory.fields import wire_table
 
 __all__ = ["MemoryTransport"]
 
+_NO_PROPERTIES = Properties()
+
 log = logging.getLogger("transports.memory")
 T = TypeVar("T")
 
@@ -62,6 +64,8 @@ class _Consumer(ConsumerHandle):
         return self._active and self._channel.is_open
 
     def cancel(self) -> None:
+        if self._transport._held_acks:
+            self._transport._flush_acks()
         if self.active:
             self._channel.basic_cancel(self._tag)
         self._active = False
@@ -87,6 +91,11 @@ class MemoryTransport(Transport):
         self._connection = self.broker.connect(vhost, username=username, password=password,
                                                name=name)
         self._channel = self._connection.channel()
+        self._core = self.broker._core
+        # acks made by consumer callbacks while process_events hands out a batch, applied
+        # together when the batch ends or before anything else this transport does
+        self._held_acks: dict[int, None] = {}
+        self._batching: int | None = None  # the thread handing out a batch
         self._tag_base = 0  # delivery tags of earlier channels are <= this
         self._consumers: dict[str, _Consumer] = {}
         self._return_callbacks: list[ReturnCallback] = []
@@ -98,11 +107,28 @@ class MemoryTransport(Transport):
     # -- the channel ------------------------------------------------------------------
 
     def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a :class:`Channel` method on this transport's channel."""
+        if self._held_acks:
+            self._flush_acks()
         channel = self._channel
         if not channel.state.open:
             channel = self._open_channel()
         try:
             return method(channel, *args, **kwargs)
+        except ChannelClosed:
+            self._replace_channel(channel)
+            raise
+
+    def _run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a method of the broker core on this transport's channel (the short way, for
+        what runs per message)."""
+        if self._held_acks:
+            self._flush_acks()
+        channel = self._channel
+        if not channel.state.open:
+            channel = self._open_channel()
+        try:
+            return self.broker.run_on_channel(channel.state, method, *args, **kwargs)
         except ChannelClosed:
             self._replace_channel(channel)
             raise
@@ -124,12 +150,15 @@ class MemoryTransport(Transport):
         if self._channel is not dead or not self._connection.is_open:
             return
         self._tag_base += dead.state.next_tag - 1
+        self._held_acks.clear()  # their messages went back to their queues with the channel
         for consumer in self._consumers.values():
             consumer._active = False
         self._consumers.clear()
         self._channel = self._connection.channel()
 
     def _local_tag(self, delivery_tag: int, action: str) -> int | None:
+        if type(delivery_tag) is int and delivery_tag > self._tag_base:
+            return delivery_tag - self._tag_base
         if not isinstance(delivery_tag, int) or isinstance(delivery_tag, bool) \
                 or delivery_tag < 0:
             raise ValidationError(
@@ -222,8 +251,10 @@ class MemoryTransport(Transport):
             properties = dataclasses.replace(
                 properties, headers=wire_table(properties.headers, "headers"))
         confirm = self.confirm_publishes
-        result = self._call(Channel.basic_publish, exchange, routing_key, bytes(body),
-                            properties, mandatory=mandatory and not confirm)
+        result = self._run(self._core.basic_publish, exchange, routing_key,
+                           body if type(body) is bytes else bytes(body),
+                           _NO_PROPERTIES if properties is None else properties,
+                           mandatory=mandatory and not confirm)
         if confirm:
             if mandatory and not result.routed:
                 raise Unroutable(exchange, routing_key)
@@ -262,26 +293,54 @@ class MemoryTransport(Transport):
 
     def ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
         tag = self._local_tag(delivery_tag, "ack")
-        if tag is not None:
-            self._call(Channel.basic_ack, tag, multiple=multiple)
+        if tag is None:
+            return
+        if (not multiple and self._batching == threading.get_ident()
+                and tag not in self._held_acks and tag in self._channel.state.unacked):
+            self._held_acks[tag] = None
+            return
+        self._run(self._core.basic_ack, tag, multiple=multiple)
+
+    def _flush_acks(self) -> None:
+        tags = list(self._held_acks)
+        self._held_acks.clear()
+        channel = self._channel
+        if not channel.state.open:
+            return  # closed meanwhile: the messages went back to their queues
+        try:
+            self.broker.run_on_channel(channel.state, self._core.basic_ack_each, tags)
+        except ChannelClosed:
+            self._replace_channel(channel)
+            raise
 
     def nack(self, delivery_tag: int, *, multiple: bool = False, requeue: bool = True) -> None:
         tag = self._local_tag(delivery_tag, "nack")
         if tag is not None:
-            self._call(Channel.basic_nack, tag, multiple=multiple, requeue=requeue)
+            self._run(self._core.basic_nack, tag, multiple=multiple, requeue=requeue)
 
     def reject(self, delivery_tag: int, *, requeue: bool = True) -> None:
         tag = self._local_tag(delivery_tag, "reject")
         if tag is not None:
-            self._call(Channel.basic_reject, tag, requeue=requeue)
+            self._run(self._core.basic_nack, tag, multiple=False, requeue=requeue)
 
     def process_events(self, timeout: float | None = 0.0) -> None:
+        if self._held_acks:  # a callback processing events itself
+            self._flush_acks()
         connection = self._connection
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             events = connection.drain()
             if events:
-                self._dispatch(events)
+                if self._core.tracing or self._batching is not None:
+                    self._dispatch(events)
+                    return
+                self._batching = threading.get_ident()
+                try:
+                    self._dispatch(events)
+                finally:
+                    self._batching = None
+                    if self._held_acks:
+                        self._flush_acks()
                 return
             if not connection.is_open:
                 return
@@ -292,13 +351,15 @@ class MemoryTransport(Transport):
 
     def _dispatch(self, events: list[Any]) -> None:
         current = self._channel.state.id
+        consumers = self._consumers
         for event in events:
             if event.channel != current:
                 continue  # for a channel closed since: its consumers are gone
-            if isinstance(event, Deliver):
-                consumer = self._consumers.get(event.consumer_tag)
+            if type(event) is Deliver:
+                consumer = consumers.get(event.consumer_tag)
                 if consumer is not None:
-                    consumer.callback(self._global(event.delivery))
+                    delivery = event.delivery
+                    consumer.callback(self._global(delivery) if self._tag_base else delivery)
             elif isinstance(event, Return):
                 for callback in list(self._return_callbacks):
                     callback(event.message)
@@ -314,6 +375,8 @@ class MemoryTransport(Transport):
         return self._connection.is_open
 
     def close(self) -> None:
+        if self._held_acks and self._connection.is_open:
+            self._flush_acks()
         self._connection.close()
         for consumer in self._consumers.values():
             consumer._active = False
