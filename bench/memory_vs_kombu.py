@@ -8,9 +8,10 @@ Publish N messages with 100-byte bodies, consume them, ack each one:
 
 Also: what publishing to a topic exchange costs with 10,000 bindings against 10, and the
 bytes of memory (tracemalloc) a queued 100-byte message costs beyond its body. Each timing
-is the best of ``--rounds`` runs.
+of the three contenders is the median of ``--rounds`` runs, interleaved so that load on
+the machine hits all three alike; a ratio is the median of the per-run ratios.
 
-    python -m bench.memory_vs_kombu [-n 20000] [--rounds 3]
+    python -m bench.memory_vs_kombu [-n 20000] [--rounds 7]
 
 Needs kombu (the ``bench`` extra).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -137,27 +139,50 @@ def bytes_per_queued_message(n: int) -> float:
     return (after - before) / n
 
 
+def interleaved(rounds: int, runs: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """Run each contender once per round, rotating who goes first, so that changing load
+    on the machine hits them alike; the seconds of every run, by contender."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    names = list(runs)
+    for round_ in range(rounds):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(runs[name]())
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20000, help="messages per run")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
     options = parser.parse_args()
     n, rounds = options.n, options.rounds
 
-    kombu_s = best(rounds, lambda: kombu_memory(n))
-    api_s = best(rounds, lambda: transport_api(n))
-    pika_s = best(rounds, lambda: pika_facade(n))
-    print(f"publish {n} -> consume -> ack, 100-byte bodies (best of {rounds})")
+    kombu_memory(n // 10), transport_api(n // 10), pika_facade(n // 10)  # warm up
+    times = interleaved(rounds, {
+        "kombu": lambda: kombu_memory(n),
+        "api": lambda: transport_api(n),
+        "pika": lambda: pika_facade(n),
+    })
+    kombu_s = statistics.median(times["kombu"])
+
+    def ratio(name: str) -> str:
+        ratios = sorted(k / m for k, m in zip(times["kombu"], times[name], strict=True))
+        return (f"{statistics.median(ratios):5.1f}x kombu "
+                f"(runs {ratios[0]:.1f}-{ratios[-1]:.1f})")
+
+    print(f"publish {n} -> consume -> ack, 100-byte bodies "
+          f"(medians of {rounds} interleaved runs; ratios per run)")
     print(f"  kombu memory://          {n / kombu_s:>10,.0f} msgs/s")
-    print(f"  msgbus Transport API     {n / api_s:>10,.0f} msgs/s   {kombu_s / api_s:5.1f}x kombu"
-          "  (target >= 10x)")
-    print(f"  msgbus pika facade       {n / pika_s:>10,.0f} msgs/s   {kombu_s / pika_s:5.1f}x kombu"
-          "  (target >= 5x)")
+    print(f"  msgbus Transport API     {n / statistics.median(times['api']):>10,.0f} msgs/s"
+          f"   {ratio('api')}  (target >= 10x)")
+    print(f"  msgbus pika facade       {n / statistics.median(times['pika']):>10,.0f} msgs/s"
+          f"   {ratio('pika')}  (target >= 5x)")
 
     publishes = max(2000, n // 4)
     few = best(rounds, lambda: topic_publish_cost(10, publishes))
     many = best(rounds, lambda: topic_publish_cost(10_000, publishes))
-    print("topic exchange publish cost")
+    print("topic exchange publish cost (best of the runs)")
     print(f"  10 bindings              {few * 1e6:>10.2f} us/publish")
     print(f"  10,000 bindings          {many * 1e6:>10.2f} us/publish   {many / few:5.2f}x"
           "  (target <= 2x)")

@@ -83,14 +83,15 @@ class Delivery:
     message_count: int | None = None
 
 
-_NO_PROPERTIES = Properties()
+#: A message without properties (transports share it, so that "none set" is an identity test).
+EMPTY_PROPERTIES = Properties()
 _set_body, _set_tag, _set_exchange, _set_key, _set_redelivered, _set_properties, \
     _set_consumer, _set_count = (getattr(Delivery, f.name).__set__ for f in fields(Delivery))
 
 
 def _init_delivery(self: Delivery, body: bytes, delivery_tag: int, exchange: str,
                    routing_key: str, redelivered: bool = False,
-                   properties: Properties = _NO_PROPERTIES, consumer_tag: str | None = None,
+                   properties: Properties = EMPTY_PROPERTIES, consumer_tag: str | None = None,
                    message_count: int | None = None) -> None:
     # The generated __init__ of a frozen dataclass calls object.__setattr__ per field; the
     # slots' own descriptors do the same in half the time, and this runs for every message.

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["BlockingChannel"]
 
 T = TypeVar("T")
+_MAX_TAG = 2**64 - 1  # a delivery tag is an unsigned 64-bit number on the wire
 
 
 class BlockingChannel:
@@ -50,6 +51,7 @@ class BlockingChannel:
 
     def __init__(self, impl: Channel, connection: BlockingConnection) -> None:
         self._impl = impl
+        self._core = impl.connection.broker._core
         self._connection = connection
         self._number = impl.channel_number
         self._closed = False
@@ -113,7 +115,7 @@ class BlockingChannel:
         self._mark_closed(reason)
 
     def _raise_if_not_open(self) -> None:
-        if self.is_closed:
+        if (self._closed or not self._impl.connection.state.open) and self.is_closed:
             raise exceptions.ChannelWrongStateError(CHANNEL_CLOSED)
 
     def _raise_deferred(self) -> None:
@@ -149,6 +151,20 @@ class BlockingChannel:
             return  # the broker already closed this channel: the frame goes nowhere
         try:
             method(*args, **kwargs)
+        except AMQPError as error:
+            if isinstance(error, ConnectionClosed):
+                self._connection._broker_closed(error)
+            else:
+                self._deferred = to_pika_error(error)
+
+    def _async_core(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """:meth:`_async` for a method of the broker core, run straight on the channel
+        (the short way, for what runs per message). The channel was checked open."""
+        impl = self._impl
+        if self._deferred is not None or not impl.state.open:
+            return  # the broker already closed this channel: the frame goes nowhere
+        try:
+            impl.connection.broker.run_on_channel(impl.state, method, *args, **kwargs)
         except AMQPError as error:
             if isinstance(error, ConnectionClosed):
                 self._connection._broker_closed(error)
@@ -352,12 +368,15 @@ class BlockingChannel:
                       mandatory: bool = False) -> None:
         self._raise_if_not_open()
         data = encode_body(body)
-        pika.spec.Basic.Publish(exchange=exchange, routing_key=routing_key,
-                                mandatory=mandatory).encode()
+        if not (type(exchange) is str and type(routing_key) is str
+                and len(exchange) < 64 and len(routing_key) < 64):
+            # what pika checks (at most 63 characters always fit in 255 bytes of UTF-8)
+            pika.spec.Basic.Publish(exchange=exchange, routing_key=routing_key,
+                                    mandatory=mandatory).encode()
         props = from_pika(properties)
         if not self._confirming:
-            self._async(self._impl.basic_publish, exchange, routing_key, data, props,
-                        mandatory=bool(mandatory))
+            self._async_core(self._core.basic_publish, exchange, routing_key, data, props,
+                             mandatory=bool(mandatory))
             return
         result = self._sync(self._impl.basic_publish, exchange, routing_key, data, props,
                             mandatory=bool(mandatory))
@@ -554,6 +573,9 @@ class BlockingChannel:
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
         self._raise_if_not_open()
+        if type(delivery_tag) is int and 0 <= delivery_tag <= _MAX_TAG:
+            self._async_core(self._core.basic_ack, delivery_tag, multiple=bool(multiple))
+            return
         m = wire(pika.spec.Basic.Ack(delivery_tag=delivery_tag, multiple=multiple))
         self._async(self._impl.basic_ack, m.delivery_tag, multiple=m.multiple)
 

@@ -12,7 +12,7 @@ from typing import Any
 import pika.spec
 from pika.compat import as_bytes
 
-from msgbus.values import Delivery, Properties, ReturnedMessage
+from msgbus.values import EMPTY_PROPERTIES, Delivery, Properties, ReturnedMessage
 
 __all__ = [
     "FIELDS",
@@ -31,7 +31,10 @@ FIELDS = (
     "app_id", "cluster_id",
 )
 
-_EMPTY = Properties()
+_EMPTY = EMPTY_PROPERTIES
+#: the attributes of a fresh pika ``BasicProperties()``
+_PIKA_EMPTY = dict(vars(pika.spec.BasicProperties()))
+_new = object.__new__
 
 
 def from_pika(properties: Any) -> Properties:
@@ -51,7 +54,9 @@ def from_pika(properties: Any) -> Properties:
 def to_pika(properties: Properties) -> pika.spec.BasicProperties:
     """msgbus :class:`Properties` → a fresh pika ``BasicProperties``."""
     if properties is _EMPTY:
-        return pika.spec.BasicProperties()
+        fresh = _new(pika.spec.BasicProperties)
+        fresh.__dict__.update(_PIKA_EMPTY)
+        return fresh
     headers = properties.headers
     delivery_mode = properties.delivery_mode
     return pika.spec.BasicProperties(
@@ -89,10 +94,12 @@ def encode_body(body: Any) -> bytes:
 
 
 def deliver_method(delivery: Delivery, consumer_tag: str) -> pika.spec.Basic.Deliver:
-    return pika.spec.Basic.Deliver(
+    method = _new(pika.spec.Basic.Deliver)  # what its __init__ sets, without the call
+    method.__dict__.update(
         consumer_tag=consumer_tag, delivery_tag=delivery.delivery_tag,
         redelivered=delivery.redelivered, exchange=delivery.exchange,
         routing_key=delivery.routing_key)
+    return method
 
 
 def get_ok_method(delivery: Delivery) -> pika.spec.Basic.GetOk:

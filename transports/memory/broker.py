@@ -21,7 +21,7 @@ from msgbus.errors import (
     TransportError,
     ValidationError,
 )
-from msgbus.values import Delivery, Properties
+from msgbus.values import EMPTY_PROPERTIES, Delivery, Properties
 from transports.memory.core import BrokerCore, PublishResult
 from transports.memory.entities import ChannelState, ConnectionState, OutboxEvent
 from transports.memory.events import BrokerEvent
@@ -328,7 +328,7 @@ class Channel:
                       properties: Properties | None = None, *, mandatory: bool = False
                       ) -> PublishResult:
         return self._call(self.connection.broker._core.basic_publish, exchange, routing_key,
-                          body, properties if properties is not None else _NO_PROPERTIES,
+                          body, properties if properties is not None else EMPTY_PROPERTIES,
                           mandatory=mandatory)
 
     def basic_consume(self, queue: str, consumer_tag: str = "", *, no_ack: bool = False,
@@ -371,7 +371,6 @@ class Channel:
         self._call(self.connection.broker._core.tx_rollback)
 
 
-_NO_PROPERTIES = Properties()
 
 _default_lock = threading.Lock()
 _named: dict[str, Broker] = {}

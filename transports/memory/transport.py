@@ -28,14 +28,12 @@ from msgbus.transport import (
     ReturnCallback,
     Transport,
 )
-from msgbus.values import Delivery, ExchangeType, Properties, QueueInfo
+from msgbus.values import EMPTY_PROPERTIES, Delivery, ExchangeType, Properties, QueueInfo
 from transports.memory.broker import Broker, Channel, default_broker
 from transports.memory.entities import ConsumerCancelled, Deliver, Return
 from transports.memory.fields import wire_table
 
 __all__ = ["MemoryTransport"]
-
-_NO_PROPERTIES = Properties()
 
 log = logging.getLogger("transports.memory")
 T = TypeVar("T")
@@ -253,7 +251,7 @@ class MemoryTransport(Transport):
         confirm = self.confirm_publishes
         result = self._run(self._core.basic_publish, exchange, routing_key,
                            body if type(body) is bytes else bytes(body),
-                           _NO_PROPERTIES if properties is None else properties,
+                           EMPTY_PROPERTIES if properties is None else properties,
                            mandatory=mandatory and not confirm)
         if confirm:
             if mandatory and not result.routed:
