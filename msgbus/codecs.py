@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from msgbus.errors import ValidationError
@@ -47,8 +48,26 @@ class Encoder(Protocol):
     def decode(self, data: bytes) -> Any: ...
 
 
-_json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_json_decode = json.JSONDecoder().decode
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _json_encoder() -> Any:
+    """The C encoder ``json.dumps(separators=(",", ":"), ensure_ascii=False)`` builds on
+    every call, built once (without the table of containers being encoded, which a failed
+    call would leave dirty: a circular value ends in ``RecursionError`` instead)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        return None
+    return make(None, _not_json, json.encoder.encode_basestring, None, ":", ",",
+                False, False, True)
+
+
+_c_encode = _json_encoder()
+_py_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_decoder = json.JSONDecoder()
+_json_decode = _decoder.decode
+_scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
 
 
 class JsonEncoder:
@@ -58,16 +77,40 @@ class JsonEncoder:
 
     def encode(self, data: Any) -> bytes:
         try:
-            return _json_encode(data).encode("utf-8")
+            if _c_encode is not None:
+                return "".join(_c_encode(data, 0)).encode("utf-8")
+            return _py_encode(data).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise EncodeError(f"JsonEncoder cannot encode the message: {exc}") from exc
+        except RecursionError as exc:
+            raise EncodeError(
+                "JsonEncoder cannot encode the message: it is circular or nested too deeply"
+            ) from exc
 
     def decode(self, data: bytes) -> Any:
         try:
-            return _json_decode(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise DecodeError(
                 f"JsonEncoder expects a UTF-8 JSON document, got {_preview(data)}: {exc}"
+            ) from exc
+        if text[:1] == "{":  # the common case: one object, no surrounding white space
+            try:
+                value, end = _scan(text, 0)
+            except (StopIteration, ValueError):
+                pass  # decoded again below, for the error message
+            else:
+                if end == len(text):
+                    return value
+        try:
+            return _json_decode(text)
+        except ValueError as exc:
+            raise DecodeError(
+                f"JsonEncoder expects a UTF-8 JSON document, got {_preview(data)}: {exc}"
+            ) from exc
+        except RecursionError as exc:
+            raise DecodeError(
+                f"JsonEncoder cannot decode {_preview(data)}: it is nested too deeply"
             ) from exc
 
     def __repr__(self) -> str:

@@ -180,32 +180,40 @@ class Message:
 
     @classmethod
     def from_dict(cls, body: Any) -> Message:
-        """Rebuild the right class of message from its dictionary form."""
+        """Rebuild the right class of message from its dictionary form (a copy of it)."""
         data = Message.validate(body)
         content = data.get("content") or {}
-        mtype, category = data["type"], data["category"]
-        cls_: type[Message]
-        if mtype == "result" and content.get("type") in _RESULTS:
-            cls_ = _RESULTS[content["type"]]
-        elif mtype == "command":
-            cls_ = RpcCommand if category == "rpc" else MessageCommand
-        elif mtype == "status":
-            cls_ = MessageStatus
-        else:
-            cls_ = Message
         version = data.get("version")
         reserved = data.get("_reserved")
-        message = cls_.__new__(cls_)  # validated above: no need for the constructors
-        message.body = {
-            "type": mtype,
-            "name": data["name"],
-            "category": category,
-            "version": version if isinstance(version, str) else WIRE_VERSION,
-            "fingerprint": dict(data.get("fingerprint") or {}),
-            "content": dict(content),
-            "_reserved": dict(reserved) if isinstance(reserved, Mapping) else {},
-        }
-        return message
+        return _new(
+            _class_of(data["type"], data["category"], content),
+            {
+                "type": data["type"],
+                "name": data["name"],
+                "category": data["category"],
+                "version": version if isinstance(version, str) else WIRE_VERSION,
+                "fingerprint": dict(data.get("fingerprint") or {}),
+                "content": dict(content),
+                "_reserved": dict(reserved) if isinstance(reserved, Mapping) else {},
+            },
+        )
+
+    @classmethod
+    def from_wire(cls, body: Any) -> Message:
+        """:meth:`from_dict` for a body just decoded, that nobody else holds: a body
+        with every key of the wire form, well typed, becomes the message's own body
+        instead of being copied."""
+        if (
+            type(body) is dict
+            and len(body) == 7
+            and type(body.get("version")) is str
+            and type(body.get("_reserved")) is dict
+            and type(body.get("content")) is dict
+            and type(body.get("fingerprint")) is dict
+        ):
+            data = Message.validate(body)
+            return _new(_class_of(data["type"], data["category"], data["content"]), data)
+        return cls.from_dict(body)
 
     # -- protocol ----------------------------------------------------------------------
 
@@ -232,9 +240,17 @@ class MessageCommand(Message):
     default_type = "command"
 
     def __init__(self, command: str, parameters: Any = None) -> None:
-        super().__init__(
-            None, command, {"parameters": parameters if parameters is not None else {}}
-        )
+        if type(command) is not str:
+            _check_str("name", command)
+        self.body = {
+            "type": "command",
+            "name": command,
+            "category": self.default_category,
+            "version": WIRE_VERSION,
+            "fingerprint": {},
+            "content": {"parameters": parameters if parameters is not None else {}},
+            "_reserved": {},
+        }
 
     @property
     def parameters(self) -> Any:
@@ -267,11 +283,19 @@ class MessageResult(Message):
     result_type = "success"
 
     def __init__(self, value: Any = None, message: str = "") -> None:
-        super().__init__(
-            None,
-            "result",
-            {"type": self.result_type, "value": value, "message": str(message)},
-        )
+        self.body = {
+            "type": "result",
+            "name": "result",
+            "category": "message",
+            "version": WIRE_VERSION,
+            "fingerprint": {},
+            "content": {
+                "type": self.result_type,
+                "value": value,
+                "message": message if type(message) is str else str(message),
+            },
+            "_reserved": {},
+        }
 
     @property
     def value(self) -> Any:
@@ -319,6 +343,25 @@ _RESULTS: dict[str, type[MessageResult]] = {
     "error": MessageResultError,
     "exception": MessageResultException,
 }
+
+
+def _class_of(mtype: str, category: str, content: Mapping[str, Any]) -> type[Message]:
+    """The class of message a validated body is."""
+    if mtype == "command":
+        return RpcCommand if category == "rpc" else MessageCommand
+    if mtype == "result":
+        kind = content.get("type")
+        return _RESULTS.get(kind, Message) if type(kind) is str else Message
+    if mtype == "status":
+        return MessageStatus
+    return Message
+
+
+def _new(cls: type[Message], body: dict[str, Any]) -> Message:
+    """A message of class ``cls`` with ``body``, already checked: no constructor runs."""
+    message = cls.__new__(cls)
+    message.body = body
+    return message
 
 
 def _check_str(what: str, value: object) -> None:

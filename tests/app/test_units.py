@@ -100,6 +100,52 @@ def test_json_encoder_round_trips_and_names_its_content_type() -> None:
         enc.decode(b"\x80\x81")
 
 
+def test_json_encoder_writes_what_json_dumps_writes() -> None:
+    enc = JsonEncoder()
+    body = MessageCommand("echo", {"text": "é\u2028\"", "n": [1, 2.5, None, True, -0.0]}).body
+    assert enc.encode(body) == json.dumps(
+        body, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def test_json_encoder_refuses_circular_values_and_bad_keys() -> None:
+    enc = JsonEncoder()
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    with pytest.raises(EncodeError, match="circular or nested too deeply"):
+        enc.encode(loop)
+    with pytest.raises(EncodeError, match="keys must be str, int, float, bool or None"):
+        enc.encode({(1, 2): "tuple key"})
+    assert enc.encode({"after": "errors"}) == b'{"after":"errors"}'  # nothing left dirty
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'{"a":1}', {"a": 1}),
+        (b' {"a": 1}\n', {"a": 1}),
+        (b"[1, 2]", [1, 2]),
+        (b'"text"', "text"),
+    ],
+)
+def test_json_decoder_takes_any_document(data: bytes, expected: Any) -> None:
+    assert JsonEncoder().decode(data) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"", r"got b'' \(0 bytes\): Expecting value"),
+        (b'{"a":1} {}', r"Extra data: line 1 column 9"),
+        (b'{"a":', r"Expecting value: line 1 column 6"),
+        (b"{'a': 1}", r"Expecting property name enclosed in double quotes"),
+    ],
+)
+def test_json_decoder_says_what_is_wrong(data: bytes, error: str) -> None:
+    with pytest.raises(DecodeError, match=error):
+        JsonEncoder().decode(data)
+
+
 def test_msgpack_encoder_is_chosen_by_content_type_on_receipt() -> None:
     enc = MsgpackEncoder()
     data = {"a": [1, "b"], "c": {"d": None}}
@@ -162,6 +208,22 @@ def test_from_dict_rebuilds_the_class(message: Message) -> None:
     assert type(again) is type(message)
     assert again == message
     assert bool(again) == bool(message)
+
+
+def test_from_wire_keeps_a_complete_body_and_copies_any_other() -> None:
+    body = JsonEncoder().decode(JsonEncoder().encode(MessageResult(3).body))
+    adopted = Message.from_wire(body)
+    assert type(adopted) is MessageResult and adopted.value == 3
+    assert adopted.body is body
+    partial = {"type": "result", "name": "result", "category": "message",
+               "content": {"type": "error", "value": None, "message": "m"}}
+    rebuilt = Message.from_wire(partial)
+    assert type(rebuilt) is MessageResultError and rebuilt.body is not partial
+    assert rebuilt.body["version"] == "2" and rebuilt.body["_reserved"] == {}
+    odd = {**MessageResult(1).body, "content": {"type": ["not", "hashable"]}}
+    assert type(Message.from_wire(odd)) is Message
+    with pytest.raises(InvalidMessage, match="'category' must be 'message' or 'rpc'"):
+        Message.from_wire({**MessageResult(1).body, "category": "other"})
 
 
 @pytest.mark.parametrize(
