@@ -66,6 +66,8 @@ class HandlerEntry:
     target: Any
     spec: HandlerSpec
     filters: tuple[FilterSpec, ...]
+    #: True for a :class:`~msgbus.handlers.Handler` class, False for a function.
+    is_class: bool = False
 
     @property
     def label(self) -> str:
@@ -92,7 +94,13 @@ class MessageProcessor:
         for klass in reversed(cls.__mro__):
             attributes.update(vars(klass))
         entries = [
-            HandlerEntry(attr, target, spec, filter_specs(target))
+            HandlerEntry(
+                attr,
+                target,
+                spec,
+                filter_specs(target),
+                isinstance(target, type) and issubclass(target, Handler),
+            )
             for attr, target in attributes.items()
             for spec in handler_specs(target)
         ]
@@ -102,11 +110,11 @@ class MessageProcessor:
     @classmethod
     def handlers_for(cls, category: str, type: str, name: str) -> tuple[HandlerEntry, ...]:
         """The handlers of a message, in definition order."""
-        key = (category, type, name)
-        found = cls._handler_cache.get(key)
+        found = cls._handler_cache.get((category, type, name))
         if found is None:
             found = tuple(e for e in cls._handler_entries if e.spec.matches(category, type, name))
-            cls._handler_cache[key] = found
+            if len(cls._handler_cache) < 10_000:  # bounded: names come from the network
+                cls._handler_cache[(category, type, name)] = found
         return found
 
     def __init__(
@@ -311,17 +319,20 @@ class MessageProcessor:
             log.debug("%s: no handler for %s %r", type(self).__name__, body["type"], body["name"])
             return True
         ok = True
-        private = len(entries) == 1
+        shared = len(entries) > 1  # then each handler gets its own copy
         for entry in entries:
             data = body if entry.spec.full_body else body.get("content", {})
-            if not private:
+            if shared:
                 data = copy.deepcopy(data)
             if entry.filters:
                 filtered, data = self._filter(entry, data, body)
                 if not filtered:
                     continue
             try:
-                self._call(entry, data, None)
+                if entry.is_class:
+                    entry.target(self, data, None).call()
+                else:
+                    entry.target(self, data)
             except Exception:
                 log.exception(
                     "%s: handler %s failed on %s %r; the message will be rejected",
@@ -354,10 +365,13 @@ class MessageProcessor:
             return True
         entry = entries[-1]
         data = body if entry.spec.full_body else body.get("content", {})
-        filtered, data = self._filter(entry, data, body)
-        if not filtered:
-            reply(MessageResultError(f"RPC {body['name']!r} refused by a filter of {entry.label}"))
-            return True
+        if entry.filters:
+            filtered, data = self._filter(entry, data, body)
+            if not filtered:
+                reply(
+                    MessageResultError(f"RPC {body['name']!r} refused by a filter of {entry.label}")
+                )
+                return True
         try:
             returned = self._call(entry, data, reply)
         except Exception as exc:
@@ -408,7 +422,7 @@ class MessageProcessor:
 
     def _call(self, entry: HandlerEntry, data: Any, reply: ReplyFunction | None) -> Any:
         target = entry.target
-        if isinstance(target, type) and issubclass(target, Handler):
+        if entry.is_class:
             return target(self, data, reply).call()
         function: Callable[..., Any] = target
         if entry.spec.category == "rpc":

@@ -42,7 +42,7 @@ from msgbus.connect import connect
 from msgbus.errors import ValidationError
 from msgbus.exchanges import Exchange
 from msgbus.fingerprint import Fingerprint
-from msgbus.messages import Message, MessageCommand, MessageResult, RpcCommand
+from msgbus.messages import WIRE_VERSION, Message, MessageCommand, MessageResult, RpcCommand
 from msgbus.rpc import PendingReply, RpcClient
 from msgbus.transport import Transport
 from msgbus.values import DeliveryMode, Properties
@@ -64,6 +64,16 @@ class GenericProducer:
     #: Publish with delivery mode 2, so messages in durable queues survive a restart.
     persistent: ClassVar[bool] = False
     _default_eks: list[tuple[type[Exchange], str]] | None = None
+    #: Whether message_<name> and rpc_<name> without a builder may skip the Message
+    #: object (False when a subclass overrides a method they would go through).
+    _plain: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plain = all(
+            getattr(cls, method) is getattr(GenericProducer, method)
+            for method in ("build", "send", "rpc", "start_rpc")
+        )
 
     def __init__(
         self,
@@ -142,6 +152,24 @@ class GenericProducer:
         message.body["fingerprint"].update(self.fingerprint)
         return message
 
+    def _command_body(
+        self, kind: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The body of the command ``message_<name>``/``rpc_<name>`` sends without a builder.
+
+        Its fingerprint is the producer's own dictionary, not a copy: for a body that is
+        encoded at once and dropped.
+        """
+        return {
+            "type": "command",
+            "name": name,
+            "category": "rpc" if kind == "rpc" else "message",
+            "version": WIRE_VERSION,
+            "fingerprint": self.fingerprint,
+            "content": {"parameters": {"args": list(args), "kwargs": kwargs}},
+            "_reserved": {},
+        }
+
     def resolve_eks(
         self, _key: str | None = None, _eks: EKS | None = None
     ) -> list[tuple[type[Exchange], str]]:
@@ -188,12 +216,17 @@ class GenericProducer:
         self, body: Mapping[str, Any], *, _key: str | None = None, _eks: EKS | None = None
     ) -> None:
         """Publish a message's dictionary form as it is (e.g. one received elsewhere)."""
-        eks = self.resolve_eks(_key, _eks)
+        if _key is None and _eks is None and self._default_eks is not None:
+            eks = self._default_eks
+        else:
+            eks = self.resolve_eks(_key, _eks)
         data = self.encoder.encode(body)
+        declared, publish, properties = self._declared, self.transport.publish, self._properties
         with self._lock:
             for exchange, key in eks:
-                self._declare(exchange)
-                self.transport.publish(exchange.name, key, data, self._properties)
+                if exchange not in declared:
+                    self._declare(exchange)
+                publish(exchange.name, key, data, properties)
 
     def message(self, *args: Any, _key: str | None = None, _eks: EKS | None = None,
                 **kwargs: Any) -> None:
@@ -206,7 +239,10 @@ class GenericProducer:
         self, name: str, /, *args: Any, _key: str | None = None, _eks: EKS | None = None,
         **kwargs: Any,
     ) -> None:
-        self.send(self.build("message", name, *args, **kwargs), _key=_key, _eks=_eks)
+        if self._plain and _builder(type(self), "message", name) is None:
+            self.forward(self._command_body("message", name, args, kwargs), _key=_key, _eks=_eks)
+        else:
+            self.send(self.build("message", name, *args, **kwargs), _key=_key, _eks=_eks)
 
     # -- RPC ---------------------------------------------------------------------------
 
@@ -239,13 +275,34 @@ class GenericProducer:
                 f"an RPC needs a message of category 'rpc', got {message.category!r} "
                 f"({type(message).__name__} {message.name!r})"
             )
-        exchange, key = self.resolve_eks(_key, _eks)[0]
-        with self._lock:
-            self._declare(exchange)
-        return self.rpc_client.start(
+        return self._start_encoded(
+            self.encoder.encode(message.body), message.type, message.name,
+            _key, _eks, _timeout, _max_retry,
+        )
+
+    def _start_encoded(
+        self,
+        data: bytes,
+        message_type: str,
+        message_name: str,
+        _key: str | None,
+        _eks: EKS | None,
+        _timeout: float | None,
+        _max_retry: int | None,
+    ) -> PendingReply:
+        if _key is None and _eks is None and self._default_eks is not None:
+            exchange, key = self._default_eks[0]
+        else:
+            exchange, key = self.resolve_eks(_key, _eks)[0]
+        if exchange not in self._declared:
+            with self._lock:
+                self._declare(exchange)
+        return self.rpc_client.start_encoded(
             exchange.name,
             key,
-            message,
+            data,
+            message_type,
+            message_name,
             timeout=self.rpc_timeout if _timeout is None else _timeout,
             max_retry=self.max_retry if _max_retry is None else _max_retry,
         )
@@ -262,6 +319,11 @@ class GenericProducer:
         _queue_only: bool = False,
         **kwargs: Any,
     ) -> Any:
+        if not _queue_only and self._plain and _builder(type(self), "rpc", name) is None:
+            return self._start_encoded(
+                self.encoder.encode(self._command_body("rpc", name, args, kwargs)),
+                "command", name, _key, _eks, _timeout, _max_retry,
+            ).wait()
         message = self.build("rpc", name, *args, **kwargs)
         if _queue_only:
             return self.rpc_to_queue(message, _key=_key, _eks=_eks)
@@ -278,6 +340,11 @@ class GenericProducer:
         _max_retry: int | None = None,
         **kwargs: Any,
     ) -> PendingReply:
+        if self._plain and _builder(type(self), "rpc", name) is None:
+            return self._start_encoded(
+                self.encoder.encode(self._command_body("rpc", name, args, kwargs)),
+                "command", name, _key, _eks, _timeout, _max_retry,
+            )
         message = self.build("rpc", name, *args, **kwargs)
         return self.start_rpc(
             message, _key=_key, _eks=_eks, _timeout=_timeout, _max_retry=_max_retry

@@ -8,9 +8,9 @@ auto-ack and matched to calls by correlation id.
 
 Waiting pumps the transport (``process_events``): on a transport shared with a processor,
 a single thread runs the whole round trip, the request's handler included. Several threads
-may wait at once; one of them pumps at a time and the others are woken when their reply is
-in. Time is read from an injected clock, so a :class:`~msgbus.clock.ManualClock` drives
-timeouts in tests.
+may wait at once; one of them pumps at a time and the others sleep until it has pumped (a
+lone caller takes no condition variable at all). Time is read from an injected clock, so a
+:class:`~msgbus.clock.ManualClock` drives timeouts in tests.
 
 A call that gets no reply within ``timeout`` is published again (with a new correlation
 id), up to ``max_retry`` more times; a reply to any of its attempts completes it. After
@@ -49,6 +49,17 @@ PUMP_SLICE = 0.05
 
 _ids = itertools.count(1)
 _prefix = uuid.uuid4().hex[:12]
+_id_prefix = f"{_prefix}.{os.getpid()}."
+
+
+def _new_id_prefix() -> None:
+    """A forked child numbers its calls under its own pid."""
+    global _id_prefix
+    _id_prefix = f"{_prefix}.{os.getpid()}."
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_id_prefix)
 
 
 class PendingReply:
@@ -62,7 +73,8 @@ class PendingReply:
         body: bytes,
         timeout: float,
         max_retry: int,
-        description: str,
+        message_type: str,
+        message_name: str,
     ) -> None:
         self._client = client
         self.exchange = exchange
@@ -70,11 +82,20 @@ class PendingReply:
         self.body = body
         self.timeout = timeout
         self.max_retry = max_retry
-        self.description = description
+        self.message_type = message_type
+        self.message_name = message_name
         self.attempts = 0
         self.correlation_ids: list[str] = []
         self.deadline = 0.0
         self.result: MessageResult | None = None
+
+    @property
+    def description(self) -> str:
+        """What the call is, for logs and the timeout message."""
+        return (
+            f"{self.message_type} {self.message_name!r} to exchange {self.exchange!r} "
+            f"with key {self.routing_key!r}"
+        )
 
     @property
     def correlation_id(self) -> str:
@@ -112,12 +133,15 @@ class RpcClient:
     ) -> None:
         self._transport = transport
         self._encoder = encoder
+        self._content_type = encoder.content_type
         self._clock = clock
         self._lock = lock
-        self._persistent = persistent
-        self._cond = threading.Condition()
+        self._delivery_mode = DeliveryMode.PERSISTENT if persistent else None
+        self._mutex = threading.Lock()  # the pending calls and their results
+        self._cond = threading.Condition(self._mutex)  # waiters that do not pump
+        self._waiters = 0
+        self._pump = threading.Lock()  # held by the thread that pumps the transport
         self._pending: dict[str, PendingReply] = {}
-        self._pumping = False
         self._reply_to: str | None = None
         self._reply_consumer: ConsumerHandle | None = None
 
@@ -125,7 +149,8 @@ class RpcClient:
 
     def reply_queue(self) -> str:
         """The queue replies come to, consumed; made on first use (call with the lock)."""
-        if self._reply_consumer is not None and self._reply_consumer.active:
+        consumer = self._reply_consumer
+        if consumer is not None and consumer.active:
             assert self._reply_to is not None
             return self._reply_to
         if self._transport.supports_direct_reply_to:
@@ -148,27 +173,50 @@ class RpcClient:
         max_retry: int,
     ) -> PendingReply:
         """Publish ``message`` as an RPC; return the call, in flight."""
+        return self.start_encoded(
+            exchange,
+            routing_key,
+            self._encoder.encode(message.body),
+            message.type,
+            message.name,
+            timeout=timeout,
+            max_retry=max_retry,
+        )
+
+    def start_encoded(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        message_type: str,
+        message_name: str,
+        *,
+        timeout: float,
+        max_retry: int,
+    ) -> PendingReply:
+        """:meth:`start` for a message already encoded (``body``), of that type and name."""
         if not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ValidationError(f"RPC _timeout must be a number > 0 (seconds), got {timeout!r}")
         if not (isinstance(max_retry, int) and max_retry >= 0):
             raise ValidationError(f"RPC _max_retry must be an integer >= 0, got {max_retry!r}")
         call = PendingReply(
-            self,
-            exchange,
-            routing_key,
-            self._encoder.encode(message.body),
-            float(timeout),
-            max_retry,
-            f"{message.type} {message.name!r} to exchange {exchange!r} with key {routing_key!r}",
+            self, exchange, routing_key, body, float(timeout), max_retry, message_type,
+            message_name,
         )
         self._publish_attempt(call)
         return call
 
     def _publish_attempt(self, call: PendingReply) -> None:
-        correlation_id = f"{_prefix}.{os.getpid()}.{next(_ids)}"
+        correlation_id = _id_prefix + str(next(_ids))
         with self._lock:
-            reply_to = self.reply_queue()
-            with self._cond:
+            consumer = self._reply_consumer
+            if consumer is not None and consumer.active:
+                reply_to = self._reply_to
+            else:
+                reply_to = self.reply_queue()
+            with self._mutex:
+                if call.result is not None:  # answered while this attempt was due
+                    return
                 call.attempts += 1
                 call.correlation_ids.append(correlation_id)
                 call.deadline = self._clock.monotonic() + call.timeout
@@ -179,10 +227,10 @@ class RpcClient:
                     call.routing_key,
                     call.body,
                     Properties(
-                        content_type=self._encoder.content_type,
+                        content_type=self._content_type,
                         correlation_id=correlation_id,
                         reply_to=reply_to,
-                        delivery_mode=DeliveryMode.PERSISTENT if self._persistent else None,
+                        delivery_mode=self._delivery_mode,
                     ),
                 )
             except BaseException:
@@ -191,8 +239,7 @@ class RpcClient:
 
     def _on_reply(self, delivery: Delivery) -> None:
         correlation_id = delivery.properties.correlation_id
-        with self._cond:
-            call = self._pending.get(correlation_id) if correlation_id else None
+        call = self._pending.get(correlation_id) if correlation_id else None
         if call is None:
             log.debug("discarding a reply nobody waits for (correlation_id=%r)", correlation_id)
             return
@@ -203,7 +250,7 @@ class RpcClient:
             body = decoder_for(delivery.properties.content_type, self._encoder).decode(
                 delivery.body
             )
-            reply = Message.from_dict(body)
+            reply = Message.from_wire(body)
         except (DecodeError, InvalidMessage) as exc:
             return MessageResultError(f"malformed RPC reply: {exc}")
         if not isinstance(reply, MessageResult):
@@ -214,17 +261,19 @@ class RpcClient:
         return reply
 
     def _finish(self, call: PendingReply, result: MessageResult | None) -> None:
-        with self._cond:
+        with self._mutex:
+            pending = self._pending
             for correlation_id in call.correlation_ids:
-                self._pending.pop(correlation_id, None)
+                pending.pop(correlation_id, None)
             if result is not None and call.result is None:
                 call.result = result
-            self._cond.notify_all()
+            if self._waiters:
+                self._cond.notify_all()
 
     def _expire(self, call: PendingReply) -> None:
         """The current attempt timed out: publish again, or give up after the last one."""
-        with self._cond:
-            if call.done or self._clock.monotonic() < call.deadline:
+        with self._mutex:
+            if call.result is not None or self._clock.monotonic() < call.deadline:
                 return
             last = call.attempts > call.max_retry
         if last:
@@ -243,40 +292,45 @@ class RpcClient:
     # -- waiting -----------------------------------------------------------------------
 
     def poll(self, call: PendingReply) -> bool:
-        if not call.done:
+        if call.result is None:
             with self._lock:
                 self._transport.process_events(0.0)
-            if not call.done:
+            if call.result is None:
                 self._expire(call)
-        return call.done
+        return call.result is not None
 
     def wait(self, call: PendingReply) -> MessageResult:
+        clock = self._clock
         while True:
-            with self._cond:
-                if call.result is not None:
-                    return call.result
-                expired = self._clock.monotonic() >= call.deadline
-                if not expired:
-                    if self._pumping:
-                        self._cond.wait(PUMP_SLICE)
-                        continue
-                    self._pumping = True
-            if expired:
+            result = call.result
+            if result is not None:
+                return result
+            if clock.monotonic() >= call.deadline:
                 self._expire(call)
-                continue
-            try:
-                with self._lock:
-                    self._transport.process_events(PUMP_SLICE)
-            except BaseException:
-                self._finish(call, None)  # the caller gets the error; forget the call
-                raise
-            finally:
+            elif self._pump.acquire(blocking=False):
+                try:
+                    if call.result is None:
+                        with self._lock:
+                            self._transport.process_events(PUMP_SLICE)
+                except BaseException:
+                    self._finish(call, None)  # the caller gets the error; forget the call
+                    raise
+                finally:
+                    self._pump.release()
+                    if self._waiters:  # another thread waits for its reply: wake it
+                        with self._cond:
+                            self._cond.notify_all()
+            else:  # another thread pumps: sleep until it has, or until our reply is in
                 with self._cond:
-                    self._pumping = False
-                    self._cond.notify_all()
+                    self._waiters += 1
+                    try:
+                        if call.result is None and self._pump.locked():
+                            self._cond.wait(PUMP_SLICE)
+                    finally:
+                        self._waiters -= 1
 
     def pending_count(self) -> int:
-        with self._cond:
+        with self._mutex:
             return len({id(call) for call in self._pending.values()})
 
     def close(self) -> None:
@@ -285,4 +339,3 @@ class RpcClient:
             if self._reply_consumer is not None and self._reply_consumer.active:
                 self._reply_consumer.cancel()
             self._reply_consumer = None
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from msgbus import (
     Fingerprint,
     GenericProducer,
     Handler,
+    Message,
     MessageFilter,
     MessageHandler,
     MessageHandlerFullBody,
@@ -114,6 +116,45 @@ def msgbus_status(status: str) -> Any:
     from msgbus import MessageStatus
 
     return MessageStatus(status)
+
+
+def test_producer_commands_on_the_wire_and_overridden_methods(
+    connect: Connect, names: Names
+) -> None:
+    x = make_exchange(names.exchange())
+    q = names.queue()
+    probe = connect()
+    probe.declare_exchange(x.name, "direct")
+    probe.declare_queue(q)
+    probe.bind_queue(q, x.name, "k")
+    producer = _producer(x, "k", connect())
+    producer.fingerprint["name"] = "renamed"  # the producer's fingerprint as it is now
+    producer.message_job(1, mode="fast")
+    pump(probe, until=lambda: probe.declare_queue(q, passive=True).message_count == 1)
+    delivery = probe.get(q, auto_ack=True)
+    assert delivery is not None
+    assert delivery.properties.content_type == "application/json"
+    assert json.loads(delivery.body) == {
+        "type": "command", "name": "job", "category": "message", "version": "2",
+        "fingerprint": producer.fingerprint,
+        "content": {"parameters": {"args": [1], "kwargs": {"mode": "fast"}}},
+        "_reserved": {},
+    }
+    assert list(json.loads(delivery.body)) == [
+        "type", "name", "category", "version", "fingerprint", "content", "_reserved"
+    ]
+
+    sent: list[Message] = []
+
+    class Auditing(GenericProducer):
+        eks = [(x, "k")]
+
+        def send(self, message: Message, **kwargs: Any) -> None:
+            sent.append(message)
+            super().send(message, **kwargs)
+
+    Auditing(transport=connect()).message_job(2)
+    assert [m.content["parameters"]["args"] for m in sent] == [[2]]
 
 
 def test_a_failing_filter_skips_only_its_handler(connect: Connect, names: Names) -> None:
