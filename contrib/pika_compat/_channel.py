@@ -33,9 +33,9 @@ from contrib.pika_compat._properties import (
     to_pika,
 )
 from msgbus.errors import AMQPError, AMQPNotImplemented, ConnectionClosed
-from msgbus.values import Delivery
 from msgbus.values import ReturnedMessage as MemoryReturned
 from transports.memory import Channel
+from transports.memory.entities import Deliver
 
 if TYPE_CHECKING:
     from contrib.pika_compat._connection import BlockingConnection
@@ -176,9 +176,10 @@ class BlockingChannel:
 
     # -- events from the connection -------------------------------------------------
 
-    def _on_deliver(self, consumer_tag: str, delivery: Delivery) -> None:
-        message = (deliver_method(delivery, consumer_tag), to_pika(delivery.properties),
-                   delivery.body)
+    def _on_deliver(self, event: Deliver) -> None:
+        consumer_tag = event.consumer_tag
+        message = (deliver_method(event), to_pika(event.message.properties),
+                   event.message.body)
         generator = self._generator
         if generator is not None and generator.consumer_tag == consumer_tag:
             generator.pending.append(message)

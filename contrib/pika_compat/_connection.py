@@ -194,7 +194,7 @@ class BlockingConnection:
             if channel is None:
                 continue
             if isinstance(event, Deliver):
-                channel._on_deliver(event.consumer_tag, event.delivery)
+                channel._on_deliver(event)
             elif isinstance(event, Return):
                 channel._on_return(event.message)
             elif isinstance(event, ConsumerCancelled):

@@ -13,6 +13,7 @@ import pika.spec
 from pika.compat import as_bytes
 
 from msgbus.values import EMPTY_PROPERTIES, Delivery, Properties, ReturnedMessage
+from transports.memory.entities import Deliver
 
 __all__ = [
     "FIELDS",
@@ -93,12 +94,13 @@ def encode_body(body: Any) -> bytes:
     return bytes(as_bytes(body))
 
 
-def deliver_method(delivery: Delivery, consumer_tag: str) -> pika.spec.Basic.Deliver:
+def deliver_method(event: Deliver) -> pika.spec.Basic.Deliver:
     method = _new(pika.spec.Basic.Deliver)  # what its __init__ sets, without the call
+    message = event.message
     method.__dict__.update(
-        consumer_tag=consumer_tag, delivery_tag=delivery.delivery_tag,
-        redelivered=delivery.redelivered, exchange=delivery.exchange,
-        routing_key=delivery.routing_key)
+        consumer_tag=event.consumer_tag, delivery_tag=event.delivery_tag,
+        redelivered=event.redelivered, exchange=message.exchange,
+        routing_key=message.routing_key)
     return method
 
 

@@ -31,7 +31,6 @@ from transports.memory.entities import (
     PublishConfirm,
     QueueState,
     Return,
-    Unacked,
     VHostState,
 )
 from transports.memory.events import BrokerEvent
@@ -242,7 +241,8 @@ class MessageFlow(abc.ABC):
             if per_message is not None:
                 ttl = per_message if ttl is None else min(ttl, per_message)
         queued = QueuedMessage(next(self._seq), message,
-                               None if ttl is None else self.clock.monotonic() + ttl / 1000)
+                               None if ttl is None else self.clock.monotonic() + ttl / 1000,
+                               queue)
         store = queue.store
         if not store._count and queue.consumers:
             consumer = self._pick_consumer(queue)
@@ -384,8 +384,9 @@ class MessageFlow(abc.ABC):
             return False
         tag = target.next_tag
         target.next_tag += 1
-        target.connection.outbox.append(Deliver(target.id, target.reply_consumer, Delivery(
-            body, tag, "", routing_key, False, properties, target.reply_consumer)))
+        target.connection.outbox.append(Deliver(
+            target.id, target.reply_consumer, tag, False,
+            Message(body, "", routing_key, properties)))
         if self.tracing:
             self._emit("delivered", target.connection.vhost, queue=routing_key,
                        consumer_tag=target.reply_consumer, delivery_tag=tag, body=body)
@@ -486,13 +487,14 @@ class MessageFlow(abc.ABC):
         tag = channel.next_tag
         channel.next_tag += 1
         if not consumer.no_ack:
-            channel.unacked[tag] = Unacked(tag, consumer.queue, queued, consumer)
+            queued.tag = tag
+            queued.consumer = consumer
+            channel.unacked[tag] = queued
             consumer.unacked += 1
             channel.counted_unacked += 1
         message = queued.message
-        channel.connection.outbox.append(Deliver(channel.id, consumer.tag, Delivery(
-            message.body, tag, message.exchange, message.routing_key, queued.redelivered,
-            message.properties, consumer.tag)))
+        channel.connection.outbox.append(
+            Deliver(channel.id, consumer.tag, tag, queued.redelivered, message))
         consumers = consumer.queue.consumers
         if len(consumers) > 1 and not consumer.queue.single_active:
             consumers.remove(consumer)
@@ -506,8 +508,7 @@ class MessageFlow(abc.ABC):
         """Deliver the next ``count`` ready messages of the consumer's queue to it (it is
         the queue's only consumer and has room for them; nothing is being traced)."""
         channel = consumer.channel
-        queue = consumer.queue
-        pop = queue.store.pop
+        pop = consumer.queue.store.pop
         append = channel.connection.outbox.append
         unacked = None if consumer.no_ack else channel.unacked
         channel_id, consumer_tag = channel.id, consumer.tag
@@ -515,12 +516,11 @@ class MessageFlow(abc.ABC):
         for tag in range(first, first + count):
             queued = pop()
             assert queued is not None
-            message = queued.message
             if unacked is not None:
-                unacked[tag] = Unacked(tag, queue, queued, consumer)
-            append(Deliver(channel_id, consumer_tag, Delivery(
-                message.body, tag, message.exchange, message.routing_key, queued.redelivered,
-                message.properties, consumer_tag)))
+                queued.tag = tag
+                queued.consumer = consumer
+                unacked[tag] = queued
+            append(Deliver(channel_id, consumer_tag, tag, queued.redelivered, queued.message))
         channel.next_tag = first + count
         if unacked is not None:
             consumer.unacked += count
@@ -539,7 +539,9 @@ class MessageFlow(abc.ABC):
         tag = channel.next_tag
         channel.next_tag += 1
         if not no_ack:
-            channel.unacked[tag] = Unacked(tag, queue, queued, None)
+            queued.tag = tag
+            queued.consumer = None
+            channel.unacked[tag] = queued
         message = queued.message
         if self.tracing:
             self._emit("delivered", queue.vhost, queue=queue.name, delivery_tag=tag,
@@ -549,19 +551,20 @@ class MessageFlow(abc.ABC):
 
     # -- acknowledgements -------------------------------------------------------------
 
-    def _take(self, channel: ChannelState, delivery_tag: int, multiple: bool) -> list[Unacked]:
+    def _take(self, channel: ChannelState, delivery_tag: int, multiple: bool
+              ) -> list[QueuedMessage]:
         taken = self._collect(channel, delivery_tag, multiple)
         self._release(channel, taken)
         return taken
 
-    def _release(self, channel: ChannelState, taken: list[Unacked]) -> None:
+    def _release(self, channel: ChannelState, taken: list[QueuedMessage]) -> None:
         for entry in taken:
             if entry.consumer is not None:
                 entry.consumer.unacked -= 1
                 channel.counted_unacked -= 1
 
     def _collect(self, channel: ChannelState, delivery_tag: int, multiple: bool
-                 ) -> list[Unacked]:
+                 ) -> list[QueuedMessage]:
         unacked = channel.unacked
         if multiple and delivery_tag == 0:
             tags = list(unacked)
@@ -573,7 +576,7 @@ class MessageFlow(abc.ABC):
             tags = [delivery_tag]
         return [unacked.pop(t) for t in tags]
 
-    def _after_settle(self, channel: ChannelState, taken: list[Unacked]) -> None:
+    def _after_settle(self, channel: ChannelState, taken: list[QueuedMessage]) -> None:
         """Settled deliveries free prefetch capacity: feed the queues that may use it (with
         a global prefetch, every queue the channel consumes from)."""
         if channel.blocked:
@@ -638,7 +641,7 @@ class MessageFlow(abc.ABC):
         for queue in freed.values():
             self._dispatch(queue)
 
-    def _settle_acked(self, channel: ChannelState, taken: list[Unacked]) -> None:
+    def _settle_acked(self, channel: ChannelState, taken: list[QueuedMessage]) -> None:
         if self.tracing:
             for entry in taken:
                 self._emit("acked", entry.queue.vhost, queue=entry.queue.name,
@@ -653,13 +656,13 @@ class MessageFlow(abc.ABC):
         taken = self._take(channel, delivery_tag, multiple)
         self._settle_nacked(channel, taken, requeue)
 
-    def _settle_nacked(self, channel: ChannelState, taken: list[Unacked], requeue: bool
+    def _settle_nacked(self, channel: ChannelState, taken: list[QueuedMessage], requeue: bool
                        ) -> None:
         for entry in taken:
             if requeue:
                 self._requeue(entry)
             else:
-                self._dead_letter(entry.queue, entry.queued, "rejected")
+                self._dead_letter(entry.queue, entry, "rejected")
         self._after_settle(channel, taken)
 
     def basic_recover(self, channel: ChannelState, *, requeue: bool = True) -> None:
@@ -669,14 +672,15 @@ class MessageFlow(abc.ABC):
             raise AMQPNotImplemented("NOT_IMPLEMENTED - requeue=false")
         self._requeue_all(channel)
 
-    def _requeue(self, entry: Unacked) -> None:
+    def _requeue(self, entry: QueuedMessage) -> None:
         queue = entry.queue
         vh = self.vhosts.get(queue.vhost)
         if vh is None or vh.queues.get(queue.name) is not queue:
             return
-        queue.store.requeue(entry.queued)
-        if entry.queued.expires_at is not None:
-            self._watch(queue, entry.queued.expires_at)
+        entry.consumer = None
+        queue.store.requeue(entry)
+        if entry.expires_at is not None:
+            self._watch(queue, entry.expires_at)
         if self.tracing:
             self._emit("requeued", queue.vhost, queue=queue.name, delivery_tag=entry.tag)
         if queue.overflow == "drop-head":

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from msgbus.values import Delivery, Properties, ReturnedMessage
-from transports.memory.queue import QueuedMessage, QueueStore
+from transports.memory.queue import Message, QueuedMessage, QueueStore
 
 __all__ = [
     "ChannelState",
@@ -22,7 +22,6 @@ __all__ = [
     "PublishConfirm",
     "QueueState",
     "Return",
-    "Unacked",
     "VHostState",
 ]
 
@@ -137,17 +136,6 @@ class ConsumerState:
         return not channel.global_prefetch or channel.counted_unacked < channel.global_prefetch
 
 
-class Unacked:
-    __slots__ = ("consumer", "queue", "queued", "tag")
-
-    def __init__(self, tag: int, queue: QueueState, queued: QueuedMessage,
-                 consumer: ConsumerState | None) -> None:
-        self.tag = tag
-        self.queue = queue
-        self.queued = queued
-        self.consumer = consumer
-
-
 class ChannelState:
     __slots__ = ("blocked", "confirm", "connection", "consumers", "counted_unacked",
                  "global_prefetch", "id", "next_publish_seq", "next_tag", "open", "prefetch",
@@ -158,7 +146,8 @@ class ChannelState:
         self.id = channel_id
         self.open = True
         self.next_tag = 1
-        self.unacked: dict[int, Unacked] = {}  # by delivery tag, in delivery order
+        # unacknowledged deliveries by delivery tag, in delivery order
+        self.unacked: dict[int, QueuedMessage] = {}
         self.counted_unacked = 0  # unacked deliveries to consumers (what global prefetch counts)
         self.consumers: dict[str, ConsumerState] = {}
         self.blocked: list[ConsumerState] = []  # blocked consumers, in the order they blocked
@@ -170,7 +159,7 @@ class ChannelState:
         self.reply_token: str | None = None
         # in tx mode (tx.select): publishes and acknowledgements waiting for tx.commit
         self.tx_publishes: list[tuple[str, str, bytes, Properties, bool]] | None = None
-        self.tx_acks: list[tuple[list[Unacked], bool | None]] | None = None
+        self.tx_acks: list[tuple[list[QueuedMessage], bool | None]] | None = None
 
 
 class ConnectionState:
@@ -199,11 +188,18 @@ class VHostState:
 
 
 class Deliver(NamedTuple):
-    """basic.deliver to a consumer."""
+    """basic.deliver to a consumer (the client makes its own delivery value of it)."""
 
     channel: int
     consumer_tag: str
-    delivery: Delivery
+    delivery_tag: int
+    redelivered: bool
+    message: Message
+
+    def delivery(self) -> Delivery:
+        message = self.message
+        return Delivery(message.body, self.delivery_tag, message.exchange, message.routing_key,
+                        self.redelivered, message.properties, self.consumer_tag)
 
 
 class Return(NamedTuple):

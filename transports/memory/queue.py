@@ -6,9 +6,12 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgbus.values import Properties
+
+if TYPE_CHECKING:
+    from transports.memory.entities import ConsumerState, QueueState
 
 __all__ = ["Message", "QueueStore", "QueuedMessage"]
 
@@ -31,15 +34,21 @@ class Message:
 
 
 class QueuedMessage:
-    """A message's life in one queue: its position, expiry and redelivery flag."""
+    """A message's life in one queue: its position, expiry and redelivery flag; and while
+    a client holds it unacknowledged, its delivery tag and the consumer it went to (None
+    for basic.get)."""
 
-    __slots__ = ("expires_at", "message", "redelivered", "seq")
+    __slots__ = ("consumer", "expires_at", "message", "queue", "redelivered", "seq", "tag")
 
-    def __init__(self, seq: int, message: Message, expires_at: float | None) -> None:
+    def __init__(self, seq: int, message: Message, expires_at: float | None,
+                 queue: QueueState) -> None:
         self.seq = seq
         self.message = message
         self.expires_at = expires_at
+        self.queue = queue
         self.redelivered = False
+        self.tag = 0
+        self.consumer: ConsumerState | None = None
 
     def __lt__(self, other: QueuedMessage) -> bool:
         return self.seq < other.seq

@@ -356,8 +356,11 @@ class MemoryTransport(Transport):
             if type(event) is Deliver:
                 consumer = consumers.get(event.consumer_tag)
                 if consumer is not None:
-                    delivery = event.delivery
-                    consumer.callback(self._global(delivery) if self._tag_base else delivery)
+                    message = event.message
+                    consumer.callback(Delivery(
+                        message.body, event.delivery_tag + self._tag_base, message.exchange,
+                        message.routing_key, event.redelivered, message.properties,
+                        event.consumer_tag))
             elif isinstance(event, Return):
                 for callback in list(self._return_callbacks):
                     callback(event.message)
