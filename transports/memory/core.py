@@ -349,7 +349,7 @@ class BrokerCore(MessageFlow):
                 if not queue.durable or queue.exclusive:
                     self._delete_queue(vh, queue)
                     continue
-                kept = [qm for qm in queue.store.clear() if qm.message.persistent]
+                kept = [qm for qm in queue.store.clear() if qm.persistent]
                 for qm in kept:
                     queue.store.append(qm)
                 queue.last_used = now

@@ -27,7 +27,7 @@ def routing_keys_of(message: Message) -> list[str]:
 def dead_lettered(queued: QueuedMessage, queue: QueueState, reason: str,
                   wall_time: float) -> tuple[Message, list[str]]:
     """The message to publish to ``queue``'s dead-letter exchange, and its routing keys."""
-    message = queued.message
+    message = queued
     props = message.properties
     headers: dict[str, Any] = {k: v for k, v in (props.headers or {}).items() if k != "CC"}
     keys = routing_keys_of(message)

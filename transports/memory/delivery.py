@@ -136,7 +136,7 @@ class MessageFlow(abc.ABC):
                 accepted = True
             else:
                 routed = 1
-                accepted = self._enqueue(queue, Message(body, exchange, routing_key, properties))
+                accepted = self._enqueue(queue, body, exchange, routing_key, properties)
             if not mandatory and not channel.confirm and accepted:
                 return _PUBLISHED[routed]
             return self._confirm(channel, exchange, routing_key, body, properties,
@@ -150,7 +150,6 @@ class MessageFlow(abc.ABC):
             if "BCC" in headers:
                 properties = dataclasses.replace(
                     properties, headers={k: v for k, v in headers.items() if k != "BCC"})
-        message = Message(body, exchange, routing_key, properties)
         if self.tracing:
             self._emit("published", vh.name, exchange=exchange, routing_key=routing_key,
                        body=body, properties=properties)
@@ -160,7 +159,8 @@ class MessageFlow(abc.ABC):
                        queues=tuple(q.name for q in queues))
         accepted = True
         for queue in queues:
-            accepted = self._enqueue(queue, message) and accepted
+            if not self._enqueue(queue, body, exchange, routing_key, properties):
+                accepted = False
         if not mandatory and not channel.confirm and accepted and len(queues) < 2:
             return _PUBLISHED[len(queues)]
         return self._confirm(channel, exchange, routing_key, body, properties,
@@ -232,15 +232,16 @@ class MessageFlow(abc.ABC):
                     work.append(dest)
         return list(found.values())
 
-    def _enqueue(self, queue: QueueState, message: Message) -> bool:
+    def _enqueue(self, queue: QueueState, body: bytes, exchange: str, routing_key: str,
+                 properties: Properties) -> bool:
         """Put a routed message in ``queue``; False when the queue refused it (overflow)."""
         ttl = queue.message_ttl
-        expiration = message.properties.expiration
+        expiration = properties.expiration
         if expiration is not None:
             per_message = args.parse_expiration(expiration)
             if per_message is not None:
                 ttl = per_message if ttl is None else min(ttl, per_message)
-        queued = QueuedMessage(next(self._seq), message,
+        queued = QueuedMessage(next(self._seq), body, exchange, routing_key, properties,
                                None if ttl is None else self.clock.monotonic() + ttl / 1000,
                                queue)
         store = queue.store
@@ -290,7 +291,8 @@ class MessageFlow(abc.ABC):
                        exchange=message.exchange, routing_key=message.routing_key,
                        queues=tuple(q.name for q in targets))
         for target in targets:
-            self._enqueue(target, message)
+            self._enqueue(target, message.body, message.exchange, message.routing_key,
+                          message.properties)
 
     def _watch(self, queue: QueueState, deadline: float) -> None:
         self._timed.add(queue)
@@ -492,7 +494,7 @@ class MessageFlow(abc.ABC):
             channel.unacked[tag] = queued
             consumer.unacked += 1
             channel.counted_unacked += 1
-        message = queued.message
+        message = queued
         channel.connection.outbox.append(
             Deliver(channel.id, consumer.tag, tag, queued.redelivered, message))
         consumers = consumer.queue.consumers
@@ -520,7 +522,7 @@ class MessageFlow(abc.ABC):
                 queued.tag = tag
                 queued.consumer = consumer
                 unacked[tag] = queued
-            append(Deliver(channel_id, consumer_tag, tag, queued.redelivered, queued.message))
+            append(Deliver(channel_id, consumer_tag, tag, queued.redelivered, queued))
         channel.next_tag = first + count
         if unacked is not None:
             consumer.unacked += count
@@ -542,7 +544,7 @@ class MessageFlow(abc.ABC):
             queued.tag = tag
             queued.consumer = None
             channel.unacked[tag] = queued
-        message = queued.message
+        message = queued
         if self.tracing:
             self._emit("delivered", queue.vhost, queue=queue.name, delivery_tag=tag,
                        redelivered=queued.redelivered, body=message.body)

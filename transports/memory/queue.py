@@ -33,17 +33,20 @@ class Message:
         return self.properties.delivery_mode == 2
 
 
-class QueuedMessage:
-    """A message's life in one queue: its position, expiry and redelivery flag; and while
-    a client holds it unacknowledged, its delivery tag and the consumer it went to (None
-    for basic.get)."""
+class QueuedMessage(Message):
+    """A message in one queue (its own copy of the message's fields): its position, expiry
+    and redelivery flag; and while a client holds it unacknowledged, its delivery tag and
+    the consumer it went to (None for basic.get)."""
 
-    __slots__ = ("consumer", "expires_at", "message", "queue", "redelivered", "seq", "tag")
+    __slots__ = ("consumer", "expires_at", "queue", "redelivered", "seq", "tag")
 
-    def __init__(self, seq: int, message: Message, expires_at: float | None,
-                 queue: QueueState) -> None:
+    def __init__(self, seq: int, body: bytes, exchange: str, routing_key: str,
+                 properties: Properties, expires_at: float | None, queue: QueueState) -> None:
+        self.body = body
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.properties = properties
         self.seq = seq
-        self.message = message
         self.expires_at = expires_at
         self.queue = queue
         self.redelivered = False
@@ -55,7 +58,7 @@ class QueuedMessage:
 
     @property
     def size(self) -> int:
-        return len(self.message.body)
+        return len(self.body)
 
 
 class _Level:
@@ -103,7 +106,7 @@ class QueueStore:
     def _level_for(self, qm: QueuedMessage) -> _Level:
         if self.max_priority is None:
             return self._levels[0]
-        priority = qm.message.properties.priority or 0
+        priority = qm.properties.priority or 0
         return self._levels[max(0, min(priority, self.max_priority))]
 
     def append(self, qm: QueuedMessage) -> None:
@@ -113,7 +116,7 @@ class QueueStore:
         else:
             self._level_for(qm).fresh.append(qm)
         self._count += 1
-        self.bytes += len(qm.message.body)
+        self.bytes += len(qm.body)
 
     def requeue(self, qm: QueuedMessage) -> None:
         """Put a delivered message back at its original position, flagged redelivered."""
@@ -147,7 +150,7 @@ class QueueStore:
                 return None
             qm = head.pop()
         self._count -= 1
-        self.bytes -= len(qm.message.body)
+        self.bytes -= len(qm.body)
         return qm
 
     def pop_expired(self, now: float) -> Iterator[QueuedMessage]:
