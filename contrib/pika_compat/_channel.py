@@ -57,10 +57,13 @@ class BlockingChannel:
         self._closed = False
         self._closing_reason: BaseException | None = None
         self._deferred: BaseException | None = None  # a close the program has not seen yet
+        self._close_seen = False  # the dispatch reached that close
         self._consumers: dict[str, ConsumerInfo] = {}
         self._pending: deque[tuple[str, Any]] = deque()
         self._generator: GeneratorInfo | None = None
         self._confirming = False
+        self._holding = False  # dispatching to consumer callbacks: their acks are held
+        self._held_acks: list[int] = []
         self._return_callbacks: list[Callable[..., None]] = []
         self._cancel_callbacks: list[Callable[..., None]] = []
 
@@ -106,6 +109,9 @@ class BlockingChannel:
         self._closed = True
         self._closing_reason = reason
         self._deferred = None
+        self._held_acks = []
+        if self in self._connection._holding_acks:
+            self._connection._holding_acks.remove(self)
         self._consumers.clear()
         self._generator = None
         self._pending.clear()
@@ -115,6 +121,8 @@ class BlockingChannel:
         self._mark_closed(reason)
 
     def _raise_if_not_open(self) -> None:
+        if self._connection._holding_acks:
+            self._connection._flush_acks()
         if (self._closed or not self._impl.connection.state.open) and self.is_closed:
             raise exceptions.ChannelWrongStateError(CHANNEL_CLOSED)
 
@@ -155,7 +163,7 @@ class BlockingChannel:
             if isinstance(error, ConnectionClosed):
                 self._connection._broker_closed(error)
             else:
-                self._deferred = to_pika_error(error)
+                self._defer(to_pika_error(error))
 
     def _async_core(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """:meth:`_async` for a method of the broker core, run straight on the channel
@@ -169,7 +177,16 @@ class BlockingChannel:
             if isinstance(error, ConnectionClosed):
                 self._connection._broker_closed(error)
             else:
-                self._deferred = to_pika_error(error)
+                self._defer(to_pika_error(error))
+
+    def _defer(self, reason: BaseException) -> None:
+        """The broker closed this channel for an asynchronous method: a synchronous call
+        hears of it at once, consumer callbacks only after the deliveries the broker sent
+        before the close (pika reads them first, in order)."""
+        self._deferred = reason
+        self._close_seen = False
+        self._connection._pump()
+        self._pending.append(("close", None))
 
     def _frame(self, method: Any) -> pika.frame.Method[Any]:
         return pika.frame.Method(self._number, method)
@@ -208,6 +225,29 @@ class BlockingChannel:
         return bool(self._pending)
 
     def _dispatch_events(self) -> None:
+        if self._core.tracing:  # a trace shows each ack where the program made it
+            self._dispatch_pending()
+            return
+        self._holding = True
+        try:
+            self._dispatch_pending()
+        finally:
+            self._holding = False
+            if self._held_acks:
+                self._flush_acks()
+
+    def _flush_acks(self) -> None:
+        """Send the acks held during a dispatch, together: the broker takes them in order
+        (an unknown tag closes the channel, as a single ack would)."""
+        tags = self._held_acks
+        self._held_acks = []
+        holding = self._connection._holding_acks
+        if self in holding:
+            holding.remove(self)
+        if tags and not self._closed:
+            self._async_core(self._core.basic_ack_each, tags)
+
+    def _dispatch_pending(self) -> None:
         while self._pending and not self._closed:
             kind, payload = self._pending.popleft()
             if kind == "deliver":
@@ -215,6 +255,9 @@ class BlockingChannel:
                 consumer = self._consumers.get(method.consumer_tag)
                 if consumer is not None and consumer.callback is not None:
                     consumer.callback(self, method, properties, body)
+            elif kind == "close":
+                self._close_seen = True
+                break
             elif kind == "cancel":
                 self._consumers.pop(payload, None)
                 frame = self._frame(pika.spec.Basic.Cancel(consumer_tag=payload, nowait=True))
@@ -490,7 +533,8 @@ class BlockingChannel:
 
     def _process_data_events(self, time_limit: float | None) -> None:
         self._connection.process_data_events(time_limit=time_limit)
-        self._raise_deferred()
+        if self._close_seen:
+            self._raise_deferred()
         if self._closed and isinstance(self._closing_reason, exceptions.ChannelClosedByBroker):
             raise self._closing_reason
 
@@ -573,6 +617,14 @@ class BlockingChannel:
     # -- acknowledgements -----------------------------------------------------------
 
     def basic_ack(self, delivery_tag: int = 0, multiple: bool = False) -> None:
+        if (self._holding and not multiple and type(delivery_tag) is int
+                and 0 < delivery_tag <= _MAX_TAG and not self._closed):
+            # in a consumer callback: held until the dispatch ends or the program does
+            # anything else on this connection, then sent with the others
+            if not self._held_acks:
+                self._connection._holding_acks.append(self)
+            self._held_acks.append(delivery_tag)
+            return
         self._raise_if_not_open()
         if type(delivery_tag) is int and 0 <= delivery_tag <= _MAX_TAG:
             self._async_core(self._core.basic_ack, delivery_tag, multiple=bool(multiple))

@@ -49,6 +49,8 @@ class BlockingConnection:
         self._closed = False
         self._closing_reason: BaseException | None = None
         self._dispatch_depth = 0
+        # channels holding acks that their consumer callbacks made (see BlockingChannel)
+        self._holding_acks: list[BlockingChannel] = []
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._timer_ids = itertools.count(1)
         self._cancelled_timers: set[int] = set()
@@ -149,7 +151,13 @@ class BlockingConnection:
         self._shut(reason)
         return reason
 
+    def _flush_acks(self) -> None:
+        for channel in list(self._holding_acks):
+            channel._flush_acks()
+
     def _raise_if_closed(self, what: str) -> None:
+        if self._holding_acks:
+            self._flush_acks()
         if self.is_closed:
             raise exceptions.ConnectionWrongStateError(what)
 

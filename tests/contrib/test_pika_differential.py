@@ -725,3 +725,52 @@ def test_prefetch_size_is_not_implemented(amqp_url: str, names: Names) -> None:
         w.attempt("after", lambda: ch.queue_declare(names.queue()))
 
     check(scenario, amqp_url, names)
+
+
+def test_acks_made_in_consumer_callbacks(amqp_url: str, names: Names) -> None:
+    # acks made by callbacks, each followed by a publish; then a bad ack: the deliveries
+    # the broker sent before it closed the channel still reach the callback
+    def scenario(w: World) -> None:
+        q, out = names.queue(), names.queue("out")
+        connection = w.connect()
+        ch = connection.channel()
+        ch.queue_declare(q)
+        ch.queue_declare(out)
+        for i in range(4):
+            ch.basic_publish("", q, b"%d" % i)
+        ch.basic_qos(prefetch_count=1)
+        seen: list[Any] = []
+
+        def on_message(c: Any, method: Any, _properties: Any, body: bytes) -> None:
+            seen.append(body)
+            c.basic_ack(method.delivery_tag)
+            c.basic_publish("", out, body)
+            if len(seen) == 4:
+                c.stop_consuming()
+
+        ch.basic_consume(q, on_message)
+        w.attempt("consuming", lambda: ch.start_consuming())
+        w.record("seen", seen)
+        for i in range(3):
+            ch.basic_publish("", q, b"late %d" % i)
+        ch.basic_qos(prefetch_count=3)
+        late: list[Any] = []
+
+        def on_late(c: Any, method: Any, _properties: Any, body: bytes) -> None:
+            late.append((body, method.redelivered))
+            if len(late) == 1:
+                w.elapse(0.3)  # the other two deliveries are on their way meanwhile
+                c.basic_ack(method.delivery_tag + 100)
+            else:
+                c.basic_ack(method.delivery_tag)
+
+        ch.basic_consume(q, on_late)
+        w.attempt("consuming again", lambda: ch.start_consuming())
+        w.record("late", late)
+        w.record("channel open", ch.is_open)
+        other = connection.channel()
+        w.settle(connection)
+        w.record("left", w.get_all(other, q))
+        w.record("out", w.get_all(other, out))
+
+    check(scenario, amqp_url, names)
