@@ -36,7 +36,9 @@ the transport is closed. Listeners of ``add_connection_listener`` see every step
 one thread, the one running ``process_events`` (where consumer and return callbacks run;
 listeners run in the call that saw the change). ``ack``, ``nack`` and ``reject`` are safe
 from any thread: from another one they go through ``add_callback_threadsafe`` and happen
-in the owning thread's next ``process_events``.
+in the owning thread's next ``process_events``. An ack made in a consumer callback is held
+and sent with the others when the callbacks are done, as one ``multiple`` ack where that
+acknowledges exactly the same messages (see :mod:`transports.rabbitmq._acks`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from msgbus import errors
 from msgbus.transport import Arguments, ConsumerHandle, DeliveryCallback, ReturnCallback, Transport
 from msgbus.values import Delivery, ExchangeType, Properties, QueueInfo
 from transports.rabbitmq import _errors
+from transports.rabbitmq._acks import Acks
 from transports.rabbitmq._consumer import RabbitMQConsumer
 from transports.rabbitmq._properties import from_pika, returned_from_pika, to_pika
 from transports.rabbitmq._recovery import Recovery
@@ -104,6 +107,7 @@ class RabbitMQTransport(Transport):
         self._tag_base = 0  # added to the current channel's tags
         self._tag_high = 0  # the highest tag handed out so far
         self._qos = 0  # the per-consumer prefetch the channel is set to
+        self._acks = Acks(self)
         self._closed = False
         self._owner = get_ident()
         self._recovery = Recovery(self, recovery if recovery is not None else RecoveryPolicy())
@@ -170,12 +174,14 @@ class RabbitMQTransport(Transport):
         channel.add_on_cancel_callback(self._on_broker_cancel)
         self._tag_base = self._tag_high
         self._qos = 0
+        self._acks.reset()
         self._channel = channel
         return channel
 
     def _channel_closed(self) -> None:
         """The broker closed the channel: its consumers are gone, a new one opens next."""
         self._channel = None
+        self._acks.reset()
         for consumer in self._consumers.values():
             consumer._stopped()
         self._consumers.clear()
@@ -203,6 +209,8 @@ class RabbitMQTransport(Transport):
             channel: BlockingChannel | None = None
             try:
                 channel = self._ensure_channel()
+                if self._acks.held:  # they go before anything else the channel does
+                    self._acks.flush(channel)
                 return op(channel)
             except _errors.PIKA_ERRORS as exc:
                 self._failed(channel, exc, after_recovery, target)
@@ -400,6 +408,8 @@ class RabbitMQTransport(Transport):
         channel = self._channel
         if channel is not None:  # the common case, without the detour through _run
             try:
+                if self._acks.held:  # acks made before it go before it
+                    self._acks.flush(channel)
                 channel.basic_publish(exchange, routing_key, body, pika_properties, mandatory)
                 return
             except _errors.PIKA_ERRORS as exc:
@@ -448,6 +458,7 @@ class RabbitMQTransport(Transport):
             self._qos = consumer.prefetch
         base = self._tag_base
         callback = consumer.callback
+        opened = None if consumer.auto_ack else self._acks.open.add
 
         def on_message(
             _ch: Any, method: Any, properties: pika.BasicProperties, body: bytes
@@ -455,6 +466,8 @@ class RabbitMQTransport(Transport):
             tag = base + method.delivery_tag
             if tag > self._tag_high:
                 self._tag_high = tag
+            if opened is not None:
+                opened(method.delivery_tag)
             callback(
                 Delivery(
                     body, tag, method.exchange, method.routing_key, method.redelivered,
@@ -491,6 +504,8 @@ class RabbitMQTransport(Transport):
         tag = base + method.delivery_tag
         if tag > self._tag_high:
             self._tag_high = tag
+        if not auto_ack:
+            self._acks.open.add(method.delivery_tag)
         return Delivery(
             body or b"", tag, method.exchange, method.routing_key, method.redelivered,
             from_pika(properties), None, method.message_count,
@@ -498,79 +513,28 @@ class RabbitMQTransport(Transport):
 
     def ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
         """basic.ack; safe from any thread (see the module documentation)."""
-        channel, base = self._channel, self._tag_base
-        if channel is None or delivery_tag <= base or get_ident() != self._owner:
-            self._settle("ack", delivery_tag, multiple, False)
-            return
-        try:  # the common case: a tag of the current channel, on the owning thread
-            channel.basic_ack(delivery_tag - base, multiple)
-        except _errors.PIKA_ERRORS as exc:
-            self._failed(channel, exc, "ignore")
-            self._warn_stale("ack", delivery_tag)  # recovered: the tag was the lost channel's
+        self._acks.ack(delivery_tag, multiple)
 
     def nack(self, delivery_tag: int, *, multiple: bool = False, requeue: bool = True) -> None:
         """basic.nack; safe from any thread (see the module documentation)."""
-        self._settle("nack", delivery_tag, multiple, requeue)
+        self._acks.settle("nack", delivery_tag, multiple, requeue)
 
     def reject(self, delivery_tag: int, *, requeue: bool = True) -> None:
         """basic.reject; safe from any thread (see the module documentation)."""
-        self._settle("reject", delivery_tag, False, requeue)
-
-    def _settle(self, verb: str, tag: int, multiple: bool, requeue: bool) -> None:
-        if get_ident() != self._owner:
-            connection = self._connection
-            if connection is not None:
-                try:
-                    connection.add_callback_threadsafe(
-                        lambda: self._settle_now(verb, tag, multiple, requeue)
-                    )
-                    return
-                except _errors.PIKA_ERRORS:
-                    pass  # the connection is gone, so is the tag: warned about below
-            self._warn_stale(verb, tag)
-            return
-        self._settle_now(verb, tag, multiple, requeue)
-
-    def _settle_now(self, verb: str, tag: int, multiple: bool, requeue: bool) -> None:
-        channel = self._channel
-        if channel is None:
-            if self._closed:
-                self._warn_stale(verb, tag)
-                return
-            try:
-                channel = self._ensure_channel()
-            except _errors.PIKA_ERRORS as exc:
-                self._failed(None, exc, "ignore")
-                self._warn_stale(verb, tag)  # recovered: the tag is from the lost connection
-                return
-        base = self._tag_base
-        if tag and tag <= base:
-            self._warn_stale(verb, tag)
-            return
-        raw = tag - base if tag else 0
-        try:
-            if verb == "ack":
-                channel.basic_ack(raw, multiple)
-            elif verb == "nack":
-                channel.basic_nack(raw, multiple, requeue)
-            else:
-                channel.basic_reject(raw, requeue)
-        except _errors.PIKA_ERRORS as exc:
-            self._failed(channel, exc, "ignore")
-            self._warn_stale(verb, tag)  # recovered: the tag is from the lost connection
-
-    def _warn_stale(self, verb: str, tag: int) -> None:
-        log.warning(
-            "%s of delivery tag %d ignored: it belongs to a channel that is closed "
-            "(the broker has requeued the message)", verb, tag,
-        )
+        self._acks.settle("reject", delivery_tag, False, requeue)
 
     def process_events(self, timeout: float | None = 0.0) -> None:
         self._owner = get_ident()
 
         def op(channel: BlockingChannel) -> None:
             assert self._connection is not None
-            self._connection.process_data_events(time_limit=timeout)
+            self._acks.dispatching += 1
+            try:
+                self._connection.process_data_events(time_limit=timeout)
+            finally:
+                self._acks.dispatching -= 1
+                if self._acks.held and channel.is_open:  # what the callbacks acked
+                    self._acks.flush(channel)
             if channel.is_closed:
                 raise pika.exceptions.ChannelWrongStateError("channel closed")
 
@@ -586,7 +550,13 @@ class RabbitMQTransport(Transport):
         if self._closed:
             return
         self._closed = True
-        self._channel = None
+        channel, self._channel = self._channel, None
+        if channel is not None and self._acks.held:
+            try:
+                self._acks.flush(channel)
+            except _errors.PIKA_ERRORS as exc:
+                log.debug("sending the last acks to %s: %r", self._url, exc)
+        self._acks.reset()
         for consumer in self._consumers.values():
             consumer._stopped()
         self._consumers.clear()
