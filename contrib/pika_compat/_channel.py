@@ -22,7 +22,14 @@ import pika.spec
 from pika import exceptions, validators
 from pika.adapters.blocking_connection import ReturnedMessage
 
-from contrib.pika_compat._consumers import ConsumerInfo, GeneratorInfo, Message, OnMessage, wire
+from contrib.pika_compat._consumers import (
+    ConsumerInfo,
+    GeneratorInfo,
+    Message,
+    OnMessage,
+    PendingBatch,
+    wire,
+)
 from contrib.pika_compat._errors import CHANNEL_CLOSED, to_pika_error
 from contrib.pika_compat._properties import (
     deliver_method,
@@ -35,7 +42,7 @@ from contrib.pika_compat._properties import (
 from msgbus.errors import AMQPError, AMQPNotImplemented, ConnectionClosed
 from msgbus.values import ReturnedMessage as MemoryReturned
 from transports.memory import Channel
-from transports.memory.entities import Deliver
+from transports.memory.entities import Deliver, DeliverMany
 
 if TYPE_CHECKING:
     from contrib.pika_compat._connection import BlockingConnection
@@ -193,10 +200,19 @@ class BlockingChannel:
 
     # -- events from the connection -------------------------------------------------
 
+    def _on_deliver_many(self, event: DeliverMany) -> None:
+        generator = self._generator
+        if generator is not None and generator.consumer_tag == event.consumer_tag:
+            generator.pending.extend(PendingBatch(event).take_all())
+            self._connection._request_wakeup()
+        else:
+            self._pending.append(("batch", PendingBatch(event)))
+
     def _on_deliver(self, event: Deliver) -> None:
         consumer_tag = event.consumer_tag
-        message = (deliver_method(event), to_pika(event.message.properties),
-                   event.message.body)
+        message = (deliver_method(consumer_tag, event.delivery_tag, event.redelivered,
+                                  event.message),
+                   to_pika(event.message.properties), event.message.body)
         generator = self._generator
         if generator is not None and generator.consumer_tag == consumer_tag:
             generator.pending.append(message)
@@ -248,8 +264,22 @@ class BlockingChannel:
             self._async_core(self._core.basic_ack_each, tags)
 
     def _dispatch_pending(self) -> None:
-        while self._pending and not self._closed:
-            kind, payload = self._pending.popleft()
+        pending = self._pending
+        while pending and not self._closed:
+            entry = pending[0]
+            kind, payload = entry
+            if kind == "batch":
+                # stays at the head while it runs: a callback may take what is left of it
+                while payload and not self._closed:
+                    method, properties, body = payload.take()
+                    consumer = self._consumers.get(method.consumer_tag)
+                    if consumer is not None and consumer.callback is not None:
+                        consumer.callback(self, method, properties, body)
+                    pending = self._pending
+                if pending and pending[0] is entry:
+                    pending.popleft()
+                continue
+            pending.popleft()
             if kind == "deliver":
                 method, properties, body = payload
                 consumer = self._consumers.get(method.consumer_tag)
@@ -482,6 +512,8 @@ class BlockingChannel:
         for kind, payload in self._pending:
             if kind == "deliver" and payload[0].consumer_tag == consumer_tag:
                 taken.append(payload)
+            elif kind == "batch" and payload.event.consumer_tag == consumer_tag:
+                taken.extend(payload.take_all())
             elif not (kind == "cancel" and payload == consumer_tag):
                 kept.append((kind, payload))
         self._pending = kept

@@ -25,7 +25,7 @@ from contrib.pika_compat._channel import BlockingChannel
 from contrib.pika_compat._errors import to_pika_error
 from msgbus.errors import AccessRefused, AMQPError, ConnectionClosed, NotAllowed
 from transports.memory import Broker, Connection, default_broker
-from transports.memory.entities import ConsumerCancelled, Deliver, Return
+from transports.memory.entities import ConsumerCancelled, Deliver, DeliverMany, Return
 
 __all__ = ["BlockingConnection"]
 
@@ -201,7 +201,9 @@ class BlockingConnection:
             channel = self._channels.get(event.channel)
             if channel is None:
                 continue
-            if isinstance(event, Deliver):
+            if type(event) is DeliverMany:
+                channel._on_deliver_many(event)
+            elif isinstance(event, Deliver):
                 channel._on_deliver(event)
             elif isinstance(event, Return):
                 channel._on_return(event.message)

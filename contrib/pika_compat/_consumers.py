@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pika.spec
 
+from contrib.pika_compat._properties import deliver_method, to_pika
+from transports.memory.entities import DeliverMany
+
 if TYPE_CHECKING:
     from contrib.pika_compat._channel import BlockingChannel
 
-__all__ = ["ConsumerInfo", "GeneratorInfo", "Message", "OnMessage", "wire"]
+__all__ = ["ConsumerInfo", "GeneratorInfo", "Message", "OnMessage", "PendingBatch", "wire"]
 
 M = TypeVar("M")
 Message = tuple[pika.spec.Basic.Deliver, pika.spec.BasicProperties, bytes]
@@ -26,6 +29,36 @@ def wire(method: M) -> M:
     decoded = type(method)()
     decoded.decode(b"".join(method.encode()))  # type: ignore[attr-defined]
     return decoded
+
+
+class PendingBatch:
+    """Deliveries in a row to one consumer, not yet dispatched: pika's objects for each are
+    made only when its turn comes."""
+
+    __slots__ = ("event", "next")
+
+    def __init__(self, event: DeliverMany) -> None:
+        self.event = event
+        self.next = 0
+
+    def __bool__(self) -> bool:
+        return self.next < len(self.event.messages)
+
+    def take(self) -> Message:
+        """The next delivery, as pika hands it to a callback."""
+        index = self.next
+        self.next = index + 1
+        event = self.event
+        message = event.messages[index]
+        return (deliver_method(event.consumer_tag, event.first_tag + index,
+                               event.redelivered[index], message),
+                to_pika(message.properties), message.body)
+
+    def take_all(self) -> list[Message]:
+        taken = []
+        while self:
+            taken.append(self.take())
+        return taken
 
 
 @dataclass(eq=False)

@@ -13,7 +13,7 @@ import pika.spec
 from pika.compat import as_bytes
 
 from msgbus.values import EMPTY_PROPERTIES, Delivery, Properties, ReturnedMessage
-from transports.memory.entities import Deliver
+from transports.memory.queue import Message
 
 __all__ = [
     "FIELDS",
@@ -94,13 +94,12 @@ def encode_body(body: Any) -> bytes:
     return bytes(as_bytes(body))
 
 
-def deliver_method(event: Deliver) -> pika.spec.Basic.Deliver:
+def deliver_method(consumer_tag: str, delivery_tag: int, redelivered: bool,
+                   message: Message) -> pika.spec.Basic.Deliver:
     method = _new(pika.spec.Basic.Deliver)  # what its __init__ sets, without the call
-    message = event.message
     method.__dict__.update(
-        consumer_tag=event.consumer_tag, delivery_tag=event.delivery_tag,
-        redelivered=event.redelivered, exchange=message.exchange,
-        routing_key=message.routing_key)
+        consumer_tag=consumer_tag, delivery_tag=delivery_tag, redelivered=redelivered,
+        exchange=message.exchange, routing_key=message.routing_key)
     return method
 
 

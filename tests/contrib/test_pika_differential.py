@@ -774,3 +774,57 @@ def test_acks_made_in_consumer_callbacks(amqp_url: str, names: Names) -> None:
         w.record("out", w.get_all(other, out))
 
     check(scenario, amqp_url, names)
+
+
+def test_cancel_from_a_callback_with_deliveries_waiting(amqp_url: str, names: Names) -> None:
+    # deliveries already sent but not yet dispatched: an auto-ack consumer gets them back
+    # from basic_cancel, a manual-ack one has them requeued
+    def scenario(w: World) -> None:
+        connection = w.connect()
+        ch = connection.channel()
+        for auto_ack in (True, False):
+            q = names.queue(f"auto-{auto_ack}")
+            ch.queue_declare(q)
+            for i in range(5):
+                ch.basic_publish("", q, b"%d" % i)
+            seen: list[Any] = []
+            returned: list[Any] = []
+
+            def on_message(c: Any, method: Any, _properties: Any, body: bytes,
+                           seen: list[Any] = seen, returned: list[Any] = returned) -> None:
+                seen.append((body, method.redelivered))
+                if len(seen) == 1:
+                    w.elapse(0.3)  # the rest arrive meanwhile
+                elif len(seen) == 2:
+                    returned.extend(b for _, _, b in c.basic_cancel(method.consumer_tag))
+
+            ch.basic_consume(q, on_message, auto_ack=auto_ack)
+            w.attempt("consuming", lambda: ch.start_consuming())
+            w.record("seen", seen)
+            w.record("returned", returned)
+            w.settle(connection)
+            w.record("left", w.get_all(ch, q))
+
+    check(scenario, amqp_url, names)
+
+
+def test_consume_generator_takes_a_backlog(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        q = names.queue()
+        ch.queue_declare(q)
+        for i in range(6):
+            ch.basic_publish("", q, b"%d" % i)
+        got = []
+        for method, _properties, body in ch.consume(q, inactivity_timeout=1.0):
+            if method is None:
+                break
+            got.append((body, method.delivery_tag, method.redelivered))
+            ch.basic_ack(method.delivery_tag)
+            if len(got) == 4:
+                break
+        w.record("got", got)
+        w.record("requeued", ch.cancel())
+        w.record("left", w.get_all(ch, q))
+
+    check(scenario, amqp_url, names)

@@ -20,7 +20,7 @@ from msgbus.errors import (
     NotFound,
     PreconditionFailed,
 )
-from msgbus.values import Delivery, Properties, ReturnedMessage
+from msgbus.values import EMPTY_PROPERTIES, Delivery, Properties, ReturnedMessage
 from transports.memory import arguments as args
 from transports.memory.deadletter import dead_lettered, is_cycle
 from transports.memory.entities import (
@@ -28,6 +28,7 @@ from transports.memory.entities import (
     ConsumerCancelled,
     ConsumerState,
     Deliver,
+    DeliverMany,
     PublishConfirm,
     QueueState,
     Return,
@@ -100,6 +101,9 @@ class MessageFlow(abc.ABC):
                 raise AccessRefused(
                     f"ACCESS_REFUSED - cannot publish to internal exchange '{exchange}' in "
                     f"vhost '{vh.name}'")
+        if properties is EMPTY_PROPERTIES and channel.tx_publishes is None:
+            return self._publish_checked(channel, exchange, routing_key, body, properties,
+                                         mandatory=mandatory)
         user = channel.connection.user
         if properties.user_id is not None and properties.user_id != user:
             raise PreconditionFailed(
@@ -511,19 +515,23 @@ class MessageFlow(abc.ABC):
         the queue's only consumer and has room for them; nothing is being traced)."""
         channel = consumer.channel
         pop = consumer.queue.store.pop
-        append = channel.connection.outbox.append
-        unacked = None if consumer.no_ack else channel.unacked
-        channel_id, consumer_tag = channel.id, consumer.tag
-        first = channel.next_tag
-        for tag in range(first, first + count):
+        messages: list[QueuedMessage] = []
+        take = messages.append
+        for _ in range(count):
             queued = pop()
             assert queued is not None
-            if unacked is not None:
+            take(queued)
+        first = channel.next_tag
+        channel.next_tag = first + count
+        unacked = None if consumer.no_ack else channel.unacked
+        if unacked is not None:
+            for tag, queued in enumerate(messages, first):
                 queued.tag = tag
                 queued.consumer = consumer
                 unacked[tag] = queued
-            append(Deliver(channel_id, consumer_tag, tag, queued.redelivered, queued))
-        channel.next_tag = first + count
+        channel.connection.outbox.append(DeliverMany(
+            channel.id, consumer.tag, first, messages,
+            [queued.redelivered for queued in messages]))
         if unacked is not None:
             consumer.unacked += count
             channel.counted_unacked += count

@@ -4,7 +4,7 @@ consumers, and the events the core hands to a connection for its client."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from msgbus.values import Delivery, Properties, ReturnedMessage
@@ -16,6 +16,7 @@ __all__ = [
     "ConsumerCancelled",
     "ConsumerState",
     "Deliver",
+    "DeliverMany",
     "Destination",
     "ExchangeState",
     "OutboxEvent",
@@ -202,6 +203,18 @@ class Deliver(NamedTuple):
                         self.redelivered, message.properties, self.consumer_tag)
 
 
+class DeliverMany(NamedTuple):
+    """basic.deliver of several messages in a row to one consumer, with delivery tags
+    ``first_tag``, ``first_tag + 1``, ... (one event instead of one per message)."""
+
+    channel: int
+    consumer_tag: str
+    first_tag: int
+    messages: Sequence[Message]
+    redelivered: Sequence[bool]
+
+
+
 class Return(NamedTuple):
     """basic.return of an unroutable mandatory message."""
 
@@ -225,4 +238,4 @@ class ConsumerCancelled(NamedTuple):
     consumer_tag: str
 
 
-OutboxEvent = Deliver | Return | PublishConfirm | ConsumerCancelled
+OutboxEvent = Deliver | DeliverMany | Return | PublishConfirm | ConsumerCancelled

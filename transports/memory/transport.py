@@ -30,7 +30,7 @@ from msgbus.transport import (
 )
 from msgbus.values import EMPTY_PROPERTIES, Delivery, ExchangeType, Properties, QueueInfo
 from transports.memory.broker import Broker, Channel, default_broker
-from transports.memory.entities import ConsumerCancelled, Deliver, Return
+from transports.memory.entities import ConsumerCancelled, Deliver, DeliverMany, Return
 from transports.memory.fields import wire_table
 
 __all__ = ["MemoryTransport"]
@@ -238,20 +238,23 @@ class MemoryTransport(Transport):
 
     def publish(self, exchange: str, routing_key: str, body: bytes,
                 properties: Properties | None = None, *, mandatory: bool = False) -> None:
-        _check_str("exchange name", exchange)
-        _check_str("routing key", routing_key)
-        if not isinstance(body, (bytes, bytearray, memoryview)):
-            raise ValidationError(f"message body must be bytes, got {type(body).__name__}")
-        if properties is not None and not isinstance(properties, Properties):
+        if not (type(exchange) is str and type(routing_key) is str and type(body) is bytes):
+            _check_str("exchange name", exchange)
+            _check_str("routing key", routing_key)
+            if not isinstance(body, (bytes, bytearray, memoryview)):
+                raise ValidationError(
+                    f"message body must be bytes, got {type(body).__name__}")
+            body = bytes(body)
+        if properties is None:
+            properties = EMPTY_PROPERTIES
+        elif not isinstance(properties, Properties):
             raise ValidationError(
                 f"properties must be msgbus.Properties, got {type(properties).__name__}")
-        if properties is not None and properties.headers is not None:
+        elif properties.headers is not None:
             properties = dataclasses.replace(
                 properties, headers=wire_table(properties.headers, "headers"))
         confirm = self.confirm_publishes
-        result = self._run(self._core.basic_publish, exchange, routing_key,
-                           body if type(body) is bytes else bytes(body),
-                           EMPTY_PROPERTIES if properties is None else properties,
+        result = self._run(self._core.basic_publish, exchange, routing_key, body, properties,
                            mandatory=mandatory and not confirm)
         if confirm:
             if mandatory and not result.routed:
@@ -361,6 +364,8 @@ class MemoryTransport(Transport):
                         message.body, event.delivery_tag + self._tag_base, message.exchange,
                         message.routing_key, event.redelivered, message.properties,
                         event.consumer_tag))
+            elif type(event) is DeliverMany:
+                self._deliver_many(event)
             elif isinstance(event, Return):
                 for callback in list(self._return_callbacks):
                     callback(event.message)
@@ -368,6 +373,18 @@ class MemoryTransport(Transport):
                 cancelled = self._consumers.pop(event.consumer_tag, None)
                 if cancelled is not None:
                     cancelled._active = False
+
+    def _deliver_many(self, event: DeliverMany) -> None:
+        consumers, consumer_tag = self._consumers, event.consumer_tag
+        consumer = consumers.get(consumer_tag)
+        tag = event.first_tag + self._tag_base
+        for message, redelivered in zip(event.messages, event.redelivered, strict=True):
+            if consumers.get(consumer_tag) is not consumer or consumer is None:
+                return  # cancelled, or its channel closed, by an earlier callback
+            consumer.callback(Delivery(
+                message.body, tag, message.exchange, message.routing_key, redelivered,
+                message.properties, consumer_tag))
+            tag += 1
 
     # -- lifecycle --------------------------------------------------------------------
 
