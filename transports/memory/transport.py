@@ -4,6 +4,11 @@ One connection and one channel on a :class:`~transports.memory.Broker`. Callback
 :meth:`MemoryTransport.process_events`, on the calling thread, never under the broker lock,
 so a single-threaded test can run producer → processor → reply deterministically. Methods
 other than ``process_events`` may be called from any thread (ack from a worker included).
+
+Acks that consumer callbacks make while ``process_events`` hands out deliveries reach the
+broker together, when the callbacks are done or before anything else this transport does,
+whichever comes first: in their order against the transport's other calls, as AMQP's
+asynchronous acks would on one channel. Other connections may see them a little later.
 """
 
 from __future__ import annotations
