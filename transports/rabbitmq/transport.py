@@ -16,7 +16,9 @@ once the broker confirmed the message, and raises :class:`~msgbus.errors.Publish
 or, for a returned ``mandatory`` message, :class:`~msgbus.errors.Unroutable`. Without
 confirms, returned messages go to the ``add_return_callback`` callbacks during
 ``process_events``, and a message whose ``publish`` returned may still be lost with the
-connection.
+connection. A reply to a direct reply-to address (``amq.rabbitmq.reply-to.*``, not
+``mandatory``) is never waited for: RabbitMQ confirms those at once, whether or not the
+caller is still there; it goes out on a second channel, without confirms.
 
 **Recovery.** When the connection is lost (socket drop, heartbeat timeout, node restart,
 ``rabbitmqctl close_all_connections``) the transport reconnects with backoff, bounded by
@@ -80,6 +82,7 @@ log = logging.getLogger("transports.rabbitmq")
 T = TypeVar("T")
 AfterRecovery = Literal["retry", "raise", "ignore"]
 _MAX_RETRIES = 3
+_REPLY_TO = "amq.rabbitmq.reply-to."
 
 
 class RabbitMQTransport(Transport):
@@ -108,6 +111,7 @@ class RabbitMQTransport(Transport):
         self._tag_high = 0  # the highest tag handed out so far
         self._qos = 0  # the per-consumer prefetch the channel is set to
         self._acks = Acks(self)
+        self._replies: BlockingChannel | None = None  # direct reply-to, without confirms
         self._closed = False
         self._owner = get_ident()
         self._recovery = Recovery(self, recovery if recovery is not None else RecoveryPolicy())
@@ -405,6 +409,10 @@ class RabbitMQTransport(Transport):
         if not exchange and self._topology.aliases:
             routing_key = self._topology.resolve(routing_key)
         mode: AfterRecovery = "retry" if self._republish else "raise"
+        if not exchange and not mandatory and self._confirm and routing_key.startswith(_REPLY_TO):
+            self._run(lambda _: self._publish_reply(routing_key, body, pika_properties), mode,
+                      (exchange, routing_key))
+            return
         channel = self._channel
         if channel is not None:  # the common case, without the detour through _run
             try:
@@ -419,6 +427,21 @@ class RabbitMQTransport(Transport):
             mode,
             (exchange, routing_key),
         )
+
+    def _publish_reply(self, routing_key: str, body: bytes, properties: Any) -> None:
+        """A reply on the channel kept for them; a channel error there closes it alone."""
+        channel = self._replies
+        try:
+            if channel is None or not channel.is_open:
+                assert self._connection is not None
+                channel = self._replies = self._connection.channel()
+            channel.basic_publish("", routing_key, body, properties)
+        except _errors.PIKA_ERRORS as exc:
+            reason = self._close_reason(channel, exc)
+            if not _errors.is_channel_error(reason):
+                raise  # the connection: the caller's _run recovers
+            self._replies = None
+            raise self._translate(reason, target=("", routing_key)) from exc
 
     def add_return_callback(self, callback: ReturnCallback) -> None:
         self._return_callbacks.append(callback)
@@ -550,7 +573,7 @@ class RabbitMQTransport(Transport):
         if self._closed:
             return
         self._closed = True
-        channel, self._channel = self._channel, None
+        channel, self._channel, self._replies = self._channel, None, None
         if channel is not None and self._acks.held:
             try:
                 self._acks.flush(channel)
