@@ -112,6 +112,8 @@ class RabbitMQTransport(Transport):
         self._qos = 0  # the per-consumer prefetch the channel is set to
         self._acks = Acks(self)
         self._replies: BlockingChannel | None = None  # direct reply-to, without confirms
+        self._last_properties: Properties | None = None  # and the pika ones made of them
+        self._last_pika: pika.BasicProperties | None = None
         self._closed = False
         self._owner = get_ident()
         self._recovery = Recovery(self, recovery if recovery is not None else RecoveryPolicy())
@@ -405,7 +407,12 @@ class RabbitMQTransport(Transport):
         *,
         mandatory: bool = False,
     ) -> None:
-        pika_properties = to_pika(properties)
+        if properties is self._last_properties:  # a producer publishes the same ones again
+            pika_properties = self._last_pika
+        else:
+            pika_properties = to_pika(properties)
+            if properties is not None and properties.headers is None:  # nothing mutable
+                self._last_properties, self._last_pika = properties, pika_properties
         if not exchange and self._topology.aliases:
             routing_key = self._topology.resolve(routing_key)
         mode: AfterRecovery = "retry" if self._republish else "raise"
