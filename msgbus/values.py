@@ -83,6 +83,42 @@ class Delivery:
     message_count: int | None = None
 
 
+# The generated __init__ of a frozen dataclass calls object.__setattr__ per field; the
+# slots' own descriptors do the same in half the time, and these run for every message.
+(_set_content_type, _set_content_encoding, _set_headers, _set_delivery_mode, _set_priority,
+ _set_correlation_id, _set_reply_to, _set_expiration, _set_message_id, _set_timestamp,
+ _set_type, _set_user_id, _set_app_id, _set_cluster_id) = (
+    getattr(Properties, f.name).__set__ for f in fields(Properties))
+
+
+def _init_properties(
+    self: Properties, content_type: str | None = None, content_encoding: str | None = None,
+    headers: Mapping[str, FieldValue] | None = None,
+    delivery_mode: DeliveryMode | int | None = None, priority: int | None = None,
+    correlation_id: str | None = None, reply_to: str | None = None,
+    expiration: str | None = None, message_id: str | None = None,
+    timestamp: int | None = None, type: str | None = None, user_id: str | None = None,
+    app_id: str | None = None, cluster_id: str | None = None,
+) -> None:
+    _set_content_type(self, content_type)
+    _set_content_encoding(self, content_encoding)
+    _set_headers(self, headers)
+    _set_delivery_mode(self, delivery_mode)
+    _set_priority(self, priority)
+    _set_correlation_id(self, correlation_id)
+    _set_reply_to(self, reply_to)
+    _set_expiration(self, expiration)
+    _set_message_id(self, message_id)
+    _set_timestamp(self, timestamp)
+    _set_type(self, type)
+    _set_user_id(self, user_id)
+    _set_app_id(self, app_id)
+    _set_cluster_id(self, cluster_id)
+
+
+_init_properties.__qualname__ = "Properties.__init__"
+setattr(Properties, "__init__", _init_properties)  # noqa: B010
+
 #: A message without properties (transports share it, so that "none set" is an identity test).
 EMPTY_PROPERTIES = Properties()
 _set_body, _set_tag, _set_exchange, _set_key, _set_redelivered, _set_properties, \
@@ -93,8 +129,6 @@ def _init_delivery(self: Delivery, body: bytes, delivery_tag: int, exchange: str
                    routing_key: str, redelivered: bool = False,
                    properties: Properties = EMPTY_PROPERTIES, consumer_tag: str | None = None,
                    message_count: int | None = None) -> None:
-    # The generated __init__ of a frozen dataclass calls object.__setattr__ per field; the
-    # slots' own descriptors do the same in half the time, and this runs for every message.
     _set_body(self, body)
     _set_tag(self, delivery_tag)
     _set_exchange(self, exchange)

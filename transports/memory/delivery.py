@@ -115,7 +115,11 @@ class MessageFlow(abc.ABC):
             if channel.reply_token is None:
                 raise PreconditionFailed(
                     "PRECONDITION_FAILED - fast reply consumer does not exist")
-            properties = dataclasses.replace(properties, reply_to=channel.reply_token)
+            p = properties
+            properties = Properties(
+                p.content_type, p.content_encoding, p.headers, p.delivery_mode, p.priority,
+                p.correlation_id, channel.reply_token, p.expiration, p.message_id,
+                p.timestamp, p.type, p.user_id, p.app_id, p.cluster_id)
         if channel.tx_publishes is not None:
             channel.tx_publishes.append((exchange, routing_key, body, properties, mandatory))
             return PublishResult(0, False, False, None)
