@@ -111,11 +111,7 @@ class MemoryTransport(Transport):
 
     def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a :class:`Channel` method on this transport's channel."""
-        if self._held_acks:
-            self._flush_acks()
-        channel = self._channel
-        if not channel.state.open:
-            channel = self._open_channel()
+        channel = self._ready_channel()
         try:
             return method(channel, *args, **kwargs)
         except ChannelClosed:
@@ -125,16 +121,19 @@ class MemoryTransport(Transport):
     def _run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a method of the broker core on this transport's channel (the short way, for
         what runs per message)."""
-        if self._held_acks:
-            self._flush_acks()
-        channel = self._channel
-        if not channel.state.open:
-            channel = self._open_channel()
+        channel = self._ready_channel()
         try:
             return self.broker.run_on_channel(channel.state, method, *args, **kwargs)
         except ChannelClosed:
             self._replace_channel(channel)
             raise
+
+    def _ready_channel(self) -> Channel:
+        """The open channel, once the acks held for it have gone to the broker."""
+        if self._held_acks:
+            self._flush_acks()
+        channel = self._channel
+        return channel if channel.state.open else self._open_channel()
 
     def _open_channel(self) -> Channel:
         with self._lock:
