@@ -1,9 +1,9 @@
 """Application layer vs FastStream: producer → processor rate and RPC round-trip p50.
 
     build/venv/bin/python bench/app_vs_faststream.py [--url amqp://...] [--messages N]
+        [--rpcs N] [--runs N]
 
-In one run, on the memory transport vs FastStream's ``TestRabbitBroker`` (its in-memory
-test broker):
+On the memory transport vs FastStream's ``TestRabbitBroker`` (its in-memory test broker):
 
 - rate: messages/s from a producer's publish to a processor's handler (a JSON command,
   decoded, dispatched, acknowledged; consumer prefetch unlimited, as the test broker has no
@@ -12,8 +12,13 @@ test broker):
 
 With ``--url`` (a RabbitMQ server), also: msgbus producer → processor vs FastStream
 ``RabbitBroker`` publish → subscriber against the same server (both with publisher
-confirms, a consumer prefetch of 100), and the msgbus RPC p50 vs raw pika request/reply
-(direct reply-to) on the same server.
+confirms, then both without, a consumer prefetch of 100), and the msgbus RPC p50 vs raw
+pika request/reply (direct reply-to; the caller's request confirmed, the reply not) on
+the same server.
+
+Every line is measured once per run, the two sides one after the other in an order that
+alternates from run to run, so that load on the machine hits both alike; the report
+gives medians over the runs and the range of the per-run ratios.
 
 Needs the ``bench`` extra: ``build/venv/bin/pip install -e '.[bench]'``.
 """
@@ -282,8 +287,60 @@ def pika_rpc(url: str, n: int) -> list[float]:
 # -- the run -----------------------------------------------------------------------------
 
 
-def best(runs: int, measure: Callable[[], float]) -> float:
-    return max(measure() for _ in range(runs))
+class Line:
+    """One line of the report: msgbus and its peer, measured once per run."""
+
+    def __init__(self, label: str, unit: str, peer: str, target: str, ratio: str) -> None:
+        self.label, self.unit, self.peer, self.target = label, unit, peer, target
+        self.ratio = ratio  # "msgbus/peer" or "peer/msgbus"
+        self.ours: list[float] = []
+        self.theirs: list[float] = []
+
+    def add(self, ours: float, theirs: float) -> None:
+        self.ours.append(ours)
+        self.theirs.append(theirs)
+
+    def ratios(self) -> list[float]:
+        """The ratio of each run."""
+        pairs = zip(self.ours, self.theirs, strict=True)
+        if self.ratio == "msgbus/peer":
+            return [ours / theirs for ours, theirs in pairs]
+        return [theirs / ours for ours, theirs in pairs]
+
+    def show(self) -> str:
+        scale, fmt = (1.0, "{:10,.0f}") if self.unit == "msg/s" else (1e6, "{:10,.1f}")
+        ours = fmt.format(statistics.median(self.ours) * scale)
+        theirs = fmt.format(statistics.median(self.theirs) * scale)
+        ratios = self.ratios()
+        spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+        return (f"{self.label:35s} msgbus {ours} {self.unit:5s}  {self.peer:10s} {theirs} "
+                f"{self.unit:5s}  {self.ratio} {statistics.median(ratios):6.2f} ({spread})  "
+                f"target {self.target}")
+
+
+def interleaved(*measures: Callable[[], float], run: int) -> list[float]:
+    """Run each measure once, in an order that alternates from run to run."""
+    order = list(range(len(measures)))
+    if run % 2:
+        order.reverse()
+    results: dict[int, float] = {}
+    for index in order:
+        results[index] = measures[index]()
+    return [results[index] for index in range(len(measures))]
+
+
+def rabbitmq_run(url: str, n: int, rpc_n: int, lines: list[Line], run: int) -> None:
+    for line, confirm in ((lines[0], True), (lines[1], False)):
+        line.add(*interleaved(
+            lambda c=confirm: msgbus_rate(url, n, threaded=True, confirm=c),  # type: ignore[misc]
+            lambda c=confirm: faststream_rabbit_rate(url, n, confirm=c),  # type: ignore[misc]
+            run=run,
+        ))
+    lines[2].add(*interleaved(
+        lambda: p50(msgbus_rpc(url, rpc_n, threaded=True)),
+        lambda: p50(pika_rpc(url, rpc_n)),
+        run=run,
+    ))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,40 +349,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="a RabbitMQ server to compare on as well")
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--rpcs", type=int, default=2_000)
-    parser.add_argument("--runs", type=int, default=3, help="best of N (rates)")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="runs of every line, interleaved; medians are reported")
     args = parser.parse_args(argv)
-    n, rpc_n = args.messages, args.rpcs
-
-    print(f"# memory transport vs FastStream TestRabbitBroker ({n} messages, {rpc_n} RPCs)")
+    n, rpc_n, rn = args.messages, args.rpcs, min(args.messages, 10_000)
     mem_url = f"memory://bench-{uuid.uuid4().hex[:8]}"
-    m_rates, m_rpcs, fs = [], [], []
-    for _ in range(args.runs):  # interleaved, so both see the same machine load
-        m_rates.append(msgbus_rate(mem_url, n, threaded=False))
-        m_rpcs.append(p50(msgbus_rpc(mem_url, rpc_n, threaded=False)))
-        fs.append(faststream_test_broker(n, rpc_n))
-    m_rate, m_rpc = max(m_rates), min(m_rpcs)
-    fs_rate = max(rate for rate, _ in fs)
-    fs_rpc = min(p50(samples) for _, samples in fs)
-    print(f"producer -> processor   msgbus {m_rate:12,.0f} msg/s   FastStream {fs_rate:12,.0f}"
-          f" msg/s   ratio {m_rate / fs_rate:6.1f}x  (target >= 50x)")
-    print(f"RPC round trip p50      msgbus {m_rpc * 1e6:10.1f} us     FastStream "
-          f"{fs_rpc * 1e6:10.1f} us     ratio {fs_rpc / m_rpc:6.1f}x  (target >= 50x)")
-
+    lines = [
+        Line("producer -> processor", "msg/s", "FastStream", ">= 50", "msgbus/peer"),
+        Line("RPC round trip p50", "us", "FastStream", ">= 50", "peer/msgbus"),
+    ]
     if args.url:
-        rn = min(n, 10_000)
-        print(f"\n# RabbitMQ at {args.url.split('@')[-1]} ({rn} messages, {rpc_n} RPCs)")
-        for confirm in (True, False):
-            r_rate = best(args.runs, lambda c=confirm: msgbus_rate(  # type: ignore[misc]
-                args.url, rn, threaded=True, confirm=c))
-            f_rate = best(args.runs, lambda c=confirm: faststream_rabbit_rate(  # type: ignore[misc]
-                args.url, rn, confirm=c))
-            label = "confirmed  " if confirm else "unconfirmed"
-            print(f"publish -> handler, {label}  msgbus {r_rate:9,.0f} msg/s   FastStream "
-                  f"{f_rate:9,.0f} msg/s   ratio {r_rate / f_rate:5.1f}x  (target >= 5x)")
-        r_rpc = p50(msgbus_rpc(args.url, rpc_n, threaded=True))
-        k_rpc = p50(pika_rpc(args.url, rpc_n))
-        print(f"RPC round trip p50      msgbus {r_rpc * 1e6:10.1f} us     raw pika   "
-              f"{k_rpc * 1e6:10.1f} us     msgbus/pika {r_rpc / k_rpc:5.2f}  (target <= 1.2)")
+        lines += [
+            Line("producer -> processor, confirms", "msg/s", "FastStream", ">= 5",
+                 "msgbus/peer"),
+            Line("producer -> processor, no confirms", "msg/s", "FastStream", ">= 5",
+                 "msgbus/peer"),
+            Line("RPC round trip p50", "us", "raw pika", "<= 1.2", "msgbus/peer"),
+        ]
+    for run in range(args.runs):  # interleaved, so both sides see the same machine load
+        fs: tuple[float, list[float]] = (0.0, [])
+
+        def test_broker() -> float:
+            nonlocal fs
+            fs = faststream_test_broker(n, rpc_n)
+            return 0.0
+
+        m_rate, m_rpc, _ = interleaved(
+            lambda: msgbus_rate(mem_url, n, threaded=False),
+            lambda: p50(msgbus_rpc(mem_url, rpc_n, threaded=False)),
+            test_broker,
+            run=run,
+        )
+        lines[0].add(m_rate, fs[0])
+        lines[1].add(m_rpc, p50(fs[1]))
+        if args.url:
+            rabbitmq_run(args.url, rn, rpc_n, lines[2:], run)
+    print(f"# {args.runs} interleaved run(s): medians; the ratio's range over the runs in ()")
+    print(f"# memory transport vs FastStream TestRabbitBroker ({n} messages, {rpc_n} RPCs)")
+    for line in lines[:2]:
+        print(line.show())
+    if args.url:
+        print(f"# RabbitMQ at {args.url.split('@')[-1]} ({rn} messages, {rpc_n} RPCs)")
+        for line in lines[2:]:
+            print(line.show())
     return 0
 
 
