@@ -1,4 +1,14 @@
-"""Validation and equivalence of declaration arguments, with RabbitMQ's exact reply texts."""
+"""Validation and equivalence of declaration arguments, with RabbitMQ 3.10's exact replies.
+
+RabbitMQ checks a new queue's arguments in a fixed order: the ``x-queue-type`` value first,
+then each argument its queue type knows, in the order of its validator table (so a bad
+``x-expires`` is reported before a bad ``x-message-ttl``), then arguments that belong to
+another queue type (``x-delivery-limit`` on a classic queue), in the order they were sent.
+A failed validator's reason is printed with Erlang's ``~255p``. A redeclared queue is
+compared on the arguments of its own type only, in that same order; values compare by type
+class (a 32-bit and a 64-bit integer are equal, ``str`` and ``bytes`` are equal when their
+bytes are).
+"""
 
 from __future__ import annotations
 
@@ -7,40 +17,84 @@ import decimal
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from msgbus.errors import PreconditionFailed
+from msgbus.errors import InternalError, PreconditionFailed
+from transports.memory.erlang_terms import (
+    Atom,
+    Charlist,
+    ETuple,
+    Term,
+    erlang_format,
+    field_value,
+)
 
 __all__ = [
+    "QUEUE_TYPES",
     "amqp_type",
     "check_consumer_arguments",
+    "check_dead_letter_exchange",
     "check_exchange_arguments",
     "check_exchange_equivalence",
     "check_flag",
     "check_queue_arguments",
     "check_queue_equivalence",
+    "check_server_named",
     "format_value",
     "parse_expiration",
+    "queue_type_of",
 ]
 
 Arguments = Mapping[str, Any]
+FieldValue = tuple[str, Term]  # (AMQP type, Erlang term), as RabbitMQ decodes a table value
 
-#: Queue arguments RabbitMQ compares when a queue is declared again.
-EQUIVALENCE_KEYS = (
-    "x-dead-letter-exchange",
-    "x-dead-letter-routing-key",
-    "x-expires",
-    "x-max-length",
-    "x-max-length-bytes",
-    "x-max-priority",
-    "x-message-ttl",
-    "x-overflow",
-    "x-queue-mode",
-    "x-queue-type",
-    "x-single-active-consumer",
-    "x-queue-master-locator",
-    "x-queue-version",
-)
+#: Queue type -> the module name RabbitMQ prints for it.
+QUEUE_TYPES = {
+    "classic": "rabbit_classic_queue",
+    "quorum": "rabbit_quorum_queue",
+    "stream": "rabbit_stream_queue",
+}
 
-OVERFLOW_MODES = ("drop-head", "reject-publish", "reject-publish-dlx")
+#: The queue arguments each queue type accepts (``capabilities()``), in RabbitMQ's order:
+#: the order redeclared queues are compared in.
+QUEUE_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "classic": (
+        "x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
+        "x-max-length", "x-max-length-bytes", "x-max-priority", "x-overflow", "x-queue-mode",
+        "x-queue-version", "x-single-active-consumer", "x-queue-type",
+        "x-queue-master-locator",
+    ),
+    "quorum": (
+        "x-dead-letter-exchange", "x-dead-letter-routing-key", "x-dead-letter-strategy",
+        "x-expires", "x-max-length", "x-max-length-bytes", "x-max-in-memory-length",
+        "x-max-in-memory-bytes", "x-overflow", "x-single-active-consumer", "x-queue-type",
+        "x-quorum-initial-group-size", "x-delivery-limit", "x-message-ttl",
+        "x-queue-leader-locator",
+    ),
+    "stream": (
+        "x-max-length-bytes", "x-queue-type", "x-max-age", "x-stream-max-segment-size-bytes",
+        "x-initial-cluster-size", "x-queue-leader-locator",
+    ),
+}
+_ALL_QUEUE_ARGUMENTS = frozenset(a for names in QUEUE_ARGUMENTS.values() for a in names)
+
+CONSUMER_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "classic": ("x-cancel-on-ha-failover", "x-priority", "x-credit"),
+    "quorum": ("x-priority", "x-credit"),
+    "stream": ("x-stream-offset", "x-credit"),
+}
+_ALL_CONSUMER_ARGUMENTS = frozenset(a for names in CONSUMER_ARGUMENTS.values() for a in names)
+
+OVERFLOW_MODES = (b"drop-head", b"reject-publish", b"reject-publish-dlx")
+_INTEGER_TYPES = ("byte", "short", "signedint", "long", "unsignedbyte", "unsignedshort",
+                  "unsignedint")
+#: rabbit_misc:check_expiry: TTLs and expiry up to ten years (in milliseconds).
+MAX_EXPIRY = 315_360_000_000
+_MASTER_LOCATORS = (b"client-local", b"min-masters", b"random")
+_LEADER_LOCATORS = (b"client-local", b"balanced", b"random", b"least-leaders")
+_MAX_AGE_UNITS = {"Y": 365 * 86_400_000, "M": 30 * 86_400_000, "D": 86_400_000,
+                  "h": 3_600_000, "m": 60_000, "s": 1000}
+
+
+# -- printing ------------------------------------------------------------------------------
 
 
 def amqp_type(value: object) -> str:
@@ -50,7 +104,7 @@ def amqp_type(value: object) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
-        return "signedint" if -(2**31) <= value < 2**31 else "long"
+        return field_value(value)[0]
     if isinstance(value, float):
         return "double"
     if isinstance(value, decimal.Decimal):
@@ -69,7 +123,7 @@ def amqp_type(value: object) -> str:
 
 
 def format_value(value: object) -> str:
-    """A value the way RabbitMQ prints it in reply texts."""
+    """A plain value the way RabbitMQ prints it in reply texts."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, bytes):
@@ -77,107 +131,317 @@ def format_value(value: object) -> str:
     return str(value)
 
 
-def _where(kind: str, name: str, vhost: str) -> str:
-    return f"for {kind} '{name}' in vhost '{vhost}'"
+def _latin1(raw: bytes) -> str:
+    return raw.decode("latin-1")
 
 
-def _invalid(arg: str, queue: str, vhost: str, reason: str) -> PreconditionFailed:
-    return PreconditionFailed(
-        f"PRECONDITION_FAILED - invalid arg '{arg}' {_where('queue', queue, vhost)}: {reason}"
-    )
+def _explain(name: str, head: str, term: Term, tail: str = "", *, line: int = 80) -> str:
+    """``NAME - head~p tail`` as RabbitMQ formats it (``head`` is already text; ``~p`` starts
+    where the head ends, counted in bytes)."""
+    raw_head = head.encode()
+    printed = erlang_format(term, len(raw_head) + 1, line).encode("latin-1")
+    return f"{name} - " + (raw_head + printed + tail.encode()).decode("utf-8", "replace")
 
 
-def _integer(arg: str, value: object, queue: str, vhost: str, *, zero_ok: bool = True,
-             maximum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid(arg, queue, vhost, f'"expected integer, got {amqp_type(value)}"')
-    if value < 0:
-        raise _invalid(arg, queue, vhost, f"{{value_negative,{value}}}")
-    if value == 0 and not zero_ok:
-        raise _invalid(arg, queue, vhost, f"{{value_zero,{value}}}")
-    if maximum is not None and value > maximum:
-        raise _invalid(arg, queue, vhost, f"{{max_value_exceeded,{value}}}")
+def _rs(kind: str, name: str, vhost: str) -> str:
+    return f"{kind} '{name}' in vhost '{vhost}'"
 
 
-def _string_arg(arg: str, value: object, queue: str, vhost: str) -> None:
-    if not isinstance(value, (str, bytes)):
-        raise _invalid(arg, queue, vhost, f"{{unacceptable_type,{amqp_type(value)}}}")
+# -- queue.declare ---------------------------------------------------------------------------
 
 
-def check_queue_arguments(queue: str, vhost: str, arguments: Arguments, *, durable: bool) -> None:
-    """Raise 406 as RabbitMQ does for invalid ``x-`` queue arguments."""
-    checks: dict[str, Callable[[object], None]] = {
-        "x-message-ttl": lambda v: _integer("x-message-ttl", v, queue, vhost),
-        "x-expires": lambda v: _integer("x-expires", v, queue, vhost, zero_ok=False),
-        "x-max-length": lambda v: _integer("x-max-length", v, queue, vhost),
-        "x-max-length-bytes": lambda v: _integer("x-max-length-bytes", v, queue, vhost),
-        "x-max-priority": lambda v: _integer("x-max-priority", v, queue, vhost, maximum=255),
-        "x-dead-letter-routing-key": lambda v: _string_arg(
-            "x-dead-letter-routing-key", v, queue, vhost
-        ),
-    }
-    for key, check in checks.items():
-        if key in arguments:
-            check(arguments[key])
-    dlx = arguments.get("x-dead-letter-exchange")
-    if "x-dead-letter-exchange" in arguments and not isinstance(dlx, (str, bytes)):
+def _lookup(arguments: Arguments, key: str) -> FieldValue | None:
+    if key not in arguments:
+        return None
+    return field_value(arguments[key])
+
+
+def _tuple(*items: Term) -> ETuple:
+    return ETuple(items)
+
+
+def _int_arg(value: FieldValue) -> Term | None:
+    kind, _ = value
+    if kind in _INTEGER_TYPES:
+        return None
+    return Charlist(f"expected integer, got {kind}".encode())
+
+
+def _non_neg_int(value: FieldValue) -> Term | None:
+    error = _int_arg(value)
+    if error is None and value[1] < 0:
+        return _tuple(Atom("value_negative"), value[1])
+    return error
+
+
+def _expiry(ms: int) -> Term | None:
+    if ms < 0:
+        return _tuple(Atom("value_negative"), ms)
+    if ms > MAX_EXPIRY:
+        return _tuple(Atom("value_too_large"), ms)
+    return None
+
+
+def _expires(value: FieldValue, _: Arguments) -> Term | None:
+    error = _int_arg(value)
+    if error is not None:
+        return error
+    if value[1] == 0:
+        return _tuple(Atom("value_zero"), 0)
+    return _expiry(value[1])
+
+
+def _message_ttl(value: FieldValue, _: Arguments) -> Term | None:
+    error = _int_arg(value)
+    return error if error is not None else _expiry(value[1])
+
+
+def _non_negative(value: FieldValue, _: Arguments) -> Term | None:
+    return _non_neg_int(value)
+
+
+def _max_priority(value: FieldValue, _: Arguments) -> Term | None:
+    error = _non_neg_int(value)
+    if error is None and value[1] > 255:
+        return _tuple(Atom("max_value_exceeded"), value[1])
+    return error
+
+
+def _cluster_size(value: FieldValue, _: Arguments) -> Term | None:
+    error = _non_neg_int(value)
+    if error is None and value[1] == 0:
+        return _tuple(Atom("value_zero"), 0)
+    return error
+
+
+def _unacceptable(kind: str) -> ETuple:
+    return _tuple(Atom("unacceptable_type"), Atom(kind))
+
+
+def _boolean(value: FieldValue, _: Arguments) -> Term | None:
+    return None if value[0] == "bool" else _unacceptable(value[0])
+
+
+def _longstr(value: FieldValue, _: Arguments) -> Term | None:
+    return None if value[0] == "longstr" else _unacceptable(value[0])
+
+
+def _one_of(choices: tuple[bytes, ...], reason: str
+            ) -> Callable[[FieldValue, Arguments], Term | None]:
+    def check(value: FieldValue, _: Arguments) -> Term | None:
+        if value[0] != "longstr":
+            return _unacceptable(value[0])
+        return None if value[1] in choices else Atom(reason)
+    return check
+
+
+def _dead_letter_routing_key(value: FieldValue, arguments: Arguments) -> Term | None:
+    if value[0] != "longstr":
+        return _unacceptable(value[0])
+    if "x-dead-letter-exchange" not in arguments:
+        return Atom("routing_key_but_no_dlx_defined")
+    return None
+
+
+def _unsupported(what: str, choices: tuple[bytes, ...]
+                 ) -> Callable[[FieldValue, Arguments], Term | None]:
+    def check(value: FieldValue, _: Arguments) -> Term | None:
+        if value[0] != "longstr":
+            return _unacceptable(value[0])
+        if value[1] in choices:
+            return None
+        return Charlist(b"unsupported queue " + what.encode() + b" '" + value[1] + b"'")
+    return check
+
+
+def _queue_version(value: FieldValue, _: Arguments) -> Term | None:
+    error = _non_neg_int(value)
+    if error is None and value[1] not in (1, 2):
+        return Charlist(f"unsupported queue version '{value[1]}'".encode())
+    return error
+
+
+def max_age_ms(text: bytes) -> int | None:
+    """``x-max-age`` (``"7D"``, ``"12h"``) in milliseconds; None when invalid. Raises
+    :class:`InternalError` where RabbitMQ crashes (no digits at all)."""
+    digits = len(text) - len(text.lstrip(b"0123456789"))
+    if digits == 0:
+        raise InternalError("INTERNAL_ERROR")
+    number, unit = int(text[:digits]), _latin1(text[digits:])
+    if number <= 0 or unit not in _MAX_AGE_UNITS:
+        return None
+    return number * _MAX_AGE_UNITS[unit]
+
+
+def _max_age(value: FieldValue, _: Arguments) -> Term | None:
+    if value[0] != "longstr":
+        return _unacceptable(value[0])
+    return None if max_age_ms(value[1]) is not None else Atom("invalid_max_age")
+
+
+#: rabbit_amqqueue:declare_args(): every validator, in the order RabbitMQ runs them.
+_DECLARE_VALIDATORS: tuple[tuple[str, Callable[[FieldValue, Arguments], Term | None]], ...] = (
+    ("x-expires", _expires),
+    ("x-message-ttl", _message_ttl),
+    ("x-dead-letter-exchange", _longstr),
+    ("x-dead-letter-routing-key", _dead_letter_routing_key),
+    ("x-dead-letter-strategy", _one_of((b"at-most-once", b"at-least-once"),
+                                       "invalid_dlx_strategy")),
+    ("x-max-length", _non_negative),
+    ("x-max-length-bytes", _non_negative),
+    ("x-max-in-memory-length", _non_negative),
+    ("x-max-in-memory-bytes", _non_negative),
+    ("x-max-priority", _max_priority),
+    ("x-overflow", _one_of(OVERFLOW_MODES, "invalid_overflow")),
+    ("x-queue-mode", _unsupported("mode", (b"default", b"lazy"))),
+    ("x-queue-version", _queue_version),
+    ("x-single-active-consumer", _boolean),
+    ("x-queue-type", _unsupported("type", tuple(t.encode() for t in QUEUE_TYPES))),
+    ("x-quorum-initial-group-size", _cluster_size),
+    ("x-max-age", _max_age),
+    ("x-stream-max-segment-size-bytes", _non_negative),
+    ("x-initial-cluster-size", _cluster_size),
+    ("x-queue-leader-locator", _one_of(_LEADER_LOCATORS, "invalid_queue_locator_arg")),
+)
+_QUEUE_TYPE_VALIDATOR = _DECLARE_VALIDATORS[14]
+
+
+def _invalid_arg(key: str, queue: str, vhost: str, reason: Term) -> PreconditionFailed:
+    return PreconditionFailed(_explain(
+        PreconditionFailed.name, f"invalid arg '{key}' for {_rs('queue', queue, vhost)}: ",
+        reason, line=255))
+
+
+def _run_validators(queue: str, vhost: str, arguments: Arguments, validators: Any) -> None:
+    for key, check in validators:
+        value = _lookup(arguments, key)
+        if value is not None:
+            reason = check(value, arguments)
+            if reason is not None:
+                raise _invalid_arg(key, queue, vhost, reason)
+
+
+def queue_type_of(arguments: Arguments) -> str:
+    """The queue type that ``arguments`` (already validated) declare."""
+    qtype = arguments.get("x-queue-type")
+    if qtype is None:
+        return "classic"
+    return qtype.decode() if isinstance(qtype, bytes) else str(qtype)
+
+
+def check_server_named(arguments: Arguments) -> None:
+    """queue.declare with an empty name: only classic queues may be server-named."""
+    if "x-queue-type" not in arguments:
+        return
+    qtype = arguments["x-queue-type"]
+    name = qtype.decode() if isinstance(qtype, bytes) else qtype
+    if not isinstance(name, str) or name not in QUEUE_TYPES:
+        raise InternalError("INTERNAL_ERROR")  # RabbitMQ's queue type lookup crashes
+    if name != "classic":
         raise PreconditionFailed(
-            f"PRECONDITION_FAILED - invalid type '{amqp_type(dlx)}' for arg "
-            f"'x-dead-letter-exchange' in queue '{queue}' in vhost '{vhost}'"
-        )
-    if "x-dead-letter-routing-key" in arguments and "x-dead-letter-exchange" not in arguments:
-        raise _invalid("x-dead-letter-routing-key", queue, vhost, "routing_key_but_no_dlx_defined")
-    if "x-overflow" in arguments:
-        overflow = arguments["x-overflow"]
-        if not isinstance(overflow, (str, bytes)):
-            raise _invalid("x-overflow", queue, vhost,
-                           f"{{unacceptable_type,{amqp_type(overflow)}}}")
-        if format_value(overflow) not in OVERFLOW_MODES:
-            raise _invalid("x-overflow", queue, vhost, "invalid_overflow")
-    if "x-single-active-consumer" in arguments:
-        sac = arguments["x-single-active-consumer"]
-        if not isinstance(sac, bool):
-            raise _invalid("x-single-active-consumer", queue, vhost,
-                           f"{{unacceptable_type,{amqp_type(sac)}}}")
-    if "x-queue-mode" in arguments:
-        mode = format_value(arguments["x-queue-mode"])
-        if mode not in ("default", "lazy"):
-            raise _invalid("x-queue-mode", queue, vhost, f"\"unsupported queue mode '{mode}'\"")
-    if "x-queue-type" in arguments:
-        qtype = format_value(arguments["x-queue-type"])
-        if qtype not in ("classic", "quorum", "stream"):
-            raise _invalid("x-queue-type", queue, vhost, f"\"unsupported queue type '{qtype}'\"")
-        if qtype != "classic":
+            f"PRECONDITION_FAILED - Cannot declare a server-named queue for type "
+            f"{QUEUE_TYPES[name]}")
+
+
+def check_dead_letter_exchange(queue: str, vhost: str, arguments: Arguments) -> None:
+    """The channel's own check of a new queue's ``x-dead-letter-exchange``: a string."""
+    value = _lookup(arguments, "x-dead-letter-exchange")
+    if value is not None and value[0] != "longstr":
+        raise PreconditionFailed(
+            f"PRECONDITION_FAILED - invalid type '{value[0]}' for arg 'x-dead-letter-exchange' "
+            f"in {_rs('queue', queue, vhost)}")
+
+
+def check_queue_arguments(queue: str, vhost: str, arguments: Arguments, *, durable: bool,
+                          exclusive: bool, auto_delete: bool) -> str:
+    """Raise as RabbitMQ does for a new queue's invalid arguments or properties; return
+    its queue type. ``durable`` is what the queue gets (an exclusive queue is never)."""
+    _run_validators(queue, vhost, arguments, (_QUEUE_TYPE_VALIDATOR,))
+    qtype = queue_type_of(arguments)
+    known = QUEUE_ARGUMENTS[qtype]
+    _run_validators(queue, vhost, arguments,
+                    [(key, check) for key, check in _DECLARE_VALIDATORS if key in known])
+    for key in arguments:
+        if key in _ALL_QUEUE_ARGUMENTS and key not in known:
             raise PreconditionFailed(
-                f"PRECONDITION_FAILED - x-queue-type '{qtype}' is not supported by the "
-                f"in-memory broker (queue '{queue}' in vhost '{vhost}')"
-            )
+                f"PRECONDITION_FAILED - invalid arg '{key}' for {_rs('queue', queue, vhost)} "
+                f"of queue type {QUEUE_TYPES[qtype]}")
+    if qtype != "classic":
+        where = _rs("queue", queue, vhost)
+        for refused, prop in ((auto_delete, "auto-delete"), (exclusive, "exclusive-owner"),
+                              (not durable, "non-durable")):
+            if refused:
+                raise PreconditionFailed(
+                    f"PRECONDITION_FAILED - invalid property '{prop}' for {where}")
+        segment = _lookup(arguments, "x-stream-max-segment-size-bytes")
+        if qtype == "stream" and segment is not None and segment[1] > 3_000_000_000:
+            raise PreconditionFailed(
+                "PRECONDITION_FAILED - Exceeded max value for x-stream-max-segment-size-bytes")
+    elif "x-queue-master-locator" in arguments:
+        locator = _lookup(arguments, "x-queue-master-locator")
+        if locator is None or locator[0] != "longstr" or locator[1] not in _MASTER_LOCATORS:
+            raise InternalError("INTERNAL_ERROR")  # RabbitMQ's node selection crashes
+    return qtype
 
 
-def _same(a: object, b: object) -> bool:
-    if isinstance(a, bytes):
-        a = a.decode("utf-8", "replace")
-    if isinstance(b, bytes):
-        b = b.decode("utf-8", "replace")
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return a == b
+# -- equivalence -----------------------------------------------------------------------------
 
 
-def _inequivalent(arg: str, kind: str, name: str, vhost: str, received: object,
-                  current: object, *, missing: object = None) -> PreconditionFailed:
-    def show(value: object) -> str:
-        if value is missing:
-            return "none"
-        return f"the value '{format_value(value)}' of type '{amqp_type(value)}'"
+def _type_class(kind: str) -> str:
+    if kind in _INTEGER_TYPES or kind == "decimal":
+        return "int"
+    if kind in ("float", "double"):
+        return "float"
+    return kind
 
-    if received is not missing and current is not missing:
-        detail = f"received '{format_value(received)}' but current is '{format_value(current)}'"
-    else:
-        detail = f"received {show(received)} but current is {show(current)}"
+
+def _identical(a: Term, b: Term) -> bool:
+    """Erlang ``=:=``: equal values of the same type (``1`` and ``1.0`` differ)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, ETuple):
+        return _identical(a.items, b.items)
+    return bool(a == b)
+
+
+def _shown(value: FieldValue | Term | None) -> str:
+    """rabbit_misc:val/1: how an argument appears in an ``inequivalent arg`` reply."""
+    if value is None:
+        return "none"
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        kind, term = value
+        shown = _latin1(term) if isinstance(term, bytes) else erlang_format(term, 12)
+        return f"the value '{shown}' of type '{kind}'"
+    if isinstance(value, ETuple) and len(value.items) == 2:
+        raise InternalError("INTERNAL_ERROR")  # a decimal is taken for {Type, Value}: crash
+    return "'" + (_latin1(value) if isinstance(value, bytes) else erlang_format(value, 2)) + "'"
+
+
+def _inequivalent(key: str, kind: str, name: str, vhost: str, received: Any,
+                  current: Any) -> PreconditionFailed:
+    where = _latin1(_rs(kind, name, vhost).encode())  # one character per byte, as Erlang
+    text = (f"inequivalent arg '{key}' for {where}: received {_shown(received)} but current "
+            f"is {_shown(current)}")
     return PreconditionFailed(
-        f"PRECONDITION_FAILED - inequivalent arg '{arg}' {_where(kind, name, vhost)}: {detail}"
-    )
+        f"{PreconditionFailed.name} - " + text.encode("latin-1").decode("utf-8", "replace"))
+
+
+def _check_arg(key: str, kind: str, name: str, vhost: str, received: Arguments,
+               current: Arguments) -> None:
+    old, new = _lookup(current, key), _lookup(received, key)
+    if old == new:
+        return
+    if old is not None and new is not None:
+        if _type_class(old[0]) == _type_class(new[0]) and old[1] == new[1]:
+            return
+        if _identical(old[1], new[1]):
+            return
+        raise _inequivalent(key, kind, name, vhost, new[1], old[1])
+    if key == "x-queue-type" and (old or new) == ("longstr", b"classic"):
+        return
+    raise _inequivalent(key, kind, name, vhost, new, old)
 
 
 def check_flag(arg: str, kind: str, name: str, vhost: str, received: object,
@@ -185,66 +449,102 @@ def check_flag(arg: str, kind: str, name: str, vhost: str, received: object,
     """406 when a declared property (type, durable, auto_delete, ...) differs."""
     if received != current:
         raise PreconditionFailed(
-            f"PRECONDITION_FAILED - inequivalent arg '{arg}' {_where(kind, name, vhost)}: "
+            f"PRECONDITION_FAILED - inequivalent arg '{arg}' for {_rs(kind, name, vhost)}: "
             f"received '{format_value(received)}' but current is '{format_value(current)}'"
         )
 
 
-def check_queue_equivalence(name: str, vhost: str, received: Arguments, current: Arguments) -> None:
+def check_queue_equivalence(name: str, vhost: str, received: Arguments, current: Arguments,
+                            queue_type: str = "classic") -> None:
     """406 when a redeclared queue's significant arguments differ."""
-    missing = object()
-    for key in EQUIVALENCE_KEYS:
-        new, old = received.get(key, missing), current.get(key, missing)
-        if new is missing and old is missing:
-            continue
-        if new is missing or old is missing or not _same(new, old):
-            raise _inequivalent(key, "queue", name, vhost, new, old, missing=missing)
+    for key in QUEUE_ARGUMENTS[queue_type]:
+        _check_arg(key, "queue", name, vhost, received, current)
 
 
 def check_exchange_equivalence(name: str, vhost: str, received: Arguments,
                                current: Arguments) -> None:
     """406 when a redeclared exchange's ``alternate-exchange`` differs."""
-    missing = object()
-    new = received.get("alternate-exchange", missing)
-    old = current.get("alternate-exchange", missing)
-    if (new is missing) != (old is missing) or (new is not missing and not _same(new, old)):
-        raise _inequivalent("alternate-exchange", "exchange", name, vhost, new, old,
-                            missing=missing)
+    _check_arg("alternate-exchange", "exchange", name, vhost, received, current)
+
+
+# -- exchange.declare, basic.consume ---------------------------------------------------------
 
 
 def check_exchange_arguments(name: str, vhost: str, arguments: Arguments) -> None:
-    """406 for an ``alternate-exchange`` that is not a string."""
-    if "alternate-exchange" in arguments:
-        ae = arguments["alternate-exchange"]
-        if not isinstance(ae, (str, bytes)):
+    """A new exchange's ``alternate-exchange`` must be a string (406)."""
+    value = _lookup(arguments, "alternate-exchange")
+    if value is not None and value[0] != "longstr":
+        raise PreconditionFailed(
+            f"PRECONDITION_FAILED - invalid type '{value[0]}' for arg 'alternate-exchange' in "
+            f"{_rs('exchange', name, vhost)}")
+
+
+def _stream_offset(value: FieldValue, _: Arguments) -> Term | None:
+    kind, term = value
+    if kind == "longstr" and term not in (b"first", b"last", b"next") \
+            and max_age_ms(term) is None:
+        return _tuple(Atom("invalid_stream_offset_arg"), _tuple(Atom(kind), term))
+    return None
+
+
+_CONSUME_VALIDATORS: tuple[tuple[str, Callable[[FieldValue, Arguments], Term | None]], ...] = (
+    ("x-priority", lambda value, _: _int_arg(value)),
+    ("x-cancel-on-ha-failover", _boolean),
+    ("x-stream-offset", _stream_offset),
+)
+
+
+def check_consumer_arguments(queue: str, vhost: str, arguments: Arguments,
+                             queue_type: str = "classic") -> None:
+    """406 for consumer arguments RabbitMQ refuses (a non-integer ``x-priority``, an
+    argument of another queue type, ...)."""
+    if not arguments:
+        return
+    known = CONSUMER_ARGUMENTS[queue_type]
+    _run_validators(queue, vhost, arguments,
+                    [(key, check) for key, check in _CONSUME_VALIDATORS if key in known])
+    for key in arguments:
+        if key in _ALL_CONSUMER_ARGUMENTS and key not in known:
             raise PreconditionFailed(
-                f"PRECONDITION_FAILED - invalid type '{amqp_type(ae)}' for arg "
-                f"'alternate-exchange' in exchange '{name}' in vhost '{vhost}'"
-            )
+                f"PRECONDITION_FAILED - invalid arg '{key}' for {_rs('queue', queue, vhost)} "
+                f"of queue type {QUEUE_TYPES[queue_type]}")
 
 
-def check_consumer_arguments(queue: str, vhost: str, arguments: Arguments) -> None:
-    """406 for a non-integer ``x-priority`` consumer argument."""
-    if "x-priority" in arguments:
-        priority = arguments["x-priority"]
-        if isinstance(priority, bool) or not isinstance(priority, int):
-            raise _invalid("x-priority", queue, vhost,
-                           f'"expected integer, got {amqp_type(priority)}"')
+# -- basic.publish ---------------------------------------------------------------------------
+
+
+def _to_integer(text: bytes) -> tuple[int, bytes] | None:
+    """Erlang's ``string:to_integer``: an optional sign and ASCII digits at the start; the
+    number and what is left over, None when there is no number."""
+    sign = 1
+    rest = text
+    if rest[:1] in (b"+", b"-"):
+        sign = -1 if rest[:1] == b"-" else 1
+        rest = rest[1:]
+    digits = len(rest) - len(rest.lstrip(b"0123456789"))
+    if digits == 0:
+        return None
+    return sign * int(rest[:digits]), rest[digits:]
 
 
 def parse_expiration(value: object) -> int | None:
     """Milliseconds from a message's ``expiration`` property; 406 as RabbitMQ for bad ones."""
     if value is None:
         return None
-    text = format_value(value)
-    try:
-        ms = int(text)
-    except ValueError:
-        raise PreconditionFailed(
-            f"PRECONDITION_FAILED - invalid expiration '{text}': no_integer"
-        ) from None
-    if ms < 0:
-        raise PreconditionFailed(
-            f"PRECONDITION_FAILED - invalid expiration '{text}': {{value_negative,{ms}}}"
-        )
-    return ms
+    if isinstance(value, str) and value.isdigit() and value.isascii() and len(value) < 12:
+        return int(value)  # the common case, well within the limit
+    raw = value if isinstance(value, bytes) else str(value).encode()
+    parsed = _to_integer(raw)
+    reason: Term
+    if parsed is None:
+        reason = Atom("no_integer")
+    elif parsed[1]:
+        reason = _tuple(Atom("leftover_string"), Charlist(parsed[1]))
+    else:
+        error = _expiry(parsed[0])
+        if error is None:
+            return parsed[0]
+        reason = error
+    raise PreconditionFailed(_explain(
+        PreconditionFailed.name, f"invalid expiration '{raw.decode('utf-8', 'replace')}': ",
+        reason))

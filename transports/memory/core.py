@@ -26,7 +26,7 @@ from msgbus.errors import (
     ResourceLocked,
 )
 from transports.memory import arguments as args
-from transports.memory.delivery import MessageFlow, PublishResult, random_suffix
+from transports.memory.delivery import REPLY_TO, MessageFlow, PublishResult, random_suffix
 from transports.memory.entities import (
     ChannelState,
     ConnectionState,
@@ -34,6 +34,7 @@ from transports.memory.entities import (
     QueueState,
     VHostState,
 )
+from transports.memory.erlang_atoms import is_atom
 from transports.memory.routing import router_for, validate_binding_arguments
 
 __all__ = ["BrokerCore", "PublishResult"]
@@ -46,6 +47,26 @@ PREDECLARED = {
 NO_ARGS: Mapping[str, Any] = {}
 
 
+def strip_cr_lf(name: str) -> str:
+    """RabbitMQ drops CR and LF from the names in declares, deletes and bindings."""
+    if "\r" in name or "\n" in name:
+        return name.replace("\r", "").replace("\n", "")
+    return name
+
+
+def _check_exchange_type(type: str) -> None:
+    if type not in EXCHANGE_TYPES:
+        # RabbitMQ looks the type up as an existing atom: an unknown one, or an atom that
+        # names no exchange type
+        word = "invalid" if is_atom(type) else "unknown"
+        raise CommandInvalid(f"COMMAND_INVALID - {word} exchange type '{type}'")
+
+
+def _exclusive_refusal(name: str, vhost: str) -> ResourceLocked:
+    return ResourceLocked(
+        f"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{name}' in "
+        f"vhost '{vhost}'. It could be originally declared on another connection or the "
+        "exclusive property value does not match that of the original declaration.")
 
 
 class BrokerCore(MessageFlow):
@@ -127,6 +148,9 @@ class BrokerCore(MessageFlow):
                          arguments: Mapping[str, Any]) -> None:
         self.tick()
         vh = self._vhost(channel)
+        if not passive:
+            _check_exchange_type(type)  # before anything else, even the name
+        name = strip_cr_lf(name)
         if name == "":
             raise AccessRefused("ACCESS_REFUSED - operation not permitted on the default exchange")
         existing = vh.exchanges.get(name)
@@ -134,30 +158,29 @@ class BrokerCore(MessageFlow):
             if existing is None:
                 raise NotFound(f"NOT_FOUND - no exchange '{name}' in vhost '{vh.name}'")
             return
-        if type not in EXCHANGE_TYPES:
-            raise CommandInvalid(f"COMMAND_INVALID - invalid exchange type '{type}'")
-        if name.startswith("amq.") and existing is None:
-            raise AccessRefused(
-                f"ACCESS_REFUSED - exchange name '{name}' contains reserved prefix 'amq.*'")
-        args.check_exchange_arguments(name, vh.name, arguments)
-        if existing is not None:
-            where = ("exchange", name, vh.name)
-            args.check_flag("type", *where, type, existing.type)
-            args.check_flag("durable", *where, durable, existing.durable)
-            args.check_flag("auto_delete", *where, auto_delete, existing.auto_delete)
-            args.check_flag("internal", *where, internal, existing.internal)
-            args.check_exchange_equivalence(name, vh.name, arguments, existing.arguments)
+        if existing is None:
+            if name.startswith("amq."):
+                raise AccessRefused(
+                    f"ACCESS_REFUSED - exchange name '{name}' contains reserved prefix 'amq.*'")
+            args.check_exchange_arguments(name, vh.name, arguments)
+            vh.exchanges[name] = ExchangeState(name, type, router_for(type), durable=durable,
+                                               auto_delete=auto_delete, internal=internal,
+                                               arguments=arguments)
             return
-        vh.exchanges[name] = ExchangeState(name, type, router_for(type), durable=durable,
-                                           auto_delete=auto_delete, internal=internal,
-                                           arguments=arguments)
+        where = ("exchange", name, vh.name)
+        args.check_flag("type", *where, type, existing.type)
+        args.check_flag("durable", *where, durable, existing.durable)
+        args.check_flag("auto_delete", *where, auto_delete, existing.auto_delete)
+        args.check_flag("internal", *where, internal, existing.internal)
+        args.check_exchange_equivalence(name, vh.name, arguments, existing.arguments)
 
     def exchange_delete(self, channel: ChannelState, name: str, *, if_unused: bool) -> None:
         self.tick()
         vh = self._vhost(channel)
+        name = strip_cr_lf(name)
         if name == "":
             raise AccessRefused("ACCESS_REFUSED - operation not permitted on the default exchange")
-        if name.startswith("amq.") and name in PREDECLARED:
+        if name.startswith("amq."):  # any amq.* name, whether it exists or not
             raise AccessRefused(
                 f"ACCESS_REFUSED - deletion of system exchange '{name}' in vhost '{vh.name}' "
                 "not allowed")
@@ -190,45 +213,58 @@ class BrokerCore(MessageFlow):
 
     # -- bindings ---------------------------------------------------------------------
 
-    def _binding_ends(self, vh: VHostState, source: str, dest: tuple[str, str]
-                      ) -> ExchangeState:
+    def _binding_ends(self, channel: ChannelState, source: str, dest: tuple[str, str],
+                      routing_key: str) -> tuple[str, tuple[str, str], str]:
+        """A binding's names as RabbitMQ reads them: CR/LF dropped, an empty queue name
+        (and then an empty routing key) standing for the channel's last declared queue."""
+        kind, name = dest
+        if kind == "queue" and not name:
+            name = self._last_queue(channel)
+            routing_key = routing_key or name
+        source, dest = strip_cr_lf(source), (kind, strip_cr_lf(name))
         if source == "" or dest == ("exchange", ""):
             raise AccessRefused("ACCESS_REFUSED - operation not permitted on the default exchange")
+        return source, dest, routing_key
+
+    def _missing(self, vh: VHostState, source: str, dest: tuple[str, str]) -> NotFound | None:
+        """The source exchange, else the destination, that does not exist (as 404)."""
+        if source not in vh.exchanges:
+            return NotFound(f"NOT_FOUND - no exchange '{source}' in vhost '{vh.name}'")
         kind, name = dest
-        if kind == "queue":
-            queue = vh.queues.get(name)
-            if queue is None:
-                raise NotFound(f"NOT_FOUND - no queue '{name}' in vhost '{vh.name}'")
-        elif name not in vh.exchanges:
-            raise NotFound(f"NOT_FOUND - no exchange '{name}' in vhost '{vh.name}'")
-        exchange = vh.exchanges.get(source)
-        if exchange is None:
-            raise NotFound(f"NOT_FOUND - no exchange '{source}' in vhost '{vh.name}'")
-        return exchange
+        if name not in (vh.queues if kind == "queue" else vh.exchanges):
+            return NotFound(f"NOT_FOUND - no {kind} '{name}' in vhost '{vh.name}'")
+        return None
 
     def bind(self, channel: ChannelState, dest: tuple[str, str], source: str, routing_key: str,
              arguments: Mapping[str, Any]) -> None:
         """queue.bind (dest ("queue", name)) and exchange.bind (dest ("exchange", name))."""
         self.tick()
         vh = self._vhost(channel)
+        source, dest, routing_key = self._binding_ends(channel, source, dest, routing_key)
+        missing = self._missing(vh, source, dest)
+        if missing is not None:
+            raise missing
+        exchange = vh.exchanges[source]
+        validate_binding_arguments(exchange.type, arguments)
         if dest[0] == "queue":
             self._check_owner(channel, vh, dest[1])
-        exchange = self._binding_ends(vh, source, dest)
-        validate_binding_arguments(exchange.type, arguments)
         exchange.router.bind(routing_key, arguments, dest)
         vh.bound_sources.setdefault(dest, set()).add(source)
 
     def unbind(self, channel: ChannelState, dest: tuple[str, str], source: str,
                routing_key: str, arguments: Mapping[str, Any]) -> None:
+        """Removing a binding that is not there (or whose ends are not) is no error."""
         self.tick()
         vh = self._vhost(channel)
-        if source == "" or dest == ("exchange", ""):
-            raise AccessRefused("ACCESS_REFUSED - operation not permitted on the default exchange")
+        source, dest, routing_key = self._binding_ends(channel, source, dest, routing_key)
+        if self._missing(vh, source, dest) is not None:
+            return
+        exchange = vh.exchanges[source]
+        if not exchange.router.has_binding(routing_key, arguments, dest):
+            return
         if dest[0] == "queue":
             self._check_owner(channel, vh, dest[1])
-        exchange = vh.exchanges.get(source)
-        if exchange is None or not exchange.router.unbind(routing_key, arguments, dest):
-            return
+        exchange.router.unbind(routing_key, arguments, dest)
         if not any(d == dest for _, _, d in exchange.router.bindings()):
             vh.bound_sources.get(dest, set()).discard(source)
         self._maybe_auto_delete(vh, exchange)
@@ -238,12 +274,22 @@ class BrokerCore(MessageFlow):
     def _check_owner(self, channel: ChannelState, vh: VHostState, name: str) -> None:
         queue = vh.queues.get(name)
         if queue is not None and queue.owner is not None and queue.owner != channel.connection.id:
-            raise ResourceLocked(
-                f"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{name}' in "
-                f"vhost '{vh.name}'. It could be originally declared on another connection or "
-                "the exclusive property value does not match that of the original declaration.")
+            raise _exclusive_refusal(name, vh.name)
+
+    def _last_queue(self, channel: ChannelState) -> str:
+        """What an empty queue name means on ``channel``: its last declared queue."""
+        if not channel.last_queue:
+            raise NotFound("NOT_FOUND - no previously declared queue")
+        return channel.last_queue
 
     def _queue(self, channel: ChannelState, name: str) -> QueueState:
+        """The queue basic.get, basic.consume and queue.purge name (``""``: the channel's
+        last declared queue), if this connection may use it."""
+        if not name:
+            name = self._last_queue(channel)
+        return self._existing_queue(channel, name)
+
+    def _existing_queue(self, channel: ChannelState, name: str) -> QueueState:
         vh = self._vhost(channel)
         queue = vh.queues.get(name)
         if queue is None:
@@ -251,48 +297,72 @@ class BrokerCore(MessageFlow):
         self._check_owner(channel, vh, name)
         return queue
 
+    def _declare_reply_to(self, channel: ChannelState, name: str) -> tuple[str, int, int]:
+        """queue.declare of the direct reply-to pseudo queue (or one client's reply queue):
+        it exists, with one consumer, while that consumer does."""
+        target = self._reply_channels.get(name)
+        if name != REPLY_TO and (target is None or not target.open
+                                 or target.reply_consumer is None):
+            raise NotFound(f"NOT_FOUND - no queue '{name}' in vhost '{self._vhost(channel).name}'")
+        channel.last_queue = name
+        return name, 0, 1
+
     def queue_declare(self, channel: ChannelState, name: str, *, passive: bool, durable: bool,
                       exclusive: bool, auto_delete: bool, arguments: Mapping[str, Any]
                       ) -> tuple[str, int, int]:
         self.tick()
         vh = self._vhost(channel)
+        name = strip_cr_lf(name)
+        if name.startswith(REPLY_TO):
+            return self._declare_reply_to(channel, name)
         if passive:
-            queue = self._queue(channel, name)
+            queue = self._existing_queue(channel, name)
+            self._used(queue)
+            channel.last_queue = name
             return queue.name, len(queue.store), len(queue.consumers)
         if name == "":
+            args.check_server_named(arguments)
             name = "amq.gen-" + random_suffix()
         elif name.startswith("amq."):
             raise AccessRefused(
                 f"ACCESS_REFUSED - queue name '{name}' contains reserved prefix 'amq.*'")
+        durable = durable and not exclusive  # an exclusive queue never survives a restart
         existing = vh.queues.get(name)
         if existing is not None:
-            self._check_owner(channel, vh, name)
-            if existing.exclusive != exclusive:
-                raise ResourceLocked(
-                    f"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{name}' "
-                    f"in vhost '{vh.name}'. It could be originally declared on another "
-                    "connection or the exclusive property value does not match that of the "
-                    "original declaration.")
+            if existing.owner != (channel.connection.id if exclusive else None):
+                raise _exclusive_refusal(name, vh.name)
             where = ("queue", name, vh.name)
             args.check_flag("durable", *where, durable, existing.durable)
             args.check_flag("auto_delete", *where, auto_delete, existing.auto_delete)
-            args.check_queue_equivalence(name, vh.name, arguments, existing.arguments)
-            existing.last_used = self.clock.monotonic()
+            args.check_queue_equivalence(name, vh.name, arguments, existing.arguments,
+                                         existing.queue_type)
+            self._used(existing)
+            channel.last_queue = name
             return name, len(existing.store), len(existing.consumers)
-        args.check_queue_arguments(name, vh.name, arguments, durable=durable)
+        args.check_dead_letter_exchange(name, vh.name, arguments)
+        queue_type = args.check_queue_arguments(name, vh.name, arguments, durable=durable,
+                                                exclusive=exclusive, auto_delete=auto_delete)
         queue = QueueState(vh.name, name, durable=durable,
                            owner=channel.connection.id if exclusive else None,
                            auto_delete=auto_delete, arguments=arguments,
-                           now=self.clock.monotonic())
+                           now=self.clock.monotonic(), queue_type=queue_type)
         vh.queues[name] = queue
         if queue.expires_ms is not None or queue.message_ttl is not None:
             self._watch(queue, queue.last_used + (queue.expires_ms or 0) / 1000)
+        channel.last_queue = name
         return name, 0, 0
+
+    def _used(self, queue: QueueState) -> None:
+        """A queue.declare (passive or not) of an unused queue restarts its x-expires."""
+        if queue.expires_ms is not None and not queue.consumers:
+            queue.last_used = self.clock.monotonic()
+            self._watch(queue, queue.last_used + queue.expires_ms / 1000)
 
     def queue_delete(self, channel: ChannelState, name: str, *, if_unused: bool,
                      if_empty: bool) -> int:
         self.tick()
         vh = self._vhost(channel)
+        name = strip_cr_lf(name or self._last_queue(channel))
         queue = vh.queues.get(name)
         if queue is None:
             return 0

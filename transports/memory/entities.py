@@ -49,13 +49,15 @@ class QueueState:
         "arguments", "auto_delete", "consumers", "dead_letter_exchange",
         "dead_letter_routing_key", "durable", "expires_ms", "had_consumer", "last_used",
         "limited", "max_bytes", "max_length", "message_ttl", "name", "overflow", "owner",
-        "single_active", "store", "vhost",
+        "queue_type", "single_active", "store", "vhost",
     )
 
     def __init__(self, vhost: str, name: str, *, durable: bool, owner: int | None,
-                 auto_delete: bool, arguments: Mapping[str, Any], now: float) -> None:
+                 auto_delete: bool, arguments: Mapping[str, Any], now: float,
+                 queue_type: str = "classic") -> None:
         self.vhost = vhost
         self.name = name
+        self.queue_type = queue_type  # classic, quorum or stream
         self.durable = durable
         self.owner = owner
         self.auto_delete = auto_delete
@@ -139,8 +141,9 @@ class ConsumerState:
 
 class ChannelState:
     __slots__ = ("blocked", "confirm", "connection", "consumers", "counted_unacked",
-                 "global_prefetch", "id", "next_publish_seq", "next_tag", "open", "prefetch",
-                 "reply_consumer", "reply_token", "tx_acks", "tx_publishes", "unacked")
+                 "global_prefetch", "id", "last_queue", "next_publish_seq", "next_tag", "open",
+                 "prefetch", "reply_consumer", "reply_token", "tx_acks", "tx_publishes",
+                 "unacked")
 
     def __init__(self, connection: ConnectionState, channel_id: int) -> None:
         self.connection = connection
@@ -158,6 +161,8 @@ class ChannelState:
         self.next_publish_seq = 1
         self.reply_consumer: str | None = None  # consumer tag on amq.rabbitmq.reply-to
         self.reply_token: str | None = None
+        # the queue last declared on this channel: what an empty queue name stands for
+        self.last_queue = ""
         # in tx mode (tx.select): publishes and acknowledgements waiting for tx.commit
         self.tx_publishes: list[tuple[str, str, bytes, Properties, bool]] | None = None
         self.tx_acks: list[tuple[list[QueuedMessage], bool | None]] | None = None

@@ -28,6 +28,7 @@ from msgbus.errors import ValidationError
 
 __all__ = [
     "Atom",
+    "Charlist",
     "ETuple",
     "erlang_format",
     "erlang_repr",
@@ -45,6 +46,14 @@ class Atom:
 @dataclass(frozen=True, slots=True)
 class ETuple:
     items: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Charlist:
+    """An Erlang string (a list of character codes), e.g. what ``rabbit_misc:format``
+    returns; ``chars`` holds one byte per character, as Erlang builds reply texts."""
+
+    chars: bytes
 
 
 Term = Any
@@ -154,6 +163,12 @@ class _Doc:
 
 
 def _doc(term: Term) -> _Doc:
+    if isinstance(term, Charlist):
+        if not term.chars:
+            return _Doc("leaf", "[]")
+        if all(_printable(b) for b in term.chars):
+            return _Doc("leaf", '"' + "".join(_ESCAPES.get(b, chr(b)) for b in term.chars) + '"')
+        return _doc(tuple(term.chars))
     if isinstance(term, bytes):
         if not term:
             return _Doc("leaf", "<<>>")
@@ -183,11 +198,11 @@ class _NoGood(Exception):
 class _Printer:
     """Erlang's pretty printer for the terms above (no maps, records, depth limits)."""
 
-    def __init__(self, total: int, tag_indent: int, checking: bool) -> None:
-        self.m, self.tind, self.checking = total, tag_indent, checking
+    def __init__(self, total: int, tag_indent: int, checking: bool, line: int) -> None:
+        self.m, self.tind, self.checking, self.line = total, tag_indent, checking, line
 
     def fits(self, doc: _Doc, col: int, ld: int, w: int) -> bool:
-        return doc.size < _LINE - col - ld and doc.size + w + ld <= self.m
+        return doc.size < self.line - col - ld and doc.size + w + ld <= self.m
 
     def pp(self, doc: _Doc, col: int, ind: int, ld: int, w: int) -> str:
         if self.fits(doc, col, ld, w) or doc.kind == "leaf":
@@ -203,12 +218,13 @@ class _Printer:
         tag, rest = items[0], items[1:]
         tag_ind = tag.size + 2
         if self.tind > 0 and tag_ind > self.tind:
-            if self.checking and not (self.m + col + self.tind <= _LINE
-                                      or col + self.tind <= _LINE // 2):
+            if self.checking and not (self.m + col + self.tind <= self.line
+                                      or col + self.tind <= self.line // 2):
                 raise _NoGood
             return tag.text + self.tail(rest, col + self.tind, col + tag_ind, ind + self.tind,
                                         ld, w + tag.size)
-        if self.checking and not (self.m + col + tag_ind < _LINE or col + tag_ind < _LINE // 2):
+        if self.checking and not (self.m + col + tag_ind < self.line
+                                  or col + tag_ind < self.line // 2):
             raise _NoGood
         return tag.text + "," + self.elements(rest, col + tag_ind, ind + tag_ind, ld,
                                               w + tag.size + 1)
@@ -223,8 +239,8 @@ class _Printer:
         for index, doc in enumerate(items):
             ld1 = ld + 1 if index == len(items) - 1 else 0
             elen = 1 + doc.size
-            room = (elen + 1 < _LINE - col and w + elen + 1 <= self.m if ld1 == 0 else
-                    elen < _LINE - col - ld1 and w + elen + ld1 <= self.m)
+            room = (elen + 1 < self.line - col and w + elen + 1 <= self.m if ld1 == 0 else
+                    elen < self.line - col - ld1 and w + elen + ld1 <= self.m)
             if doc.kind == "leaf" and room:
                 out.append("," + doc.text)
                 col, w = col + elen, w + elen
@@ -237,10 +253,10 @@ class _Printer:
     def element(self, doc: _Doc, col: int, ind: int, ld: int, w: int) -> tuple[str, int]:
         if doc.kind == "leaf" and self.fits(doc, col, ld, w):
             return doc.text, doc.size
-        return self.pp(doc, col, ind, ld, w), _LINE  # what follows starts a new line
+        return self.pp(doc, col, ind, ld, w), self.line  # what follows starts a new line
 
     def binary(self, doc: _Doc, col: int, ind: int, ld: int, w: int) -> str:
-        first = budget = max(8, min(_LINE - col, self.m - 4 - w) - ld)
+        first = budget = max(8, min(self.line - col, self.m - 4 - w) - ld)
         *chunks, last = doc.text[2:-2].split(",")
         out = []
         for chunk in chunks:
@@ -255,20 +271,21 @@ class _Printer:
         return "<<" + "".join(out) + ">>"
 
 
-def erlang_format(term: Term, column: int) -> str:
-    """``term`` as ``io_lib:format("~p")`` prints it starting at ``column`` (1-based)."""
+def erlang_format(term: Term, column: int, line: int = _LINE) -> str:
+    """``term`` as ``io_lib:format("~p")`` prints it starting at ``column`` (1-based);
+    ``line`` is the line length (``~255p`` prints with 255)."""
     doc = _doc(term)
-    if doc.size < _LINE - column or doc.kind == "leaf":
+    if doc.size < line - column or doc.kind == "leaf":
         return doc.text
     tag_indent = 1
     for trial in (-1, 4):
         try:
-            _Printer(doc.size, trial, True).pp(doc, column, column - 1, 0, 0)
+            _Printer(doc.size, trial, True, line).pp(doc, column, column - 1, 0, 0)
         except _NoGood:
             continue
         tag_indent = trial
         break
-    return _Printer(doc.size, tag_indent, False).pp(doc, column, column - 1, 0, 0)
+    return _Printer(doc.size, tag_indent, False, line).pp(doc, column, column - 1, 0, 0)
 
 
 def erlang_repr(term: Term) -> str:

@@ -95,6 +95,11 @@ class Router(ABC, Generic[D]):
         self._forget(identity)
         return True
 
+    def has_binding(self, routing_key: str, arguments: Mapping[str, Any] | None,
+                    destination: D) -> bool:
+        """Whether exactly this binding exists."""
+        return (routing_key, arguments_key(arguments), destination) in self._bindings
+
     def unbind_destination(self, destination: D) -> int:
         """Remove every binding to ``destination``; how many there were."""
         identities = list(self._by_destination.get(destination, ()))
