@@ -48,3 +48,24 @@ def test_restart_keeps_durable_entities_and_persistent_messages(
     after.publish(durable_x, "k", b"binding survived")
     last = after.get(durable_q, auto_ack=True)
     assert last is not None and last.body == b"binding survived"
+
+
+def test_restart_takes_auto_delete_queues_with_their_last_consumer(
+    connect: Callable[[], Transport], names: Names, restart: Callable[[], None]
+) -> None:
+    # the shutdown closes the consumer's connection: its auto-delete queue goes with it;
+    # a durable auto-delete queue that never had a consumer stays, with its messages
+    before, consumer = connect(), connect()
+    consumed, never = names.queue("consumed"), names.queue("never")
+    for queue in (consumed, never):
+        before.declare_queue(queue, durable=True, auto_delete=True)
+        before.publish("", queue, b"kept?", PERSISTENT)
+    consumer.consume(consumed, lambda delivery: None, prefetch=1)
+    consumer.process_events(0.2)
+
+    restart()
+
+    after = connect()
+    assert after.declare_queue(never, passive=True).message_count == 1
+    with pytest.raises(NotFound):
+        after.declare_queue(consumed, passive=True)

@@ -398,6 +398,9 @@ class BrokerCore(MessageFlow):
         """A node restart: connections drop; only durable entities and persistent messages
         in durable queues remain. Returns the connections that were closed."""
         closed = list(self.connections.values())
+        # an auto-delete queue goes with its last consumer, whose connection the shutdown
+        # closes (one that never had a consumer stays, if durable)
+        consumed: list[QueueState] = []
         for conn in closed:
             for channel in list(conn.channels.values()):
                 channel.open = False
@@ -406,6 +409,7 @@ class BrokerCore(MessageFlow):
                     channel.consumers.pop(consumer.tag, None)
                     if consumer in consumer.queue.consumers:
                         consumer.queue.consumers.remove(consumer)
+                        consumed.append(consumer.queue)
                 self._restore_tx_acks(channel)
                 taken = list(channel.unacked.values())
                 channel.unacked.clear()
@@ -413,6 +417,10 @@ class BrokerCore(MessageFlow):
                     self._requeue(entry)
             conn.open = False
         self.connections.clear()
+        for queue in consumed:
+            vh = self.vhosts.get(queue.vhost)
+            if queue.auto_delete and not queue.consumers and vh is not None:
+                self._delete_queue(vh, queue)
         now = self.clock.monotonic()
         for vh in self.vhosts.values():
             for queue in list(vh.queues.values()):
