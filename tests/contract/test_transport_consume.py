@@ -171,6 +171,44 @@ def test_double_ack_in_a_callback_closes_the_channel(
     assert transport.get(q) is None  # the first ack stood: nothing came back
 
 
+def test_acks_from_a_worker_thread_and_from_callbacks_together(
+    connect: Callable[[], Transport], names: Names
+) -> None:
+    # every other delivery is acked in its callback, the rest by a worker thread
+    import queue as queues
+    import threading
+
+    transport = connect()
+    q = names.queue()
+    _fill(transport, q, 300)
+    handoff: queues.Queue[int | None] = queues.Queue()
+    got: list[bytes] = []
+
+    def on_message(delivery: Delivery) -> None:
+        got.append(delivery.body)
+        if len(got) % 2:
+            transport.ack(delivery.delivery_tag)
+        else:
+            handoff.put(delivery.delivery_tag)
+
+    def worker() -> None:
+        while (tag := handoff.get()) is not None:
+            transport.ack(tag)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        transport.consume(q, on_message, prefetch=10)
+        wait_until(transport, lambda: len(got) == 300, timeout=30)
+    finally:
+        handoff.put(None)
+        thread.join()
+    transport.process_events(0.2)
+    transport.close()
+    assert sorted(got, key=int) == [str(n).encode() for n in range(300)]
+    assert _counts(connect, q) == 0
+
+
 def test_nack_requeues_at_original_position(transport: Transport, names: Names) -> None:
     q = names.queue()
     _fill(transport, q, 3)

@@ -67,8 +67,7 @@ class _Consumer(ConsumerHandle):
         return self._active and self._channel.is_open
 
     def cancel(self) -> None:
-        if self._transport._held_acks:
-            self._transport._flush_acks()
+        self._transport._flush_held_acks()
         if self.active:
             self._channel.basic_cancel(self._tag)
         self._active = False
@@ -99,6 +98,7 @@ class MemoryTransport(Transport):
         # together when the batch ends or before anything else this transport does
         self._held_acks: dict[int, None] = {}
         self._batching: int | None = None  # the thread handing out a batch
+        self._held_on: Channel | None = None  # the channel the held acks are for
         self._tag_base = 0  # delivery tags of earlier channels are <= this
         self._consumers: dict[str, _Consumer] = {}
         self._return_callbacks: list[ReturnCallback] = []
@@ -131,7 +131,7 @@ class MemoryTransport(Transport):
     def _ready_channel(self) -> Channel:
         """The open channel, once the acks held for it have gone to the broker."""
         if self._held_acks:
-            self._flush_acks()
+            self._flush_held_acks()
         channel = self._channel
         return channel if channel.state.open else self._open_channel()
 
@@ -152,7 +152,7 @@ class MemoryTransport(Transport):
         if self._channel is not dead or not self._connection.is_open:
             return
         self._tag_base += dead.state.next_tag - 1
-        self._held_acks.clear()  # their messages went back to their queues with the channel
+        self._held_acks = {}  # their messages went back to their queues with the channel
         for consumer in self._consumers.values():
             consumer._active = False
         self._consumers.clear()
@@ -300,17 +300,27 @@ class MemoryTransport(Transport):
         tag = self._local_tag(delivery_tag, "ack")
         if tag is None:
             return
+        held = self._held_acks
+        channel = self._channel
         if (not multiple and self._batching == threading.get_ident()
-                and tag not in self._held_acks and tag in self._channel.state.unacked):
-            self._held_acks[tag] = None
+                and tag not in held and tag in channel.state.unacked):
+            if not held:
+                self._held_on = channel
+            held[tag] = None
             return
         self._run(self._core.basic_ack, tag, multiple=multiple)
 
+    def _flush_held_acks(self) -> None:
+        """Send the held acks, if this is the thread that holds them (another thread's
+        calls are not ordered against them anyway)."""
+        if self._held_acks and self._batching == threading.get_ident():
+            self._flush_acks()
+
     def _flush_acks(self) -> None:
         tags = list(self._held_acks)
-        self._held_acks.clear()
+        self._held_acks = {}
         channel = self._channel
-        if not channel.state.open:
+        if channel is not self._held_on or not channel.state.open:
             return  # closed meanwhile: the messages went back to their queues
         try:
             self.broker.run_on_channel(channel.state, self._core.basic_ack_each, tags)
@@ -330,7 +340,7 @@ class MemoryTransport(Transport):
 
     def process_events(self, timeout: float | None = 0.0) -> None:
         if self._held_acks:  # a callback processing events itself
-            self._flush_acks()
+            self._flush_held_acks()
         connection = self._connection
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -343,9 +353,11 @@ class MemoryTransport(Transport):
                 try:
                     self._dispatch(events)
                 finally:
-                    self._batching = None
-                    if self._held_acks:
-                        self._flush_acks()
+                    try:
+                        if self._held_acks:
+                            self._flush_acks()
+                    finally:
+                        self._batching = None
                 return
             if not connection.is_open:
                 return
@@ -398,7 +410,7 @@ class MemoryTransport(Transport):
 
     def close(self) -> None:
         if self._held_acks and self._connection.is_open:
-            self._flush_acks()
+            self._flush_held_acks()
         self._connection.close()
         for consumer in self._consumers.values():
             consumer._active = False
