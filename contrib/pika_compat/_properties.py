@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pika.compat
 import pika.spec
 from pika.compat import as_bytes
 
 from msgbus.values import EMPTY_PROPERTIES, Delivery, Properties, ReturnedMessage
+from transports.memory.fields import Long
 from transports.memory.queue import Message
 
 __all__ = [
@@ -84,6 +86,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if type(value) is Long:  # a long the broker wrote: pika reads those as its own long
+        return pika.compat.long(value)
     return value
 
 

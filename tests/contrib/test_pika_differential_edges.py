@@ -5,6 +5,7 @@ bindings, message checks, dead-lettering details, prefetch and expiry)."""
 from __future__ import annotations
 
 import decimal
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -353,5 +354,192 @@ def test_consumer_argument_validation(amqp_url: str, names: Names) -> None:
             "cancel on failover bool": consume({"x-cancel-on-ha-failover": True}),
             "unknown argument": consume({"x-foo": 1}),
         })
+
+    check(scenario, amqp_url, names)
+
+
+# -- basic.publish checks -----------------------------------------------------------------
+
+
+def test_publish_property_checks(amqp_url: str, names: Names) -> None:
+    expirations = ["0", "abc", "-1", "315360000000", "315360000001", "99999999999999999999",
+                   "10abc", " 10", "10 ", "+10", "", "1e3", "1.5", "0010", "-0", "1_000"]
+    headers: dict[str, Any] = {
+        "CC string": {"CC": "somewhere"}, "CC bytes": {"CC": [b"somewhere"]},
+        "BCC string": {"BCC": "somewhere"}, "CC void": {"CC": None}, "CC table": {"CC": {}},
+    }
+
+    def scenario(w: World) -> None:
+        q = names.queue("q")
+        w.channel().queue_declare(q)
+        attempts: dict[str, Action] = {}
+        for expiration in expirations:
+            attempts[f"expiration {expiration!r}"] = lambda ch, e=expiration: ch.basic_publish(
+                "", q, e.encode() or b"empty", pika.BasicProperties(expiration=e))
+        for mode in (0, 1, 2, 3, 255):
+            attempts[f"delivery mode {mode}"] = lambda ch, m=mode: ch.basic_publish(
+                "", q, b"mode", pika.BasicProperties(delivery_mode=m))
+        for label, value in headers.items():
+            attempts[label] = lambda ch, h=value: ch.basic_publish(
+                "", q, b"cc", pika.BasicProperties(headers=h))
+        for label, action in attempts.items():
+            ch = w.channel()
+            w.attempt(label, lambda: action(ch))  # noqa: B023
+            w.record(label + " open", ch.is_open)
+        w.elapse(0.1)
+        w.record("left", w.get_all(w.channel(), q))
+
+    check(scenario, amqp_url, names)
+
+
+def test_cc_and_bcc_route_only_their_strings(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        a, b = names.queue("a"), names.queue("b")
+        ch = w.channel()
+        ch.queue_declare(a)
+        ch.queue_declare(b)
+        for label, headers in [("bytes", {"CC": [b.encode()]}), ("int", {"CC": [1, b]}),
+                               ("nested", {"CC": [[b]]}), ("twice", {"CC": [a, a, b]}),
+                               ("BCC", {"BCC": [b], "x": 1}), ("lower case", {"cc": [b]})]:
+            ch.basic_publish("", a, label.encode(), pika.BasicProperties(headers=headers))
+        for q in (a, b):
+            got = []
+            while True:
+                method, properties, body = ch.basic_get(q, auto_ack=True)
+                if method is None:
+                    break
+                got.append((body, properties.headers))
+            w.record(q, got)
+
+    check(scenario, amqp_url, names)
+
+
+# -- dead-lettering -------------------------------------------------------------------------
+
+
+def _death_summary(properties: Any) -> Any:
+    headers = properties.headers or {}
+    return (list(headers), [(d["queue"], d["reason"], d["count"], list(d))
+                            for d in headers.get("x-death", [])])
+
+
+def test_x_death_history_through_a_chain_of_queues(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        queues = [names.queue(f"q{i}") for i in range(5)]
+        for here, there in itertools.pairwise(queues):
+            ch.queue_declare(here, arguments={"x-dead-letter-exchange": "",
+                                              "x-dead-letter-routing-key": there})
+        ch.queue_declare(queues[-1])
+        ch.basic_publish("", queues[0], b"m", pika.BasicProperties(
+            headers={"z": 1, "a": 2, "CC": ["nowhere"]}, expiration="60000"))
+        for i, q in enumerate(queues[:-1]):
+            method, properties, _ = w.get_eventually(ch, q)
+            w.record(f"in {i}", (_death_summary(properties), properties.expiration))
+            ch.basic_reject(method.delivery_tag, requeue=False)
+        _, properties, _ = w.get_eventually(ch, queues[-1], auto_ack=True)
+        w.record("at the end", properties.headers)
+        ch.basic_publish("", queues[1], b"again", pika.BasicProperties(
+            headers=properties.headers))
+        for q in queues[1:-1]:
+            method, _, _ = w.get_eventually(ch, q)
+            ch.basic_reject(method.delivery_tag, requeue=False)
+        _, properties, _ = w.get_eventually(ch, queues[-1], auto_ack=True)
+        w.record("second round", _death_summary(properties))
+
+    check(scenario, amqp_url, names)
+
+
+def test_dead_lettering_keeps_cc_without_a_routing_key(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        dlx = names.exchange("dlx")
+        ch.exchange_declare(dlx, "topic")
+        a, b, dead = names.queue("a"), names.queue("b"), names.queue("dead")
+        ch.queue_declare(a, arguments={"x-dead-letter-exchange": dlx, "x-message-ttl": 100})
+        ch.queue_declare(b, arguments={"x-dead-letter-exchange": dlx,
+                                       "x-dead-letter-routing-key": "to.dead"})
+        ch.queue_declare(dead)
+        ch.queue_bind(b, dlx, "rk.#")
+        ch.queue_bind(dead, dlx, "to.dead")
+        ch.basic_publish("", a, b"m", pika.BasicProperties(
+            headers={"CC": ["rk.cc"], "BCC": ["rk.bcc"]}, expiration="50000", priority=3,
+            delivery_mode=2))
+        w.elapse(0.4)
+        for q in (b, dead):
+            method, properties, body = w.get_eventually(ch, q)
+            w.record(q, (method, properties, body))
+            if method is not None:
+                ch.basic_reject(method.delivery_tag, requeue=False)
+
+    check(scenario, amqp_url, names)
+
+
+# -- prefetch, expiry -----------------------------------------------------------------------
+
+
+def test_per_consumer_qos_lifts_the_channel_limit(amqp_url: str, names: Names) -> None:
+    orders: list[list[Any]] = [
+        [(3, True), (2, False), "a", "b"],
+        [(2, False), (3, True), "a", "b"],
+        [(3, True), "a", (1, False), "b"],
+        [(3, True), (0, True), "a", "b"],
+        [(1, False), "a", (3, True), "b", (0, False)],
+    ]
+
+    def scenario(w: World) -> None:
+        for n, order in enumerate(orders):
+            connection = w.connect()
+            ch = connection.channel()
+            ch.confirm_delivery()
+            queues = {"a": names.queue(f"a{n}"), "b": names.queue(f"b{n}")}
+            for label, q in queues.items():
+                ch.queue_declare(q)
+                for i in range(6):
+                    ch.basic_publish("", q, f"{label}{i}".encode())
+            got: list[bytes] = []
+            for step in order:
+                if isinstance(step, str):
+                    ch.basic_consume(queues[step], lambda c, m, p, b: got.append(b))  # noqa: B023
+                else:
+                    ch.basic_qos(prefetch_count=step[0], global_qos=step[1])
+                w.settle(connection)
+                w.record(f"{n}: {step}", len(got))
+            connection.close()
+
+    check(scenario, amqp_url, names)
+
+
+def test_expired_messages_a_fetch_uncovers_are_dropped(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        q = names.queue()
+        ch.queue_declare(q)
+        ch.basic_publish("", q, b"long", pika.BasicProperties(expiration="60000"))
+        ch.basic_publish("", q, b"short", pika.BasicProperties(expiration="100"))
+        ch.basic_publish("", q, b"short too", pika.BasicProperties(expiration="100"))
+        w.elapse(0.3)
+        w.attempt("before", lambda: ch.queue_declare(q, passive=True))
+        method, _, body = ch.basic_get(q)
+        w.record("get", (method, body))
+        w.attempt("after", lambda: ch.queue_declare(q, passive=True))
+
+    check(scenario, amqp_url, names)
+
+
+def test_a_passive_declare_restarts_queue_expiry(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        passive, published = names.queue("passive"), names.queue("published")
+        for q in (passive, published):
+            ch.queue_declare(q, arguments={"x-expires": 600})
+        w.elapse(0.4)
+        ch.queue_declare(passive, passive=True)
+        ch.basic_publish("", published, b"x")
+        w.elapse(0.4)
+        w.attempt("after a passive declare", lambda: w.channel().queue_declare(
+            passive, passive=True))
+        w.attempt("after a publish", lambda: w.channel().queue_declare(
+            published, passive=True))
 
     check(scenario, amqp_url, names)

@@ -1,5 +1,20 @@
 """Dead-lettering: the message a queue republishes to its dead-letter exchange, with the
-``x-death`` history RabbitMQ 3.10 writes."""
+``x-death`` history RabbitMQ 3.10 writes (``rabbit_dead_letter:make_msg/5``).
+
+What RabbitMQ does, and so what this does:
+
+- a message's first death adds ``x-first-death-reason``/``-queue``/``-exchange`` and an
+  ``x-death`` array with one table: ``count`` (a 64-bit integer), ``reason``, ``queue``,
+  ``time``, ``exchange``, ``routing-keys`` (the routing key and the ``CC`` keys) and, when the
+  message had one, ``original-expiration``; the ``expiration`` property is removed;
+- a later death for the same queue and reason increments that table's ``count`` (its other
+  fields stay) and moves it to the front; a death for a new queue or reason adds a table at
+  the front. Either way RabbitMQ first groups the tables by queue and reason, which reverses
+  the order of the others, and sorts the fields of the table it writes;
+- the headers come out sorted by name;
+- with ``x-dead-letter-routing-key`` the message is routed with that key alone and loses its
+  ``CC`` header; without, it is routed with its original routing keys and keeps ``CC``.
+"""
 
 from __future__ import annotations
 
@@ -9,55 +24,110 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from transports.memory.entities import QueueState
+from transports.memory.fields import Long
 from transports.memory.queue import Message, QueuedMessage
 
-__all__ = ["dead_lettered", "is_cycle", "routing_keys_of"]
+__all__ = ["dead_lettered", "header_routes", "is_cycle", "routing_keys_of"]
+
+_MISSING = object()
+
+
+def header_routes(headers: Mapping[str, Any] | None) -> list[str]:
+    """The routing keys a message's ``CC`` and ``BCC`` arrays add (strings only, as
+    RabbitMQ takes only their ``longstr`` elements)."""
+    if not headers:
+        return []
+    keys: list[str] = []
+    for header in ("CC", "BCC"):
+        extra = headers.get(header)
+        if isinstance(extra, list):
+            keys.extend(key for key in extra if isinstance(key, str))
+    return keys
 
 
 def routing_keys_of(message: Message) -> list[str]:
     """The routing key and the ``CC`` header's keys a message was published with."""
-    keys = [message.routing_key]
-    headers = message.properties.headers or {}
-    cc = headers.get("CC")
-    if isinstance(cc, (list, tuple)):
-        keys.extend(k.decode() if isinstance(k, bytes) else str(k) for k in cc)
-    return keys
+    return [message.routing_key, *header_routes(message.properties.headers)]
+
+
+def _by_name(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A field table sorted by name, as ``rabbit_misc:sort_field_table`` sorts it."""
+    return dict(sorted(table.items(), key=lambda item: item[0].encode()))
+
+
+def _key(value: Any) -> Any:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _queue_and_reason(death: Any) -> tuple[Any, Any]:
+    if not isinstance(death, Mapping):
+        return _MISSING, _MISSING
+    return _key(death.get("queue")), _key(death.get("reason"))
+
+
+def _grouped(deaths: list[Any]) -> list[Any]:
+    """``group_by_queue_and_reason``: one table per queue and reason (the first, given a
+    count if it had none), in the reverse order of their first appearance."""
+    if len(deaths) < 2:
+        return deaths
+    grouped: list[Any] = []
+    seen: set[tuple[Any, Any]] = set()
+    for death in deaths:
+        key = _queue_and_reason(death)
+        matches = [d for d in deaths if _queue_and_reason(d) == key]
+        first = matches[0]
+        if isinstance(first, Mapping) and "count" not in first:
+            first = {"count": Long(len(matches)), **first}
+        if key not in seen:
+            grouped.insert(0, first)
+            seen.add(key)
+    return grouped
+
+
+def _x_death(headers: dict[str, Any], info: dict[str, Any]) -> Any:
+    """The new ``x-death`` value (and, on a first death, the ``x-first-death-*``)."""
+    existing = headers.get("x-death", _MISSING)
+    if existing is _MISSING:
+        headers["x-first-death-reason"] = info["reason"]
+        headers["x-first-death-queue"] = info["queue"]
+        headers["x-first-death-exchange"] = info["exchange"]
+        return [{"count": Long(1), **info}]
+    if not isinstance(existing, list):
+        return [{"count": Long(1), **info}]  # an x-death that is no array is reset
+    key = (_key(info["queue"]), _key(info["reason"]))
+    grouped = _grouped(existing)
+    matches = [d for d in grouped if _queue_and_reason(d) == key]
+    others = [d for d in grouped if _queue_and_reason(d) != key]
+    if matches:
+        entry = dict(matches[0])
+        entry["count"] = Long(int(entry.get("count", 0)) + 1)
+    else:
+        entry = {"count": Long(1), **info}
+    return [_by_name(entry), *others]
 
 
 def dead_lettered(queued: QueuedMessage, queue: QueueState, reason: str,
                   wall_time: float) -> tuple[Message, list[str]]:
     """The message to publish to ``queue``'s dead-letter exchange, and its routing keys."""
-    message = queued
-    props = message.properties
-    headers: dict[str, Any] = {k: v for k, v in (props.headers or {}).items() if k != "CC"}
-    keys = routing_keys_of(message)
-    deaths = [dict(d) for d in headers.get("x-death") or () if isinstance(d, Mapping)]
-    for index, death in enumerate(deaths):
-        if death.get("queue") == queue.name and death.get("reason") == reason:
-            death["count"] = int(death.get("count", 0)) + 1
-            deaths.insert(0, deaths.pop(index))
-            break
-    else:
-        entry: dict[str, Any] = {
-            "count": 1,
-            "reason": reason,
-            "queue": queue.name,
-            "time": datetime.datetime.fromtimestamp(int(wall_time), tz=datetime.timezone.utc),
-            "exchange": message.exchange,
-            "routing-keys": keys,
-        }
-        if props.expiration is not None:
-            entry["original-expiration"] = props.expiration
-        deaths.insert(0, entry)
-    headers["x-death"] = deaths
-    if "x-first-death-reason" not in headers:
-        headers["x-first-death-exchange"] = message.exchange
-        headers["x-first-death-queue"] = queue.name
-        headers["x-first-death-reason"] = reason
-    new_props = dataclasses.replace(props, headers=headers, expiration=None)
-    dl_keys = [queue.dead_letter_routing_key] if queue.dead_letter_routing_key is not None else keys
+    props = queued.properties
+    keys = routing_keys_of(queued)
+    info: dict[str, Any] = {
+        "reason": reason,
+        "queue": queue.name,
+        "time": datetime.datetime.fromtimestamp(int(wall_time), tz=datetime.timezone.utc),
+        "exchange": queued.exchange,
+        "routing-keys": list(keys),
+    }
+    if props.expiration is not None:
+        info["original-expiration"] = props.expiration
+    headers = dict(props.headers or {})
+    headers["x-death"] = _x_death(headers, info)
+    if queue.dead_letter_routing_key is not None:
+        headers.pop("CC", None)
+        keys = [queue.dead_letter_routing_key]
+    new_props = dataclasses.replace(props, headers=_by_name(headers), expiration=None)
     target = queue.dead_letter_exchange or ""
-    return Message(message.body, target, dl_keys[0], new_props), dl_keys
+    return Message(queued.body, target, keys[0], new_props), keys
 
 
 def is_cycle(reason: str, deaths: Iterable[Mapping[str, Any]], target_queue: str) -> bool:
@@ -66,6 +136,8 @@ def is_cycle(reason: str, deaths: Iterable[Mapping[str, Any]], target_queue: str
     if reason == "rejected":
         return False
     for death in deaths:
+        if not isinstance(death, Mapping):
+            return False
         if death.get("reason") == "rejected":
             return False
         if death.get("queue") == target_queue:

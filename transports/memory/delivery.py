@@ -22,7 +22,7 @@ from msgbus.errors import (
 )
 from msgbus.values import EMPTY_PROPERTIES, Delivery, Properties, ReturnedMessage
 from transports.memory import arguments as args
-from transports.memory.deadletter import dead_lettered, is_cycle
+from transports.memory.deadletter import dead_lettered, header_routes, is_cycle
 from transports.memory.entities import (
     ChannelState,
     ConsumerCancelled,
@@ -109,8 +109,7 @@ class MessageFlow(abc.ABC):
             raise PreconditionFailed(
                 f"PRECONDITION_FAILED - user_id property set to '{properties.user_id}' but "
                 f"authenticated user was '{user}'")
-        if properties.expiration is not None:
-            args.parse_expiration(properties.expiration)
+        args.check_message(properties)  # expiration, delivery_mode, CC / BCC
         if properties.reply_to == REPLY_TO:
             if channel.reply_token is None:
                 raise PreconditionFailed(
@@ -151,10 +150,7 @@ class MessageFlow(abc.ABC):
                                  routed=routed, mandatory=mandatory, accepted=accepted)
         keys = [routing_key]
         if headers and ("CC" in headers or "BCC" in headers):
-            for header in ("CC", "BCC"):
-                extra = headers.get(header)
-                if isinstance(extra, (list, tuple)):
-                    keys.extend(k.decode() if isinstance(k, bytes) else str(k) for k in extra)
+            keys.extend(header_routes(headers))
             if "BCC" in headers:
                 properties = dataclasses.replace(
                     properties, headers={k: v for k, v in headers.items() if k != "BCC"})
@@ -336,13 +332,15 @@ class MessageFlow(abc.ABC):
                   prefetch_size: int = 0) -> None:
         if prefetch_size:
             raise AMQPNotImplemented(f"NOT_IMPLEMENTED - prefetch_size!=0 ({prefetch_size})")
-        if global_:
-            channel.global_prefetch = prefetch_count
-            self._unblock(channel)
-            for consumer in list(channel.consumers.values()):
-                self._dispatch(consumer.queue)
-        else:
-            channel.prefetch = prefetch_count
+        if not global_:
+            channel.prefetch = prefetch_count  # for the channel's next consumers
+            if not channel.global_prefetch:
+                return
+            prefetch_count = 0  # RabbitMQ: a per-consumer basic.qos lifts the channel's limit
+        channel.global_prefetch = prefetch_count
+        self._unblock(channel)
+        for consumer in list(channel.consumers.values()):
+            self._dispatch(consumer.queue)
 
     def basic_consume(self, channel: ChannelState, queue_name: str, consumer_tag: str, *,
                       no_ack: bool, exclusive: bool, arguments: Mapping[str, Any]) -> str:
@@ -550,6 +548,9 @@ class MessageFlow(abc.ABC):
         queued = queue.store.pop()
         if queued is None:
             return None
+        if queue in self._timed:  # RabbitMQ drops the expired messages the fetch uncovered
+            for expired in queue.store.pop_expired(queue.last_used):
+                self._dead_letter(queue, expired, "expired")
         tag = channel.next_tag
         channel.next_tag += 1
         if not no_ack:

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from msgbus.errors import ValidationError
+from transports.memory.fields import Long
 
 __all__ = [
     "Atom",
@@ -71,8 +72,9 @@ def field_value(value: Any) -> tuple[str, Term]:
     if isinstance(value, bool):
         return "bool", _TRUE if value else _FALSE
     if isinstance(value, int):
-        # pika sends its ``pika.compat.long`` subclass as a 64-bit integer whatever its size.
-        is_long = type(value).__module__ == "pika.compat"
+        # pika sends its ``pika.compat.long`` subclass as a 64-bit integer whatever its size
+        # (and so do brokers their own longs, ``fields.Long``).
+        is_long = isinstance(value, Long) or type(value).__module__ == "pika.compat"
         if not is_long and _INT32[0] <= value < _INT32[1]:
             return "signedint", int(value)
         if _INT64[0] <= value < _INT64[1]:

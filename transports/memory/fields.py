@@ -10,9 +10,16 @@ from typing import Any
 
 from msgbus.errors import ValidationError
 
-__all__ = ["wire_table"]
+__all__ = ["Long", "wire_table"]
 
 _INT64 = 2**63
+
+
+class Long(int):
+    """An integer field value the broker itself writes as a 64-bit ``long`` (as RabbitMQ
+    writes an ``x-death`` count); clients that tell integer widths apart see a long."""
+
+    __slots__ = ()
 
 
 def wire_table(table: Mapping[str, Any] | None, what: str) -> dict[str, Any] | None:
