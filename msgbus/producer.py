@@ -50,6 +50,8 @@ from msgbus.values import DeliveryMode, Properties
 __all__ = ["EKS", "GenericProducer"]
 
 EKS: TypeAlias = "Sequence[tuple[type[Exchange], str]]"
+_TAIL = b'},"_reserved":{}}'  # what follows a command's parameters in JSON
+_NULL_TAIL = b"null" + _TAIL
 
 
 class GenericProducer:
@@ -95,6 +97,8 @@ class GenericProducer:
         self.fingerprint: dict[str, Any] = base
         self._lock = threading.RLock()
         self._declared: set[type[Exchange]] = set()
+        self._prefixes: dict[tuple[str, str], bytes] = {}  # see _encode_command
+        self._prefixes_for: dict[str, Any] | None = None
         self._properties = Properties(
             content_type=self.encoder.content_type,
             delivery_mode=DeliveryMode.PERSISTENT if self.persistent else None,
@@ -151,6 +155,36 @@ class GenericProducer:
             message = command_cls(name, {"args": list(args), "kwargs": kwargs})
         message.body["fingerprint"].update(self.fingerprint)
         return message
+
+    def _encode_command(
+        self, kind: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> bytes:
+        """The encoded body of the command ``message_<name>``/``rpc_<name>`` sends without
+        a builder.
+
+        With :class:`JsonEncoder` the part before the parameters is encoded once per kind
+        and name (again when the producer's fingerprint changes), and only the parameters
+        for each message: the bytes are those of encoding the whole body.
+        """
+        encoder = self.encoder
+        if type(encoder) is not JsonEncoder:
+            return encoder.encode(self._command_body(kind, name, args, kwargs))
+        if self.fingerprint != self._prefixes_for:
+            self._prefixes.clear()
+            snapshot = dict(self.fingerprint)
+            plain = all(type(value) is str or value is None for value in snapshot.values())
+            self._prefixes_for = snapshot if plain else None  # else it may change inside
+        prefix = self._prefixes.get((kind, name))
+        if prefix is None:
+            body = self._command_body(kind, name, (), {})
+            body["content"] = {"parameters": None}
+            whole = encoder.encode(body)
+            assert whole.endswith(_NULL_TAIL), whole
+            prefix = whole[: -len(_NULL_TAIL)]
+            if self._prefixes_for is not None and len(self._prefixes) < 1_000:
+                self._prefixes[(kind, name)] = prefix
+        parameters = encoder.encode({"args": list(args), "kwargs": kwargs})
+        return b"".join((prefix, parameters, _TAIL))
 
     def _command_body(
         self, kind: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -216,11 +250,13 @@ class GenericProducer:
         self, body: Mapping[str, Any], *, _key: str | None = None, _eks: EKS | None = None
     ) -> None:
         """Publish a message's dictionary form as it is (e.g. one received elsewhere)."""
+        self._publish(self.encoder.encode(body), _key, _eks)
+
+    def _publish(self, data: bytes, _key: str | None, _eks: EKS | None) -> None:
         if _key is None and _eks is None and self._default_eks is not None:
             eks = self._default_eks
         else:
             eks = self.resolve_eks(_key, _eks)
-        data = self.encoder.encode(body)
         declared, publish, properties = self._declared, self.transport.publish, self._properties
         with self._lock:
             for exchange, key in eks:
@@ -240,7 +276,7 @@ class GenericProducer:
         **kwargs: Any,
     ) -> None:
         if self._plain and _builder(type(self), "message", name) is None:
-            self.forward(self._command_body("message", name, args, kwargs), _key=_key, _eks=_eks)
+            self._publish(self._encode_command("message", name, args, kwargs), _key, _eks)
         else:
             self.send(self.build("message", name, *args, **kwargs), _key=_key, _eks=_eks)
 
@@ -321,7 +357,7 @@ class GenericProducer:
     ) -> Any:
         if not _queue_only and self._plain and _builder(type(self), "rpc", name) is None:
             return self._start_encoded(
-                self.encoder.encode(self._command_body("rpc", name, args, kwargs)),
+                self._encode_command("rpc", name, args, kwargs),
                 "command", name, _key, _eks, _timeout, _max_retry,
             ).wait()
         message = self.build("rpc", name, *args, **kwargs)
@@ -342,7 +378,7 @@ class GenericProducer:
     ) -> PendingReply:
         if self._plain and _builder(type(self), "rpc", name) is None:
             return self._start_encoded(
-                self.encoder.encode(self._command_body("rpc", name, args, kwargs)),
+                self._encode_command("rpc", name, args, kwargs),
                 "command", name, _key, _eks, _timeout, _max_retry,
             )
         message = self.build("rpc", name, *args, **kwargs)

@@ -38,10 +38,12 @@ def _world(
         def hello(self, content: Any) -> None:
             self.got.append(content["parameters"]["args"][0])
 
+    # pids of this test alone: an instance's own queue is named pid@host on the server
+    pid = f"{names.prefix}.pid"
     apps = {
-        "a": App(Fingerprint(name, pid="1", host="h1"), ["g"], transport=connect()),
-        "b": App(Fingerprint(name, pid="2", host="h1"), ["g"], transport=connect()),
-        "c": App(Fingerprint(name, pid="3", host="h2"), transport=connect()),
+        "a": App(Fingerprint(name, pid=f"{pid}1", host="h1"), ["g"], transport=connect()),
+        "b": App(Fingerprint(name, pid=f"{pid}2", host="h1"), ["g"], transport=connect()),
+        "c": App(Fingerprint(name, pid=f"{pid}3", host="h2"), transport=connect()),
     }
     for app in apps.values():
         app.process_events()
@@ -74,7 +76,7 @@ def test_application_queues_and_keys(connect: Connect, names: Names, app_clock: 
                                      transport_kind: str) -> None:
     name, apps, producer = _world(connect, names, app_clock)
     a = apps["a"]
-    assert (a.sid, a.hid, a.uid) == (name, f"{name}@h1", "1@h1")
+    assert (a.sid, a.hid, a.uid) == (name, f"{name}@h1", f"{a.pid}@h1")
 
     def deliver(key: str, count: int = 1) -> dict[str, int]:
         return _deliver(apps, producer, key, count, transport_kind)
@@ -86,7 +88,7 @@ def test_application_queues_and_keys(connect: Connect, names: Names, app_clock: 
     assert deliver(f"{name}@h1") == {"a": 1, "b": 1, "c": 0}
     host_rr = deliver(f"{name}@h1/rr", 4)
     assert host_rr["c"] == 0 and host_rr["a"] + host_rr["b"] == 4
-    assert deliver("2@h1") == {"a": 0, "b": 1, "c": 0}
+    assert deliver(apps["b"].uid) == {"a": 0, "b": 1, "c": 0}
     assert deliver(f"{name}@h2") == {"a": 0, "b": 0, "c": 1}
 
 
@@ -101,13 +103,13 @@ def test_groups_joined_and_left_at_run_time(connect: Connect, names: Names, app_
     group_rr = deliver(f"{name}#g/rr", 4)
     assert group_rr["c"] == 0 and group_rr["a"] + group_rr["b"] == 4
 
-    producer.message_join_group("g", _key="3@h2")
+    producer.message_join_group("g", _key=apps["c"].uid)
     pump(*apps.values(), until=lambda: apps["c"].groups == ["g"])
     assert deliver(f"{name}#g") == {"a": 1, "b": 1, "c": 1}
     group_rr = deliver(f"{name}#g/rr", 9)
     assert sum(group_rr.values()) == 9 and group_rr["c"] > 0
 
-    producer.message_leave_group("g", _key="1@h1")
+    producer.message_leave_group("g", _key=apps["a"].uid)
     pump(*apps.values(), until=lambda: apps["a"].groups == [])
     assert deliver(f"{name}#g") == {"a": 0, "b": 1, "c": 1}
     group_rr = deliver(f"{name}#g/rr", 4)
@@ -116,12 +118,12 @@ def test_groups_joined_and_left_at_run_time(connect: Connect, names: Names, app_
 
 def test_ping_over_rpc(connect: Connect, names: Names, app_clock: Clock) -> None:
     name, apps, producer = _world(connect, names, app_clock)
-    pending = producer.start_rpc_ping(_key="2@h1")
+    pending = producer.start_rpc_ping(_key=apps["b"].uid)
     pump(*apps.values(), until=lambda: apps["b"].handled >= 1)
     reply = pending.wait()
     assert isinstance(reply, MessageResult) and reply
     assert reply.value["name"] == name
-    assert (reply.value["pid"], reply.value["host"]) == ("2", "h1")
+    assert (reply.value["pid"], reply.value["host"]) == (apps["b"].pid, "h1")
 
 
 def test_application_exchange_default(connect: Connect) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -15,6 +16,7 @@ from msgbus import (
     Fingerprint,
     GenericProducer,
     Handler,
+    JsonEncoder,
     Message,
     MessageFilter,
     MessageHandler,
@@ -128,33 +130,45 @@ def test_producer_commands_on_the_wire_and_overridden_methods(
     probe.declare_queue(q)
     probe.bind_queue(q, x.name, "k")
     producer = _producer(x, "k", connect())
-    producer.fingerprint["name"] = "renamed"  # the producer's fingerprint as it is now
-    producer.message_job(1, mode="fast")
-    pump(probe, until=lambda: probe.declare_queue(q, passive=True).message_count == 1)
-    delivery = probe.get(q, auto_ack=True)
-    assert delivery is not None
-    assert delivery.properties.content_type == "application/json"
-    assert json.loads(delivery.body) == {
-        "type": "command", "name": "job", "category": "message", "version": "2",
-        "fingerprint": producer.fingerprint,
-        "content": {"parameters": {"args": [1], "kwargs": {"mode": "fast"}}},
-        "_reserved": {},
-    }
-    assert list(json.loads(delivery.body)) == [
-        "type", "name", "category", "version", "fingerprint", "content", "_reserved"
-    ]
 
-    sent: list[Message] = []
+    def expected(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {
+            "type": "command", "name": "job", "category": "message", "version": "2",
+            "fingerprint": copy.deepcopy(producer.fingerprint),
+            "content": {"parameters": {"args": list(args), "kwargs": kwargs}},
+            "_reserved": {},
+        }
+
+    sent = [expected(1, mode="fast")]
+    producer.message_job(1, mode="fast")
+    producer.fingerprint["name"] = "renamed"  # the producer's fingerprint as it is then
+    sent.append(expected("é\u2028", [2.5, None], nested={"a": [True]}))
+    producer.message_job("é\u2028", [2.5, None], nested={"a": [True]})
+    producer.fingerprint["extra"] = {"inside": 1}
+    sent.append(expected())
+    producer.message_job()
+    producer.fingerprint["extra"]["inside"] = 2  # changed inside: seen all the same
+    sent.append(expected())
+    producer.message_job()
+    pump(probe, until=lambda: probe.declare_queue(q, passive=True).message_count == 4)
+    for body in sent:
+        delivery = probe.get(q, auto_ack=True)
+        assert delivery is not None
+        assert delivery.properties.content_type == "application/json"
+        assert delivery.body == JsonEncoder().encode(body)  # byte for byte
+    assert json.loads(JsonEncoder().encode(sent[-1]))["fingerprint"]["extra"] == {"inside": 2}
+
+    audited: list[Message] = []
 
     class Auditing(GenericProducer):
         eks = [(x, "k")]
 
         def send(self, message: Message, **kwargs: Any) -> None:
-            sent.append(message)
+            audited.append(message)
             super().send(message, **kwargs)
 
     Auditing(transport=connect()).message_job(2)
-    assert [m.content["parameters"]["args"] for m in sent] == [[2]]
+    assert [m.content["parameters"]["args"] for m in audited] == [[2]]
 
 
 def test_a_failing_filter_skips_only_its_handler(connect: Connect, names: Names) -> None:
