@@ -20,12 +20,20 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from msgbus.checks import (
+    require_body,
+    require_callback,
+    require_delivery_tag,
+    require_prefetch,
+    require_properties,
+    require_str,
+    wire_table,
+)
 from msgbus.errors import (
     ChannelClosed,
     ConnectionClosed,
     PublishNacked,
     Unroutable,
-    ValidationError,
 )
 from msgbus.transport import (
     ConsumerHandle,
@@ -36,7 +44,6 @@ from msgbus.transport import (
 from msgbus.values import EMPTY_PROPERTIES, Delivery, ExchangeType, Properties, QueueInfo
 from transports.memory.broker import Broker, Channel, default_broker
 from transports.memory.entities import ConsumerCancelled, Deliver, DeliverMany, Return
-from transports.memory.fields import wire_table
 
 __all__ = ["MemoryTransport"]
 
@@ -75,11 +82,6 @@ class _Consumer(ConsumerHandle):
 
     def __repr__(self) -> str:
         return f"<memory consumer {self._tag!r} on {self._queue!r} active={self.active}>"
-
-
-def _check_str(what: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise ValidationError(f"{what} must be a str, got {type(value).__name__}: {value!r}")
 
 
 class MemoryTransport(Transport):
@@ -161,10 +163,7 @@ class MemoryTransport(Transport):
     def _local_tag(self, delivery_tag: int, action: str) -> int | None:
         if type(delivery_tag) is int and delivery_tag > self._tag_base:
             return delivery_tag - self._tag_base
-        if not isinstance(delivery_tag, int) or isinstance(delivery_tag, bool) \
-                or delivery_tag < 0:
-            raise ValidationError(
-                f"delivery_tag must be a non-negative int, got {delivery_tag!r}")
+        require_delivery_tag(delivery_tag)
         if delivery_tag == 0:
             return 0
         if delivery_tag <= self._tag_base:
@@ -179,21 +178,21 @@ class MemoryTransport(Transport):
                          passive: bool = False, durable: bool = False,
                          auto_delete: bool = False, internal: bool = False,
                          arguments: Mapping[str, Any] | None = None) -> None:
-        _check_str("exchange name", name)
+        require_str("exchange name", name)
         exchange_type = type.value if isinstance(type, ExchangeType) else type
-        _check_str("exchange type", exchange_type)
+        require_str("exchange type", exchange_type)
         self._call(Channel.exchange_declare, name, exchange_type, passive=passive,
                    durable=durable, auto_delete=auto_delete, internal=internal,
                    arguments=wire_table(arguments, "exchange arguments"))
 
     def delete_exchange(self, name: str, *, if_unused: bool = False) -> None:
-        _check_str("exchange name", name)
+        require_str("exchange name", name)
         self._call(Channel.exchange_delete, name, if_unused=if_unused)
 
     def declare_queue(self, name: str = "", *, passive: bool = False, durable: bool = False,
                       exclusive: bool = False, auto_delete: bool = False,
                       arguments: Mapping[str, Any] | None = None) -> QueueInfo:
-        _check_str("queue name", name)
+        require_str("queue name", name)
         queue, messages, consumers = self._call(
             Channel.queue_declare, name, passive=passive, durable=durable, exclusive=exclusive,
             auto_delete=auto_delete, arguments=wire_table(arguments, "queue arguments"))
@@ -201,11 +200,11 @@ class MemoryTransport(Transport):
 
     def delete_queue(self, name: str, *, if_unused: bool = False, if_empty: bool = False
                      ) -> int:
-        _check_str("queue name", name)
+        require_str("queue name", name)
         return self._call(Channel.queue_delete, name, if_unused=if_unused, if_empty=if_empty)
 
     def purge_queue(self, name: str) -> int:
-        _check_str("queue name", name)
+        require_str("queue name", name)
         return self._call(Channel.queue_purge, name)
 
     def bind_queue(self, queue: str, exchange: str, routing_key: str = "",
@@ -234,27 +233,21 @@ class MemoryTransport(Transport):
 
     @staticmethod
     def _check_binding(destination: str, source: str, routing_key: str) -> None:
-        _check_str("binding destination", destination)
-        _check_str("binding source", source)
-        _check_str("routing key", routing_key)
+        require_str("binding destination", destination)
+        require_str("binding source", source)
+        require_str("routing key", routing_key)
 
     # -- publishing -------------------------------------------------------------------
 
     def publish(self, exchange: str, routing_key: str, body: bytes,
                 properties: Properties | None = None, *, mandatory: bool = False) -> None:
         if not (type(exchange) is str and type(routing_key) is str and type(body) is bytes):
-            _check_str("exchange name", exchange)
-            _check_str("routing key", routing_key)
-            if not isinstance(body, (bytes, bytearray, memoryview)):
-                raise ValidationError(
-                    f"message body must be bytes, got {type(body).__name__}")
-            body = bytes(body)
+            require_str("exchange name", exchange)
+            require_str("routing key", routing_key)
+            body = require_body(body)
         if properties is None:
             properties = EMPTY_PROPERTIES
-        elif not isinstance(properties, Properties):
-            raise ValidationError(
-                f"properties must be msgbus.Properties, got {type(properties).__name__}")
-        elif properties.headers is not None:
+        elif require_properties(properties) is not None and properties.headers is not None:
             properties = dataclasses.replace(
                 properties, headers=wire_table(properties.headers, "headers"))
         confirm = self.confirm_publishes
@@ -274,9 +267,9 @@ class MemoryTransport(Transport):
     def consume(self, queue: str, callback: DeliveryCallback, *, prefetch: int = 0,
                 auto_ack: bool = False, exclusive: bool = False, consumer_tag: str = "",
                 arguments: Mapping[str, Any] | None = None) -> ConsumerHandle:
-        _check_str("queue name", queue)
-        if not callable(callback):
-            raise ValidationError(f"consumer callback must be callable, got {callback!r}")
+        require_str("queue name", queue)
+        require_callback("consumer callback", callback)
+        require_prefetch(prefetch)
         channel = self._open_channel()
         self._call(Channel.basic_qos, prefetch)
         tag = self._call(Channel.basic_consume, queue, consumer_tag, no_ack=auto_ack,
@@ -287,7 +280,7 @@ class MemoryTransport(Transport):
         return handle
 
     def get(self, queue: str, *, auto_ack: bool = False) -> Delivery | None:
-        _check_str("queue name", queue)
+        require_str("queue name", queue)
         delivery = self._call(Channel.basic_get, queue, no_ack=auto_ack)
         return self._global(delivery) if delivery is not None else None
 

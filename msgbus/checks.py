@@ -1,0 +1,132 @@
+"""Client-side checks of what a :class:`~msgbus.transport.Transport` is given, shared by
+every transport, so that a wrong type or value fails the same way on each: with a
+:class:`~msgbus.errors.ValidationError` (also a ``ValueError``) that names the parameter,
+says what was expected and shows what was found, before anything reaches a broker."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from msgbus.errors import ValidationError
+from msgbus.values import Properties
+
+__all__ = [
+    "require_body",
+    "require_callback",
+    "require_delivery_tag",
+    "require_prefetch",
+    "require_properties",
+    "require_str",
+    "wire_table",
+]
+
+_INT64 = 2**63
+_INT32 = 2**31
+
+
+def require_str(what: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a str, got {type(value).__name__}: {value!r}")
+    return value
+
+
+def require_body(value: object) -> bytes:
+    """The message body as ``bytes`` (``bytearray`` and ``memoryview`` are copied)."""
+    if type(value) is bytes:
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise ValidationError(
+        f"message body must be bytes, got {type(value).__name__}: {_short(value)}")
+
+
+def require_properties(value: object) -> Properties | None:
+    if value is None or isinstance(value, Properties):
+        return value
+    raise ValidationError(
+        f"properties must be msgbus.Properties or None, got {type(value).__name__}")
+
+
+def require_delivery_tag(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValidationError(f"delivery_tag must be a non-negative int, got {value!r}")
+    return value
+
+
+def require_callback(what: str, value: object) -> Callable[..., Any]:
+    if not callable(value):
+        raise ValidationError(f"{what} must be callable, got {_short(value)}")
+    return value
+
+
+def require_prefetch(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535:
+        raise ValidationError(f"prefetch must be an int in 0..65535, got {value!r}")
+    return value
+
+
+def wire_table(table: Mapping[str, Any] | None, what: str) -> dict[str, Any] | None:
+    """``table`` (headers or arguments) as it arrives after encoding: datetimes become UTC
+    seconds; a value no AMQP field table can carry raises ``ValidationError`` naming
+    ``what`` and the key."""
+    if table is None:
+        return None
+    if not isinstance(table, Mapping):
+        raise ValidationError(f"{what} must be a mapping, got {type(table).__name__}")
+    return {_key(k, what): _value(v, f"{what}[{k!r}]") for k, v in table.items()}
+
+
+def _key(key: object, what: str) -> str:
+    if not isinstance(key, str):
+        raise ValidationError(f"{what} keys must be str, got {type(key).__name__}: {key!r}")
+    if len(key.encode()) > 255:
+        raise ValidationError(f"{what} key {key[:20]!r}... is longer than 255 bytes")
+    return key
+
+
+def _value(value: Any, where: str) -> Any:
+    if value is None or isinstance(value, (str, bytes, bool)):
+        return value
+    if isinstance(value, int):
+        if not -_INT64 <= value < _INT64:
+            raise ValidationError(f"{where} must fit in a signed 64-bit integer, got {value}")
+        return value
+    if isinstance(value, decimal.Decimal):
+        return _decimal(value, where)
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        seconds = int(value.timestamp())
+        return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+    if isinstance(value, Mapping):
+        return wire_table(value, where)
+    if isinstance(value, list):
+        return [_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    raise ValidationError(
+        f"{where} has a value of type {type(value).__name__} ({_short(value)}), which an "
+        "AMQP field table cannot hold: use str, bytes, bool, int, Decimal, datetime, dict, "
+        "list or None")
+
+
+def _decimal(value: decimal.Decimal, where: str) -> decimal.Decimal:
+    """A decimal goes on the wire as a scale (0..255 digits after the point) and a signed
+    32-bit unscaled value."""
+    if not value.is_finite():
+        raise ValidationError(f"{where} must be a finite Decimal, got {value}")
+    exponent = value.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    scale = max(0, -exponent)
+    unscaled = int(value.normalize().scaleb(scale))
+    if scale > 255 or not -_INT32 <= unscaled < _INT32:
+        raise ValidationError(
+            f"{where} must have at most 255 decimal places and an unscaled value that fits "
+            f"in 32 bits, got {value}")
+    return value
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
