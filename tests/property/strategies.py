@@ -34,6 +34,7 @@ __all__ = [
     "Reopen",
     "Settle",
     "Unbind",
+    "bad_calls",
     "binding_arguments",
     "binding_operations",
     "field_values",
@@ -309,3 +310,64 @@ def sequences(*, consumers: bool = True, min_size: int = 0, max_size: int = 30
     bound = st.lists(_binding.map(lambda b: Bind(*b)), min_size=1, max_size=4)
     body = st.lists(operations(consumers=consumers), min_size=min_size, max_size=max_size)
     return st.builds(lambda d, b, o: [*d, *b, *o], declared, bound, body)
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+#: Values of the wrong type for a str, bytes, int or bool parameter.
+_not_str = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.binary(max_size=4),
+                     st.lists(st.text(max_size=2), max_size=2), st.just(object()))
+_not_bytes = st.one_of(st.none(), st.integers(), st.text(max_size=4), st.just(object()),
+                       st.lists(st.integers(0, 255), max_size=2))
+_bad_tags = st.one_of(st.integers(max_value=-1), st.text(max_size=3), st.none(),
+                      st.floats(allow_nan=False), st.just(True))
+#: Header values no AMQP field table can carry, at any depth.
+_unencodable = st.one_of(st.just(object()), st.sets(st.integers(), min_size=1, max_size=2),
+                         st.just(complex(1, 2)), st.integers(min_value=2**64))
+_bad_tables = st.one_of(
+    st.dictionaries(st.sampled_from(["a", "x-b"]), _unencodable, min_size=1, max_size=2),
+    st.builds(lambda v: {"nested": {"deep": v}}, _unencodable),
+    st.builds(lambda v: {"list": [1, v]}, _unencodable),
+    st.dictionaries(st.integers(), st.integers(), min_size=1, max_size=1),  # non-str keys
+)
+
+
+def bad_calls(queue: str, exchange: str) -> st.SearchStrategy[tuple[str, tuple[Any, ...],
+                                                                      dict[str, Any]]]:
+    """A Transport method name and arguments, one of which is of the wrong type or value
+    (``queue`` and ``exchange`` name entities that exist)."""
+    return st.one_of(
+        st.tuples(st.just("declare_queue"), st.tuples(_not_str), st.just({})),
+        st.tuples(st.just("declare_queue"), st.just((queue,)),
+                  st.builds(lambda t: {"arguments": t}, _bad_tables)),
+        st.tuples(st.just("declare_exchange"), st.tuples(_not_str), st.just({})),
+        st.tuples(st.just("declare_exchange"), st.tuples(st.just(exchange), _not_str),
+                  st.just({})),
+        st.tuples(st.just("bind_queue"), st.tuples(st.just(queue), st.just(exchange), _not_str),
+                  st.just({})),
+        st.tuples(st.just("bind_queue"), st.tuples(_not_str, st.just(exchange)), st.just({})),
+        st.tuples(st.just("bind_queue"), st.just((queue, exchange, "k")),
+                  st.builds(lambda t: {"arguments": t}, _bad_tables)),
+        st.tuples(st.just("publish"), st.tuples(_not_str, st.just(queue), st.just(b"x")),
+                  st.just({})),
+        st.tuples(st.just("publish"), st.tuples(st.just(""), _not_str, st.just(b"x")),
+                  st.just({})),
+        st.tuples(st.just("publish"), st.tuples(st.just(""), st.just(queue), _not_bytes),
+                  st.just({})),
+        st.tuples(st.just("publish_headers"), st.tuples(_bad_tables), st.just({})),
+        st.tuples(st.just("publish"), st.tuples(st.just(""), st.just(queue), st.just(b"x"),
+                                                _not_str.filter(lambda v: v is not None)),
+                  st.just({})),
+        st.tuples(st.just("get"), st.tuples(_not_str), st.just({})),
+        st.tuples(st.just("ack"), st.tuples(_bad_tags), st.just({})),
+        st.tuples(st.just("nack"), st.tuples(_bad_tags), st.just({})),
+        st.tuples(st.just("reject"), st.tuples(_bad_tags), st.just({})),
+        st.tuples(st.just("consume"), st.tuples(st.just(queue), st.just(None)), st.just({})),
+        st.tuples(st.just("consume"), st.tuples(_not_str, st.just(print)), st.just({})),
+        st.tuples(st.just("consume"), st.just((queue, print)),
+                  st.builds(lambda n: {"prefetch": n},
+                            st.one_of(st.integers(max_value=-1), st.integers(min_value=65536),
+                                      st.text(max_size=2)))),
+        st.tuples(st.just("purge_queue"), st.tuples(_not_str), st.just({})),
+        st.tuples(st.just("delete_queue"), st.tuples(_not_str), st.just({})),
+    )

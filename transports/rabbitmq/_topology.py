@@ -112,12 +112,13 @@ class Topology:
         self.aliases[old] = new
 
 
-def declare_binding(channel: BlockingChannel, binding: BindingDecl) -> None:
-    """queue.bind or exchange.bind for a recorded binding."""
+def declare_binding(channel: BlockingChannel, binding: BindingDecl, *,
+                    remove: bool = False) -> None:
+    """queue.bind or exchange.bind for a recorded binding (queue.unbind or exchange.unbind
+    with ``remove``)."""
     args = dict(binding.arguments) if binding.arguments else None
     if binding.to_exchange:
-        channel.exchange_bind(
-            binding.destination, binding.source, binding.routing_key, arguments=args
-        )
+        method = channel.exchange_unbind if remove else channel.exchange_bind
     else:
-        channel.queue_bind(binding.destination, binding.source, binding.routing_key, arguments=args)
+        method = channel.queue_unbind if remove else channel.queue_bind
+    method(binding.destination, binding.source, binding.routing_key, arguments=args)
