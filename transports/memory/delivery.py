@@ -201,9 +201,9 @@ class MessageFlow(abc.ABC):
             queue = vh.queues.get(keys[0])
             return [queue] if queue is not None else []
         if len(keys) == 1 and (x := vh.exchanges.get(exchange)) is not None:
-            dests = x.router.route(keys[0], headers)
-            if len(dests) == 1:  # the common case: one binding, to a queue
-                ((kind, dest),) = dests
+            reached = x.router.route(keys[0], headers)
+            if len(reached) == 1:  # the common case: one binding, to a queue
+                ((kind, dest),) = reached
                 queue = vh.queues.get(dest) if kind == "queue" else None
                 if queue is not None:
                     return [queue]

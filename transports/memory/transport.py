@@ -20,15 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from msgbus.checks import (
-    require_body,
-    require_callback,
-    require_delivery_tag,
-    require_prefetch,
-    require_properties,
-    require_str,
-    wire_table,
-)
+from msgbus import checks
 from msgbus.errors import (
     ChannelClosed,
     ConnectionClosed,
@@ -163,7 +155,7 @@ class MemoryTransport(Transport):
     def _local_tag(self, delivery_tag: int, action: str) -> int | None:
         if type(delivery_tag) is int and delivery_tag > self._tag_base:
             return delivery_tag - self._tag_base
-        require_delivery_tag(delivery_tag)
+        checks.require_delivery_tag(delivery_tag)
         if delivery_tag == 0:
             return 0
         if delivery_tag <= self._tag_base:
@@ -178,78 +170,78 @@ class MemoryTransport(Transport):
                          passive: bool = False, durable: bool = False,
                          auto_delete: bool = False, internal: bool = False,
                          arguments: Mapping[str, Any] | None = None) -> None:
-        require_str("exchange name", name)
+        checks.require_str("exchange name", name)
         exchange_type = type.value if isinstance(type, ExchangeType) else type
-        require_str("exchange type", exchange_type)
+        checks.require_str("exchange type", exchange_type)
         self._call(Channel.exchange_declare, name, exchange_type, passive=passive,
                    durable=durable, auto_delete=auto_delete, internal=internal,
-                   arguments=wire_table(arguments, "exchange arguments"))
+                   arguments=checks.wire_table(arguments, "exchange arguments"))
 
     def delete_exchange(self, name: str, *, if_unused: bool = False) -> None:
-        require_str("exchange name", name)
+        checks.require_str("exchange name", name)
         self._call(Channel.exchange_delete, name, if_unused=if_unused)
 
     def declare_queue(self, name: str = "", *, passive: bool = False, durable: bool = False,
                       exclusive: bool = False, auto_delete: bool = False,
                       arguments: Mapping[str, Any] | None = None) -> QueueInfo:
-        require_str("queue name", name)
+        checks.require_str("queue name", name)
         queue, messages, consumers = self._call(
             Channel.queue_declare, name, passive=passive, durable=durable, exclusive=exclusive,
-            auto_delete=auto_delete, arguments=wire_table(arguments, "queue arguments"))
+            auto_delete=auto_delete, arguments=checks.wire_table(arguments, "queue arguments"))
         return QueueInfo(queue, messages, consumers)
 
     def delete_queue(self, name: str, *, if_unused: bool = False, if_empty: bool = False
                      ) -> int:
-        require_str("queue name", name)
+        checks.require_str("queue name", name)
         return self._call(Channel.queue_delete, name, if_unused=if_unused, if_empty=if_empty)
 
     def purge_queue(self, name: str) -> int:
-        require_str("queue name", name)
+        checks.require_str("queue name", name)
         return self._call(Channel.queue_purge, name)
 
     def bind_queue(self, queue: str, exchange: str, routing_key: str = "",
                    arguments: Mapping[str, Any] | None = None) -> None:
         self._check_binding(queue, exchange, routing_key)
         self._call(Channel.queue_bind, queue, exchange, routing_key,
-                   wire_table(arguments, "binding arguments"))
+                   checks.wire_table(arguments, "binding arguments"))
 
     def unbind_queue(self, queue: str, exchange: str, routing_key: str = "",
                      arguments: Mapping[str, Any] | None = None) -> None:
         self._check_binding(queue, exchange, routing_key)
         self._call(Channel.queue_unbind, queue, exchange, routing_key,
-                   wire_table(arguments, "binding arguments"))
+                   checks.wire_table(arguments, "binding arguments"))
 
     def bind_exchange(self, destination: str, source: str, routing_key: str = "",
                       arguments: Mapping[str, Any] | None = None) -> None:
         self._check_binding(destination, source, routing_key)
         self._call(Channel.exchange_bind, destination, source, routing_key,
-                   wire_table(arguments, "binding arguments"))
+                   checks.wire_table(arguments, "binding arguments"))
 
     def unbind_exchange(self, destination: str, source: str, routing_key: str = "",
                         arguments: Mapping[str, Any] | None = None) -> None:
         self._check_binding(destination, source, routing_key)
         self._call(Channel.exchange_unbind, destination, source, routing_key,
-                   wire_table(arguments, "binding arguments"))
+                   checks.wire_table(arguments, "binding arguments"))
 
     @staticmethod
     def _check_binding(destination: str, source: str, routing_key: str) -> None:
-        require_str("binding destination", destination)
-        require_str("binding source", source)
-        require_str("routing key", routing_key)
+        checks.require_str("binding destination", destination)
+        checks.require_str("binding source", source)
+        checks.require_str("routing key", routing_key)
 
     # -- publishing -------------------------------------------------------------------
 
     def publish(self, exchange: str, routing_key: str, body: bytes,
                 properties: Properties | None = None, *, mandatory: bool = False) -> None:
         if not (type(exchange) is str and type(routing_key) is str and type(body) is bytes):
-            require_str("exchange name", exchange)
-            require_str("routing key", routing_key)
-            body = require_body(body)
+            checks.require_str("exchange name", exchange)
+            checks.require_str("routing key", routing_key)
+            body = checks.require_body(body)
         if properties is None:
             properties = EMPTY_PROPERTIES
-        elif require_properties(properties) is not None and properties.headers is not None:
+        elif checks.require_properties(properties) is not None and properties.headers is not None:
             properties = dataclasses.replace(
-                properties, headers=wire_table(properties.headers, "headers"))
+                properties, headers=checks.wire_table(properties.headers, "headers"))
         confirm = self.confirm_publishes
         result = self._run(self._core.basic_publish, exchange, routing_key, body, properties,
                            mandatory=mandatory and not confirm)
@@ -267,20 +259,20 @@ class MemoryTransport(Transport):
     def consume(self, queue: str, callback: DeliveryCallback, *, prefetch: int = 0,
                 auto_ack: bool = False, exclusive: bool = False, consumer_tag: str = "",
                 arguments: Mapping[str, Any] | None = None) -> ConsumerHandle:
-        require_str("queue name", queue)
-        require_callback("consumer callback", callback)
-        require_prefetch(prefetch)
+        checks.require_str("queue name", queue)
+        checks.require_callback("consumer callback", callback)
+        checks.require_prefetch(prefetch)
         channel = self._open_channel()
         self._call(Channel.basic_qos, prefetch)
         tag = self._call(Channel.basic_consume, queue, consumer_tag, no_ack=auto_ack,
                          exclusive=exclusive,
-                         arguments=wire_table(arguments, "consumer arguments"))
+                         arguments=checks.wire_table(arguments, "consumer arguments"))
         handle = _Consumer(self, channel, tag, queue, callback)
         self._consumers[tag] = handle
         return handle
 
     def get(self, queue: str, *, auto_ack: bool = False) -> Delivery | None:
-        require_str("queue name", queue)
+        checks.require_str("queue name", queue)
         delivery = self._call(Channel.basic_get, queue, no_ack=auto_ack)
         return self._global(delivery) if delivery is not None else None
 

@@ -53,16 +53,7 @@ from typing import Any, Literal, TypeVar
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from msgbus import errors
-from msgbus.checks import (
-    require_body,
-    require_callback,
-    require_delivery_tag,
-    require_prefetch,
-    require_properties,
-    require_str,
-    wire_table,
-)
+from msgbus import checks, errors
 from msgbus.transport import Arguments, ConsumerHandle, DeliveryCallback, ReturnCallback, Transport
 from msgbus.values import Delivery, ExchangeType, Properties, QueueInfo
 from transports.rabbitmq import _errors
@@ -289,9 +280,10 @@ class RabbitMQTransport(Transport):
         internal: bool = False,
         arguments: Arguments | None = None,
     ) -> None:
-        require_str("exchange name", name)
-        kind = require_str("exchange type", type.value if isinstance(type, ExchangeType) else type)
-        args = wire_table(arguments, "exchange arguments") or None
+        checks.require_str("exchange name", name)
+        kind = checks.require_str(
+            "exchange type", type.value if isinstance(type, ExchangeType) else type)
+        args = checks.wire_table(arguments, "exchange arguments") or None
         self._run(
             lambda ch: ch.exchange_declare(
                 name, kind, passive=passive, durable=durable, auto_delete=auto_delete,
@@ -305,7 +297,7 @@ class RabbitMQTransport(Transport):
             )
 
     def delete_exchange(self, name: str, *, if_unused: bool = False) -> None:
-        require_str("exchange name", name)
+        checks.require_str("exchange name", name)
         self._run(lambda ch: ch.exchange_delete(name, if_unused=if_unused), "retry")
         self._topology.remove_exchange(name)
 
@@ -321,8 +313,8 @@ class RabbitMQTransport(Transport):
         auto_delete: bool = False,
         arguments: Arguments | None = None,
     ) -> QueueInfo:
-        name = self._topology.resolve(require_str("queue name", name))
-        args = wire_table(arguments, "queue arguments") or None
+        name = self._topology.resolve(checks.require_str("queue name", name))
+        args = checks.wire_table(arguments, "queue arguments") or None
         frame = self._run(
             lambda ch: ch.queue_declare(
                 name, passive=passive, durable=durable, exclusive=exclusive,
@@ -339,7 +331,7 @@ class RabbitMQTransport(Transport):
         return QueueInfo(ok.queue, ok.message_count, ok.consumer_count)
 
     def delete_queue(self, name: str, *, if_unused: bool = False, if_empty: bool = False) -> int:
-        name = self._topology.resolve(require_str("queue name", name))
+        name = self._topology.resolve(checks.require_str("queue name", name))
         frame = self._run(
             lambda ch: ch.queue_delete(name, if_unused=if_unused, if_empty=if_empty), "retry"
         )
@@ -349,7 +341,7 @@ class RabbitMQTransport(Transport):
         return count
 
     def purge_queue(self, name: str) -> int:
-        name = self._topology.resolve(require_str("queue name", name))
+        name = self._topology.resolve(checks.require_str("queue name", name))
         frame = self._run(lambda ch: ch.queue_purge(name), "retry")
         assert frame is not None
         count: int = frame.method.message_count
@@ -389,13 +381,13 @@ class RabbitMQTransport(Transport):
 
     def _binding(self, to_exchange: bool, destination: str, source: str, routing_key: str,
                  arguments: Arguments | None) -> BindingDecl:
-        require_str("binding destination", destination)
-        require_str("binding source", source)
-        require_str("routing key", routing_key)
+        checks.require_str("binding destination", destination)
+        checks.require_str("binding source", source)
+        checks.require_str("routing key", routing_key)
         if not to_exchange:
             destination = self._topology.resolve(destination)
         return BindingDecl(to_exchange, destination, source, routing_key,
-                           wire_table(arguments, "binding arguments") or None)
+                           checks.wire_table(arguments, "binding arguments") or None)
 
     # -- publishing ------------------------------------------------------------------
 
@@ -409,15 +401,15 @@ class RabbitMQTransport(Transport):
         mandatory: bool = False,
     ) -> None:
         if not (type(exchange) is str and type(routing_key) is str and type(body) is bytes):
-            require_str("exchange name", exchange)
-            require_str("routing key", routing_key)
-            body = require_body(body)
+            checks.require_str("exchange name", exchange)
+            checks.require_str("routing key", routing_key)
+            body = checks.require_body(body)
         if properties is self._last_properties:  # a producer publishes the same ones again
             pika_properties = self._last_pika
         else:
-            checked = require_properties(properties)
+            checked = checks.require_properties(properties)
             if checked is not None and checked.headers is not None:
-                wire_table(checked.headers, "headers")  # what pika could not encode
+                checks.wire_table(checked.headers, "headers")  # what pika could not encode
             pika_properties = to_pika(properties)
             if properties is not None and properties.headers is None:  # nothing mutable
                 self._last_properties, self._last_pika = properties, pika_properties
@@ -479,9 +471,9 @@ class RabbitMQTransport(Transport):
         consumer_tag: str = "",
         arguments: Arguments | None = None,
     ) -> ConsumerHandle:
-        require_str("queue name", queue)
-        require_callback("consumer callback", callback)
-        require_prefetch(prefetch)
+        checks.require_str("queue name", queue)
+        checks.require_callback("consumer callback", callback)
+        checks.require_prefetch(prefetch)
         consumer = RabbitMQConsumer(
             self._topology.resolve(queue), callback, prefetch=prefetch, auto_ack=auto_ack,
             exclusive=exclusive, consumer_tag=consumer_tag, arguments=arguments,
@@ -534,7 +526,7 @@ class RabbitMQTransport(Transport):
             consumer._stopped()
 
     def get(self, queue: str, *, auto_ack: bool = False) -> Delivery | None:
-        queue = self._topology.resolve(require_str("queue name", queue))
+        queue = self._topology.resolve(checks.require_str("queue name", queue))
         result = self._run(lambda ch: (ch.basic_get(queue, auto_ack), self._tag_base), "retry")
         assert result is not None
         (method, properties, body), base = result
@@ -552,15 +544,15 @@ class RabbitMQTransport(Transport):
 
     def ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
         """basic.ack; safe from any thread (see the module documentation)."""
-        self._acks.ack(require_delivery_tag(delivery_tag), multiple)
+        self._acks.ack(checks.require_delivery_tag(delivery_tag), multiple)
 
     def nack(self, delivery_tag: int, *, multiple: bool = False, requeue: bool = True) -> None:
         """basic.nack; safe from any thread (see the module documentation)."""
-        self._acks.settle("nack", require_delivery_tag(delivery_tag), multiple, requeue)
+        self._acks.settle("nack", checks.require_delivery_tag(delivery_tag), multiple, requeue)
 
     def reject(self, delivery_tag: int, *, requeue: bool = True) -> None:
         """basic.reject; safe from any thread (see the module documentation)."""
-        self._acks.settle("reject", require_delivery_tag(delivery_tag), False, requeue)
+        self._acks.settle("reject", checks.require_delivery_tag(delivery_tag), False, requeue)
 
     def process_events(self, timeout: float | None = 0.0) -> None:
         self._owner = get_ident()
