@@ -142,3 +142,21 @@ def test_a_get_drops_the_expired_messages_it_uncovers(
     assert delivery is not None and delivery.body == b"long"
     assert delivery.message_count == 0
     assert transport.declare_queue(queue, passive=True).message_count == 0
+
+
+def test_quorum_queue_counts_deliveries_and_requeues_to_the_back(
+    transport: Transport, names: Names
+) -> None:
+    queue = names.queue()
+    transport.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
+    for body in (b"m0", b"m1", b"m2"):
+        transport.publish("", queue, body)
+    first = get_soon(transport, queue)
+    assert dict(first.properties.headers or {}) == {"x-delivery-count": 0}
+    transport.nack(first.delivery_tag, requeue=True)
+    time.sleep(0.1)  # RabbitMQ applies the return asynchronously
+    got = []
+    while (delivery := transport.get(queue, auto_ack=True)) is not None:
+        got.append((delivery.body, delivery.redelivered,
+                    dict(delivery.properties.headers or {})["x-delivery-count"]))
+    assert got == [(b"m1", False, 0), (b"m2", False, 0), (b"m0", True, 1)]

@@ -26,6 +26,7 @@ from msgbus.errors import (
     ResourceLocked,
 )
 from transports.memory import arguments as args
+from transports.memory import queue_types
 from transports.memory.delivery import REPLY_TO, MessageFlow, PublishResult, random_suffix
 from transports.memory.entities import (
     ChannelState,
@@ -319,7 +320,7 @@ class BrokerCore(MessageFlow):
             queue = self._existing_queue(channel, name)
             self._used(queue)
             channel.last_queue = name
-            return queue.name, len(queue.store), len(queue.consumers)
+            return queue.name, len(queue.store), self._consumer_count(queue)
         if name == "":
             args.check_server_named(arguments)
             name = "amq.gen-" + random_suffix()
@@ -338,7 +339,7 @@ class BrokerCore(MessageFlow):
                                          existing.queue_type)
             self._used(existing)
             channel.last_queue = name
-            return name, len(existing.store), len(existing.consumers)
+            return name, len(existing.store), self._consumer_count(existing)
         args.check_dead_letter_exchange(name, vh.name, arguments)
         queue_type = args.check_queue_arguments(name, vh.name, arguments, durable=durable,
                                                 exclusive=exclusive, auto_delete=auto_delete)
@@ -351,6 +352,17 @@ class BrokerCore(MessageFlow):
             self._watch(queue, queue.last_used + (queue.expires_ms or 0) / 1000)
         channel.last_queue = name
         return name, 0, 0
+
+    def _consumer_count(self, queue: QueueState) -> int:
+        """A queue's consumers; a quorum queue still counts a cancelled consumer while
+        messages it was given are unacknowledged."""
+        if queue.queue_type != "quorum":
+            return len(queue.consumers)
+        cancelled = {id(entry.consumer) for conn in self.connections.values()
+                     for channel in conn.channels.values() for entry in channel.unacked.values()
+                     if entry.queue is queue and entry.consumer is not None
+                     and entry.consumer not in queue.consumers}
+        return len(queue.consumers) + len(cancelled)
 
     def _used(self, queue: QueueState) -> None:
         """A queue.declare (passive or not) of an unused queue restarts its x-expires."""
@@ -390,6 +402,8 @@ class BrokerCore(MessageFlow):
     def queue_purge(self, channel: ChannelState, name: str) -> int:
         self.tick()
         queue = self._queue(channel, name)
+        if queue.queue_type != "classic":
+            queue_types.check_purge(queue)
         return len(queue.store.clear())
 
     # -- restart ----------------------------------------------------------------------

@@ -121,6 +121,8 @@ def dead_lettered(queued: QueuedMessage, queue: QueueState, reason: str,
     if props.expiration is not None:
         info["original-expiration"] = props.expiration
     headers = dict(props.headers or {})
+    if queue.queue_type == "quorum":
+        headers.pop("x-delivery-count", None)  # added to deliveries, not to the message
     headers["x-death"] = _x_death(headers, info)
     if queue.dead_letter_routing_key is not None:
         headers.pop("CC", None)

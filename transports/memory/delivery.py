@@ -22,6 +22,7 @@ from msgbus.errors import (
 )
 from msgbus.values import EMPTY_PROPERTIES, Delivery, Properties, ReturnedMessage
 from transports.memory import arguments as args
+from transports.memory import queue_types
 from transports.memory.deadletter import dead_lettered, header_routes, is_cycle
 from transports.memory.entities import (
     ChannelState,
@@ -265,14 +266,17 @@ class MessageFlow(abc.ABC):
             self._dead_letter(queue, queued, "expired")
             return True
         if queue.limited:
-            if queue.overflow != "drop-head" and queue.over_limit(1, queued.size):
+            if queue.overflow != "drop-head" and (
+                    queue.over_limit(1, queued.size) if queue.queue_type == "classic"
+                    else queue.over_limit()):  # a quorum queue refuses once it is over
                 if queue.overflow == "reject-publish-dlx":
                     self._dead_letter(queue, queued, "maxlen")
                 elif self.tracing:
                     self._emit("dropped", queue.vhost, queue=queue.name, reason="overflow")
                 return False
             store.append(queued)
-            self._drop_over_limit(queue)
+            if queue.overflow == "drop-head":
+                self._drop_over_limit(queue)
         else:
             store.append(queued)
         if queued.expires_at is not None:
@@ -352,18 +356,21 @@ class MessageFlow(abc.ABC):
     def basic_consume(self, channel: ChannelState, queue_name: str, consumer_tag: str, *,
                       no_ack: bool, exclusive: bool, arguments: Mapping[str, Any]) -> str:
         self.tick()
+        if consumer_tag in channel.consumers:  # RabbitMQ checks this first
+            raise NotAllowed(f"NOT_ALLOWED - attempt to reuse consumer tag '{consumer_tag}'")
         if queue_name == REPLY_TO:
             return self._consume_reply_to(channel, consumer_tag, no_ack=no_ack)
         queue = self._queue(channel, queue_name)
         vh = self._vhost(channel)
-        args.check_consumer_arguments(queue.name, vh.name, arguments)
+        args.check_consumer_arguments(queue.name, vh.name, arguments, queue.queue_type)
+        if queue.queue_type != "classic":
+            queue_types.check_consume(queue, prefetch=channel.prefetch,
+                                      global_prefetch=channel.global_prefetch, no_ack=no_ack)
         if (exclusive and queue.consumers) or any(c.exclusive for c in queue.consumers):
             raise AccessRefused(
                 f"ACCESS_REFUSED - queue '{queue.name}' in vhost '{vh.name}' in exclusive use")
         if not consumer_tag:
             consumer_tag = "amq.ctag-" + random_suffix()
-        elif consumer_tag in channel.consumers:
-            raise NotAllowed(f"NOT_ALLOWED - attempt to reuse consumer tag '{consumer_tag}'")
         consumer = ConsumerState(consumer_tag, channel, queue, no_ack=no_ack, exclusive=exclusive,
                                  prefetch=channel.prefetch, arguments=arguments)
         channel.consumers[consumer_tag] = consumer
@@ -549,6 +556,8 @@ class MessageFlow(abc.ABC):
                   ) -> Delivery | None:
         self.tick()
         queue = self._queue(channel, queue_name)
+        if queue.queue_type != "classic":
+            queue_types.check_get(queue)
         queue.last_used = self.clock.monotonic()
         for expired in queue.store.pop_expired(queue.last_used):
             self._dead_letter(queue, expired, "expired")
@@ -558,6 +567,8 @@ class MessageFlow(abc.ABC):
         if queue in self._timed:  # RabbitMQ drops the expired messages the fetch uncovered
             for expired in queue.store.pop_expired(queue.last_used):
                 self._dead_letter(queue, expired, "expired")
+        if queue.queue_type == "quorum":  # a quorum queue's basic.get counts deliveries
+            queue_types.with_delivery_count(queued, queue.delivery_counts.get(queued.seq, 0))
         tag = channel.next_tag
         channel.next_tag += 1
         if not no_ack:
@@ -682,7 +693,7 @@ class MessageFlow(abc.ABC):
                        ) -> None:
         for entry in taken:
             if requeue:
-                self._requeue(entry)
+                self._requeue(entry, back=True)
             else:
                 self._dead_letter(entry.queue, entry, "rejected")
         self._after_settle(channel, taken)
@@ -692,15 +703,25 @@ class MessageFlow(abc.ABC):
         RabbitMQ does not implement ``requeue=False`` and closes the connection (540)."""
         if not requeue:
             raise AMQPNotImplemented("NOT_IMPLEMENTED - requeue=false")
-        self._requeue_all(channel)
+        self._requeue_all(channel, back=True)
 
-    def _requeue(self, entry: QueuedMessage) -> None:
+    def _requeue(self, entry: QueuedMessage, *, back: bool = False) -> None:
+        """Put a delivered message back: at its place (``back``: a nack, reject or recover,
+        which sends a quorum queue's message to the back unless it has a delivery limit)."""
         queue = entry.queue
         vh = self.vhosts.get(queue.vhost)
         if vh is None or vh.queues.get(queue.name) is not queue:
             return
         entry.consumer = None
-        queue.store.requeue(entry)
+        if queue.queue_type == "classic":
+            queue.store.requeue(entry)
+        elif not queue_types.count_return(queue, entry):
+            self._dead_letter(queue, entry, "delivery_limit")
+            return
+        elif back and queue_types.requeues_to_back(queue):
+            queue.store.append(entry)
+        else:
+            queue.store.requeue(entry)
         if entry.expires_at is not None:
             self._watch(queue, entry.expires_at)
         if self.tracing:
@@ -761,7 +782,7 @@ class MessageFlow(abc.ABC):
         for entry in sorted(entries, key=lambda e: e.tag):
             channel.unacked[entry.tag] = entry
 
-    def _requeue_all(self, channel: ChannelState) -> None:
+    def _requeue_all(self, channel: ChannelState, *, back: bool = False) -> None:
         self._restore_tx_acks(channel)
         taken = list(channel.unacked.values())
         channel.unacked.clear()
@@ -769,7 +790,7 @@ class MessageFlow(abc.ABC):
         for entry in taken:
             if entry.consumer is not None:
                 entry.consumer.unacked -= 1
-            self._requeue(entry)
+            self._requeue(entry, back=back)
         self._unblock(channel)
         for queue in {id(e.queue): e.queue for e in taken}.values():
             self._dispatch(queue)

@@ -47,7 +47,8 @@ class ExchangeState:
 class QueueState:
     __slots__ = (
         "arguments", "auto_delete", "consumers", "dead_letter_exchange",
-        "dead_letter_routing_key", "durable", "expires_ms", "had_consumer", "last_used",
+        "dead_letter_routing_key", "delivery_counts", "durable", "expires_ms", "had_consumer",
+        "last_used",
         "limited", "max_bytes", "max_length", "message_ttl", "name", "overflow", "owner",
         "queue_type", "single_active", "store", "vhost",
     )
@@ -58,6 +59,8 @@ class QueueState:
         self.vhost = vhost
         self.name = name
         self.queue_type = queue_type  # classic, quorum or stream
+        # a quorum queue's returned messages: sequence number -> x-delivery-count
+        self.delivery_counts: dict[int, int] = {}
         self.durable = durable
         self.owner = owner
         self.auto_delete = auto_delete
