@@ -636,7 +636,11 @@ def test_quorum_queue_consumers_limits_and_refusals(amqp_url: str, names: Names)
 def test_stream_queue_refusals(amqp_url: str, names: Names) -> None:
     def scenario(w: World) -> None:
         q = names.queue("stream")
-        w.channel().queue_declare(q, durable=True, arguments={"x-queue-type": "stream"})
+        ch = w.channel()
+        ch.queue_declare(q, durable=True, arguments={"x-queue-type": "stream"})
+        for i in range(2):
+            ch.basic_publish("", q, f"m{i}".encode())
+        w.attempt("a stream counts no messages", lambda: ch.queue_declare(q, passive=True))
 
         def consume(prefetch: int, global_qos: bool = False, **kwargs: Any) -> Action:
             def action(ch: Any) -> Any:

@@ -63,6 +63,11 @@ def _check_exchange_type(type: str) -> None:
         raise CommandInvalid(f"COMMAND_INVALID - {word} exchange type '{type}'")
 
 
+def _message_count(queue: QueueState) -> int:
+    """What queue.declare-ok reports: the ready messages (a stream reports none)."""
+    return 0 if queue.queue_type == "stream" else len(queue.store)
+
+
 def _exclusive_refusal(name: str, vhost: str) -> ResourceLocked:
     return ResourceLocked(
         f"RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{name}' in "
@@ -320,7 +325,7 @@ class BrokerCore(MessageFlow):
             queue = self._existing_queue(channel, name)
             self._used(queue)
             channel.last_queue = name
-            return queue.name, len(queue.store), self._consumer_count(queue)
+            return queue.name, _message_count(queue), self._consumer_count(queue)
         if name == "":
             args.check_server_named(arguments)
             name = "amq.gen-" + random_suffix()
@@ -339,7 +344,7 @@ class BrokerCore(MessageFlow):
                                          existing.queue_type)
             self._used(existing)
             channel.last_queue = name
-            return name, len(existing.store), self._consumer_count(existing)
+            return name, _message_count(existing), self._consumer_count(existing)
         args.check_dead_letter_exchange(name, vh.name, arguments)
         queue_type = args.check_queue_arguments(name, vh.name, arguments, durable=durable,
                                                 exclusive=exclusive, auto_delete=auto_delete)
