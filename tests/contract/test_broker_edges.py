@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from msgbus import Delivery, PreconditionFailed, Properties
+from msgbus import Delivery, PreconditionFailed, Properties, Unroutable
 from msgbus.transport import Transport
-from tests.support import Names
+from tests.support import Names, wait_until
 
 
 def get_soon(transport: Transport, queue: str, timeout: float = 5.0) -> Delivery:
@@ -160,3 +160,20 @@ def test_quorum_queue_counts_deliveries_and_requeues_to_the_back(
         got.append((delivery.body, delivery.redelivered,
                     dict(delivery.properties.headers or {})["x-delivery-count"]))
     assert got == [(b"m1", False, 0), (b"m2", False, 0), (b"m0", True, 1)]
+
+
+def test_a_mandatory_direct_reply_is_returned_yet_delivered(
+    connect: Callable[[], Transport], names: Names
+) -> None:
+    client, server = connect(), connect()
+    queue = names.queue("rpc")
+    server.declare_queue(queue)
+    replies: list[Delivery] = []
+    client.consume("amq.rabbitmq.reply-to", replies.append, auto_ack=True)
+    client.publish("", queue, b"ping", Properties(reply_to="amq.rabbitmq.reply-to"))
+    request = get_soon(server, queue)
+    assert request.properties.reply_to is not None
+    with pytest.raises(Unroutable):  # RabbitMQ routes a reply to no queue
+        server.publish("", request.properties.reply_to, b"pong", mandatory=True)
+    wait_until(client, lambda: bool(replies))
+    assert [r.body for r in replies] == [b"pong"]

@@ -662,3 +662,36 @@ def test_stream_queue_refusals(amqp_url: str, names: Names) -> None:
         })
 
     check(scenario, amqp_url, names)
+
+
+# -- direct reply-to --------------------------------------------------------------------------
+
+
+def test_direct_reply_to_tags_and_mandatory_replies(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        connection = w.connect()
+        client, server = connection.channel(), w.channel()
+        q = names.queue("rpc")
+        server.queue_declare(q)
+        replies: list[Any] = []
+        tag = client.basic_consume(
+            "amq.rabbitmq.reply-to", auto_ack=True, on_message_callback=lambda c, m, p, b:
+            replies.append((m.routing_key, m.exchange, m.redelivered, m.delivery_tag,
+                            p.reply_to, b)))
+        client.basic_publish("", q, b"ping", pika.BasicProperties(
+            reply_to="amq.rabbitmq.reply-to"))
+        _, properties, _ = server.basic_get(q, auto_ack=True)
+        token = properties.reply_to
+        w.attempt("through amq.direct", lambda: server.basic_publish(
+            "amq.direct", token, b"via amq.direct", mandatory=True))
+        w.attempt("mandatory reply", lambda: server.basic_publish(
+            "", token, b"pong", mandatory=True))
+        w.attempt("reply", lambda: server.basic_publish("", token, b"pong again"))
+        w.pump(connection, lambda: len(replies) >= 2)
+        w.settle(connection)
+        w.record("replies (one delivery tag for both)", replies)
+        client.basic_cancel(tag)
+        w.attempt("reply after cancel", lambda: server.basic_publish(
+            "", token, b"late", mandatory=True))
+
+    check(scenario, amqp_url, names)

@@ -132,9 +132,10 @@ class MessageFlow(abc.ABC):
         """Route and enqueue a publish that passed the channel's checks."""
         vh = self.vhosts[channel.connection.vhost]
         if not exchange and routing_key.startswith(_REPLY_TO_PREFIX):
-            delivered = self._publish_reply(channel, routing_key, body, properties)
+            self._publish_reply(channel, routing_key, body, properties)
+            # RabbitMQ routes a reply to no queue: a mandatory one comes back, delivered or not
             return self._confirm(channel, exchange, routing_key, body, properties,
-                                 routed=delivered, mandatory=mandatory, accepted=True)
+                                 routed=0, mandatory=mandatory, accepted=True)
         headers = properties.headers
         if not exchange and not headers and not self.tracing:
             # the default exchange, no CC / BCC: straight to the queue of that name
@@ -404,8 +405,7 @@ class MessageFlow(abc.ABC):
                        queues=(routing_key,) if waiting else ())
         if target is None or target.reply_consumer is None or not waiting:
             return False
-        tag = target.next_tag
-        target.next_tag += 1
+        tag = target.next_tag  # RabbitMQ does not move the channel's tags on for a reply
         target.connection.outbox.append(Deliver(
             target.id, target.reply_consumer, tag, False,
             Message(body, "", routing_key, properties)))
