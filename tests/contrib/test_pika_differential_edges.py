@@ -695,3 +695,25 @@ def test_direct_reply_to_tags_and_mandatory_replies(amqp_url: str, names: Names)
             "", token, b"late", mandatory=True))
 
     check(scenario, amqp_url, names)
+
+
+def test_what_restarts_queue_expiry(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        queues = {k: names.queue(k) for k in ("closed", "empty get", "purged", "bound")}
+        for q in queues.values():
+            ch.queue_declare(q, arguments={"x-expires": 800})
+        ch.basic_publish("", queues["closed"], b"m")
+        holder = w.channel()
+        w.elapse(0.3)
+        holder.basic_get(queues["closed"])
+        ch.basic_get(queues["empty get"])
+        w.elapse(0.3)
+        holder.close()  # a channel going away with unacked messages restarts it
+        ch.queue_purge(queues["purged"])
+        ch.queue_bind(queues["bound"], "amq.fanout")
+        w.elapse(0.6)
+        for label, q in queues.items():
+            w.attempt(label, lambda: w.channel().queue_declare(q, passive=True))  # noqa: B023
+
+    check(scenario, amqp_url, names)

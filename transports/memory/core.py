@@ -130,7 +130,13 @@ class BrokerCore(MessageFlow):
         for consumer in list(channel.consumers.values()):
             self._remove_consumer(consumer, notify=False)
         self._forget_reply_to(channel)
+        held = [entry.queue for entry in channel.unacked.values()]
+        held += [entry.queue for taken, _ in channel.tx_acks or () for entry in taken]
         self._requeue_all(channel)
+        for queue in {id(q): q for q in held}.values():
+            vh = self.vhosts.get(queue.vhost)
+            if vh is not None and vh.queues.get(queue.name) is queue:
+                self._used(queue)  # the queue sees the channel go: its x-expires restarts
 
     def fail(self, channel: ChannelState, error: AMQPError) -> AMQPError:
         """Close the channel (soft error) or connection (hard error); return the error, its
