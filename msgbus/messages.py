@@ -203,16 +203,20 @@ class Message:
         """:meth:`from_dict` for a body just decoded, that nobody else holds: a body
         with every key of the wire form, well typed, becomes the message's own body
         instead of being copied."""
-        if (
-            type(body) is dict
-            and len(body) == 7
-            and type(body.get("version")) is str
-            and type(body.get("_reserved")) is dict
-            and type(body.get("content")) is dict
-            and type(body.get("fingerprint")) is dict
-        ):
-            data = Message.validate(body)
-            return _new(_class_of(data["type"], data["category"], data["content"]), data)
+        if type(body) is dict and len(body) == 7:
+            category = body.get("category")
+            mtype = body.get("type")
+            content = body.get("content")
+            if (
+                (category == "message" or category == "rpc")
+                and type(mtype) is str
+                and type(body.get("name")) is str
+                and type(content) is dict
+                and type(body.get("fingerprint")) is dict
+                and type(body.get("version")) is str
+                and type(body.get("_reserved")) is dict
+            ):
+                return _new(_class_of(mtype, category, content), body)
         return cls.from_dict(body)
 
     # -- protocol ----------------------------------------------------------------------

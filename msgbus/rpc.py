@@ -246,11 +246,14 @@ class RpcClient:
         self._finish(call, self._decode_reply(delivery))
 
     def _decode_reply(self, delivery: Delivery) -> MessageResult:
+        content_type = delivery.properties.content_type
         try:
-            body = decoder_for(delivery.properties.content_type, self._encoder).decode(
-                delivery.body
+            decoder = (
+                self._encoder
+                if content_type == self._content_type
+                else decoder_for(content_type, self._encoder)
             )
-            reply = Message.from_wire(body)
+            reply = Message.from_wire(decoder.decode(delivery.body))
         except (DecodeError, InvalidMessage) as exc:
             return MessageResultError(f"malformed RPC reply: {exc}")
         if not isinstance(reply, MessageResult):
