@@ -76,8 +76,10 @@ class BlockingConnection:
             username = getattr(credentials, "username", "guest")
             password = getattr(credentials, "password", "guest")
             try:
-                return self._broker.connect(params.virtual_host, username=username,
-                                            password=password)
+                connection = self._broker.connect(params.virtual_host, username=username,
+                                                  password=password)
+                self._params = params
+                return connection
             except AccessRefused as refused:
                 error = exceptions.ProbableAuthenticationError(repr(
                     exceptions.ConnectionClosedByBroker(refused.reply_code, refused.reply_text)))
@@ -164,11 +166,17 @@ class BlockingConnection:
     # -- channels -------------------------------------------------------------------
 
     def channel(self, channel_number: int | None = None) -> BlockingChannel:
-        """Open a new channel (``channel_number`` is accepted and ignored: the broker
-        numbers channels itself)."""
-        self._raise_if_closed(f"Channel allocation requires an open connection: {self!r}")
+        """Open a new channel: number ``channel_number``, or as pika numbers them, the
+        lowest one not in use."""
+        # pika names its own closed connection object, with the parameters it connected with
+        self._raise_if_closed("Channel allocation requires an open connection: <SelectConnection "
+                              f"CLOSED transport=None params={self._params!r}>")
+        if not channel_number:
+            channel_number = next(n for n in range(1, len(self._channels) + 2)
+                                  if n not in self._channels)
+        self._pump()  # what the broker still had for a closed channel of that number
         try:
-            impl = self._impl.channel()
+            impl = self._impl.channel(channel_number)
         except ConnectionClosed as error:
             raise self._broker_closed(error) from None
         channel = BlockingChannel(impl, self)

@@ -717,3 +717,24 @@ def test_what_restarts_queue_expiry(amqp_url: str, names: Names) -> None:
             w.attempt(label, lambda: w.channel().queue_declare(q, passive=True))  # noqa: B023
 
     check(scenario, amqp_url, names)
+
+
+# -- channels -------------------------------------------------------------------------------
+
+
+def test_channel_numbers(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        connection = w.connect()
+        channels = [connection.channel() for _ in range(3)]
+        w.record("numbers", [c.channel_number for c in channels])
+        channels[1].close()
+        w.record("lowest free number again", connection.channel().channel_number)
+        w.attempt("a chosen number", lambda: connection.channel(channel_number=7).channel_number)
+        failed = connection.channel()
+        w.attempt("a channel error", lambda: failed.queue_declare(names.queue("none"),
+                                                                  passive=True))
+        w.record("its number is free again", connection.channel().channel_number)
+        w.attempt("a number in use", lambda: connection.channel(channel_number=1))
+        w.attempt("then", lambda: connection.channel())
+
+    check(scenario, amqp_url, names)

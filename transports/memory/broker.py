@@ -183,9 +183,10 @@ class Connection:
     def is_open(self) -> bool:
         return self.state.open
 
-    def channel(self) -> Channel:
+    def channel(self, number: int | None = None) -> Channel:
+        """Open a channel: ``number`` as the client chose it, or the next unused one."""
         self._check_open()
-        state = self.broker.run(self.broker._core.open_channel, self.state)
+        state = self.broker.run(self.broker._core.open_channel, self.state, number)
         return Channel(self, state)
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from msgbus.errors import (
     AccessRefused,
     AMQPError,
     ChannelClosed,
+    ChannelErrorReply,
     CommandInvalid,
     ConnectionClosed,
     NotAllowed,
@@ -116,10 +117,19 @@ class BrokerCore(MessageFlow):
             for queue in [q for q in vh.queues.values() if q.owner == conn.id]:
                 self._delete_queue(vh, queue)
 
-    def open_channel(self, conn: ConnectionState) -> ChannelState:
-        channel = ChannelState(conn, conn.next_channel)
-        conn.next_channel += 1
-        conn.channels[channel.id] = channel
+    def open_channel(self, conn: ConnectionState, number: int | None = None) -> ChannelState:
+        """channel.open: the client's channel ``number`` (None: the next unused one); a
+        number in use is a connection error (504), as with RabbitMQ."""
+        if number is None:
+            while conn.next_channel in conn.channels:
+                conn.next_channel += 1
+            number = conn.next_channel
+            conn.next_channel += 1
+        elif number in conn.channels:
+            self.close_connection(conn)
+            raise ChannelErrorReply("CHANNEL_ERROR - second 'channel.open' seen")
+        channel = ChannelState(conn, number)
+        conn.channels[number] = channel
         return channel
 
     def close_channel(self, channel: ChannelState) -> None:
