@@ -392,6 +392,28 @@ def test_publish_property_checks(amqp_url: str, names: Names) -> None:
     check(scenario, amqp_url, names)
 
 
+def test_publish_checks_in_rabbitmqs_order(amqp_url: str, names: Names) -> None:
+    def props(**kwargs: Any) -> Any:
+        return pika.BasicProperties(**kwargs)
+
+    cases = {
+        "reply-to before user_id": props(reply_to="amq.rabbitmq.reply-to", user_id="mallory"),
+        "user_id before expiration": props(user_id="mallory", expiration="abc"),
+        "expiration before delivery mode": props(expiration="abc", delivery_mode=5),
+        "CC before delivery mode": props(delivery_mode=5, headers={"CC": "x"}),
+        "CC before BCC": props(headers={"BCC": "y", "CC": "x"}),
+    }
+
+    def scenario(w: World) -> None:
+        q = names.queue()
+        w.channel().queue_declare(q)
+        for label, properties in cases.items():
+            ch = w.channel()
+            w.attempt(label, lambda: ch.basic_publish("", q, b"x", properties))  # noqa: B023
+
+    check(scenario, amqp_url, names)
+
+
 def test_cc_and_bcc_route_only_their_strings(amqp_url: str, names: Names) -> None:
     def scenario(w: World) -> None:
         a, b = names.queue("a"), names.queue("b")

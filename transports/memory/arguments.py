@@ -552,21 +552,21 @@ def parse_expiration(value: object) -> int | None:
 
 
 def check_message(properties: Any) -> None:
-    """The checks basic.publish makes of a message's properties (406): its ``expiration``,
-    its ``delivery_mode`` (1, 2 or none), and ``CC`` / ``BCC`` headers that are arrays."""
+    """The checks basic.publish makes of a message's properties (406), in RabbitMQ's order:
+    its ``expiration``, ``CC`` / ``BCC`` headers that are arrays, its ``delivery_mode``
+    (1, 2 or none)."""
     if properties.expiration is not None:
         parse_expiration(properties.expiration)
     reason: Term | None = None
+    headers = properties.headers
+    for header in ("CC", "BCC"):
+        if headers and header in headers and not isinstance(headers[header], list):
+            kind = field_value(headers[header])[0]
+            reason = _tuple(Atom("unacceptable_type_in_header"), Charlist(header.encode()),
+                            Atom(kind))
+            break
     mode = properties.delivery_mode
-    if mode is not None and mode not in (1, 2):
+    if reason is None and mode is not None and mode not in (1, 2):
         reason = _tuple(Atom("delivery_mode_unknown"), int(mode))
-    else:
-        headers = properties.headers
-        for header in ("CC", "BCC"):
-            if headers and header in headers and not isinstance(headers[header], list):
-                kind = field_value(headers[header])[0]
-                reason = _tuple(Atom("unacceptable_type_in_header"),
-                                Charlist(header.encode()), Atom(kind))
-                break
     if reason is not None:
         raise PreconditionFailed(_explain(PreconditionFailed.name, "invalid message: ", reason))

@@ -105,13 +105,7 @@ class MessageFlow(abc.ABC):
         if properties is EMPTY_PROPERTIES and channel.tx_publishes is None:
             return self._publish_checked(channel, exchange, routing_key, body, properties,
                                          mandatory=mandatory)
-        user = channel.connection.user
-        if properties.user_id is not None and properties.user_id != user:
-            raise PreconditionFailed(
-                f"PRECONDITION_FAILED - user_id property set to '{properties.user_id}' but "
-                f"authenticated user was '{user}'")
-        args.check_message(properties)  # expiration, delivery_mode, CC / BCC
-        if properties.reply_to == REPLY_TO:
+        if properties.reply_to == REPLY_TO:  # checked first, as RabbitMQ does
             if channel.reply_token is None:
                 raise PreconditionFailed(
                     "PRECONDITION_FAILED - fast reply consumer does not exist")
@@ -120,6 +114,12 @@ class MessageFlow(abc.ABC):
                 p.content_type, p.content_encoding, p.headers, p.delivery_mode, p.priority,
                 p.correlation_id, channel.reply_token, p.expiration, p.message_id,
                 p.timestamp, p.type, p.user_id, p.app_id, p.cluster_id)
+        user = channel.connection.user
+        if properties.user_id is not None and properties.user_id != user:
+            raise PreconditionFailed(
+                f"PRECONDITION_FAILED - user_id property set to '{properties.user_id}' but "
+                f"authenticated user was '{user}'")
+        args.check_message(properties)  # expiration, CC / BCC, delivery_mode
         if channel.tx_publishes is not None:
             channel.tx_publishes.append((exchange, routing_key, body, properties, mandatory))
             return PublishResult(0, False, False, None)
