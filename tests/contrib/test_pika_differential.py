@@ -759,7 +759,7 @@ def test_acks_made_in_consumer_callbacks(amqp_url: str, names: Names) -> None:
         def on_late(c: Any, method: Any, _properties: Any, body: bytes) -> None:
             late.append((body, method.redelivered))
             if len(late) == 1:
-                w.elapse(0.3)  # the other two deliveries are on their way meanwhile
+                w.elapse(1.0)  # the other two deliveries are on their way meanwhile
                 c.basic_ack(method.delivery_tag + 100)
             else:
                 c.basic_ack(method.delivery_tag)
@@ -769,7 +769,7 @@ def test_acks_made_in_consumer_callbacks(amqp_url: str, names: Names) -> None:
         w.record("late", late)
         w.record("channel open", ch.is_open)
         other = connection.channel()
-        w.settle(connection)
+        w.settle(connection, 1.0)
         w.record("left", w.get_all(other, q))
         w.record("out", w.get_all(other, out))
 
@@ -794,7 +794,7 @@ def test_cancel_from_a_callback_with_deliveries_waiting(amqp_url: str, names: Na
                            seen: list[Any] = seen, returned: list[Any] = returned) -> None:
                 seen.append((body, method.redelivered))
                 if len(seen) == 1:
-                    w.elapse(0.3)  # the rest arrive meanwhile
+                    w.elapse(1.0)  # the rest arrive meanwhile
                 elif len(seen) == 2:
                     returned.extend(b for _, _, b in c.basic_cancel(method.consumer_tag))
 
