@@ -760,3 +760,37 @@ def test_channel_numbers(amqp_url: str, names: Names) -> None:
         w.attempt("then", lambda: connection.channel())
 
     check(scenario, amqp_url, names)
+
+
+def test_bcc_keys_stay_with_a_dead_lettered_message(amqp_url: str, names: Names) -> None:
+    # BCC keys leave the headers but stay among the message's routing keys: x-death lists
+    # them, and a dead-letter exchange without a dead-letter routing key routes by them
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        dlx = names.exchange("dlx")
+        ch.exchange_declare(dlx, "direct")
+        caught = {key: names.queue(f"caught-{key}") for key in ("main", "cc", "bcc")}
+        for key, queue in caught.items():
+            ch.queue_declare(queue)
+            ch.queue_bind(queue, dlx, key)
+        for dlrk in (None, "main"):
+            source = names.queue(f"source-{dlrk}")
+            arguments: dict[str, Any] = {"x-dead-letter-exchange": dlx}
+            if dlrk is not None:
+                arguments["x-dead-letter-routing-key"] = dlrk
+            ch.queue_declare(source, arguments=arguments)
+            ch.basic_publish("", source, b"m", pika.BasicProperties(
+                headers={"CC": ["cc"], "BCC": ["bcc"]}))
+            method, properties, _ = ch.basic_get(source)
+            w.record("headers at the consumer", sorted(properties.headers))
+            ch.basic_reject(method.delivery_tag, requeue=False)
+            for key, queue in caught.items():
+                got = w.get_eventually(ch, queue, auto_ack=True, timeout=1.0)
+                if got[0] is not None:
+                    death = got[1].headers["x-death"][0]
+                    w.record(f"{dlrk}: caught by {key}", (
+                        got[0].routing_key, death["routing-keys"], sorted(got[1].headers)))
+                else:
+                    w.record(f"{dlrk}: caught by {key}", None)
+
+    check(scenario, amqp_url, names)

@@ -107,8 +107,9 @@ def _x_death(headers: dict[str, Any], info: dict[str, Any]) -> Any:
 
 
 def dead_lettered(queued: QueuedMessage, queue: QueueState, reason: str,
-                  wall_time: float) -> tuple[Message, list[str]]:
-    """The message to publish to ``queue``'s dead-letter exchange, and its routing keys."""
+                  wall_time: float) -> tuple[Message, list[str], tuple[str, ...]]:
+    """The message to publish to ``queue``'s dead-letter exchange, its routing keys, and the
+    keys of those its BCC header gave (which x-death does not list)."""
     props = queued.properties
     keys = routing_keys_of(queued)
     info: dict[str, Any] = {
@@ -124,12 +125,13 @@ def dead_lettered(queued: QueuedMessage, queue: QueueState, reason: str,
     if queue.queue_type == "quorum":
         headers.pop("x-delivery-count", None)  # added to deliveries, not to the message
     headers["x-death"] = _x_death(headers, info)
+    bcc = queued.bcc
     if queue.dead_letter_routing_key is not None:
         headers.pop("CC", None)
-        keys = [queue.dead_letter_routing_key]
+        keys, bcc = [queue.dead_letter_routing_key], ()
     new_props = dataclasses.replace(props, headers=_by_name(headers), expiration=None)
     target = queue.dead_letter_exchange or ""
-    return Message(queued.body, target, keys[0], new_props), keys
+    return Message(queued.body, target, keys[0], new_props), [*keys, *bcc], bcc
 
 
 def is_cycle(reason: str, deaths: Iterable[Mapping[str, Any]], target_queue: str) -> bool:

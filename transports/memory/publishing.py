@@ -153,9 +153,11 @@ class PublishFlow(abc.ABC):
             return self._confirm(channel, exchange, routing_key, body, properties,
                                  routed=routed, mandatory=mandatory, accepted=accepted)
         keys = [routing_key]
+        bcc: tuple[str, ...] = ()
         if headers and ("CC" in headers or "BCC" in headers):
             keys.extend(header_routes(headers))
             if "BCC" in headers:
+                bcc = tuple(header_routes({"BCC": headers["BCC"]}))
                 properties = dataclasses.replace(
                     properties, headers={k: v for k, v in headers.items() if k != "BCC"})
         if self.tracing:
@@ -167,7 +169,7 @@ class PublishFlow(abc.ABC):
                        queues=tuple(q.name for q in queues))
         accepted = True
         for queue in queues:
-            if not self._enqueue(queue, body, exchange, routing_key, properties):
+            if not self._enqueue(queue, body, exchange, routing_key, properties, bcc):
                 accepted = False
         if not mandatory and not channel.confirm and accepted and len(queues) < 2:
             return _PUBLISHED[len(queues)]
@@ -248,7 +250,7 @@ class PublishFlow(abc.ABC):
         return list(found.values())
 
     def _enqueue(self, queue: QueueState, body: bytes, exchange: str, routing_key: str,
-                 properties: Properties) -> bool:
+                 properties: Properties, bcc: tuple[str, ...] = ()) -> bool:
         """Put a routed message in ``queue``; False when the queue refused it (overflow)."""
         ttl = queue.message_ttl
         expiration = properties.expiration
@@ -259,6 +261,8 @@ class PublishFlow(abc.ABC):
         queued = QueuedMessage(next(self._seq), body, exchange, routing_key, properties,
                                None if ttl is None else self.clock.monotonic() + ttl / 1000,
                                queue)
+        if bcc:
+            queued.bcc = bcc
         store = queue.store
         if not store._count and queue.consumers:
             consumer = self._pick_consumer(queue)
@@ -298,7 +302,7 @@ class PublishFlow(abc.ABC):
         vh = self.vhosts.get(queue.vhost)
         if vh is None:
             return
-        message, keys = dead_lettered(queued, queue, reason, self.clock.time())
+        message, keys, bcc = dead_lettered(queued, queue, reason, self.clock.time())
         if message.exchange and message.exchange not in vh.exchanges:
             return
         deaths = (message.properties.headers or {}).get("x-death") or []
@@ -310,7 +314,7 @@ class PublishFlow(abc.ABC):
                        queues=tuple(q.name for q in targets))
         for target in targets:
             self._enqueue(target, message.body, message.exchange, message.routing_key,
-                          message.properties)
+                          message.properties, bcc)
 
     def _watch(self, queue: QueueState, deadline: float) -> None:
         self._timed.add(queue)

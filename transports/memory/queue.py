@@ -38,7 +38,7 @@ class QueuedMessage(Message):
     and redelivery flag; and while a client holds it unacknowledged, its delivery tag and
     the consumer it went to (None for basic.get)."""
 
-    __slots__ = ("consumer", "expires_at", "queue", "redelivered", "seq", "tag")
+    __slots__ = ("bcc", "consumer", "expires_at", "queue", "redelivered", "seq", "tag")
 
     def __init__(self, seq: int, body: bytes, exchange: str, routing_key: str,
                  properties: Properties, expires_at: float | None, queue: QueueState) -> None:
@@ -52,6 +52,8 @@ class QueuedMessage(Message):
         self.redelivered = False
         self.tag = 0
         self.consumer: ConsumerState | None = None
+        # the keys its BCC header added, gone from its headers but not from its routing
+        self.bcc: tuple[str, ...] = ()
 
     def __lt__(self, other: QueuedMessage) -> bool:
         return self.seq < other.seq
