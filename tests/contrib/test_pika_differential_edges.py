@@ -763,8 +763,9 @@ def test_channel_numbers(amqp_url: str, names: Names) -> None:
 
 
 def test_bcc_keys_stay_with_a_dead_lettered_message(amqp_url: str, names: Names) -> None:
-    # BCC keys leave the headers but stay among the message's routing keys: x-death lists
-    # them, and a dead-letter exchange without a dead-letter routing key routes by them
+    # BCC keys leave the headers but stay among the message's routing keys: x-death does
+    # not list them, yet a dead-letter exchange without a dead-letter routing key routes by
+    # them
     def scenario(w: World) -> None:
         ch = w.channel()
         dlx = names.exchange("dlx")

@@ -346,11 +346,15 @@ def check_server_named(arguments: Arguments) -> None:
 
 def check_dead_letter_exchange(queue: str, vhost: str, arguments: Arguments) -> None:
     """The channel's own check of a new queue's ``x-dead-letter-exchange``: a string."""
-    value = _lookup(arguments, "x-dead-letter-exchange")
+    _require_longstr("x-dead-letter-exchange", "queue", queue, vhost, arguments)
+
+
+def _require_longstr(arg: str, kind: str, name: str, vhost: str, arguments: Arguments) -> None:
+    value = _lookup(arguments, arg)
     if value is not None and value[0] != "longstr":
         raise PreconditionFailed(
-            f"PRECONDITION_FAILED - invalid type '{value[0]}' for arg 'x-dead-letter-exchange' "
-            f"in {_rs('queue', queue, vhost)}")
+            f"PRECONDITION_FAILED - invalid type '{value[0]}' for arg '{arg}' in "
+            f"{_rs(kind, name, vhost)}")
 
 
 def check_queue_arguments(queue: str, vhost: str, arguments: Arguments, *, durable: bool,
@@ -473,11 +477,7 @@ def check_exchange_equivalence(name: str, vhost: str, received: Arguments,
 
 def check_exchange_arguments(name: str, vhost: str, arguments: Arguments) -> None:
     """A new exchange's ``alternate-exchange`` must be a string (406)."""
-    value = _lookup(arguments, "alternate-exchange")
-    if value is not None and value[0] != "longstr":
-        raise PreconditionFailed(
-            f"PRECONDITION_FAILED - invalid type '{value[0]}' for arg 'alternate-exchange' in "
-            f"{_rs('exchange', name, vhost)}")
+    _require_longstr("alternate-exchange", "exchange", name, vhost, arguments)
 
 
 def _stream_offset(value: FieldValue, _: Arguments) -> Term | None:
