@@ -372,7 +372,6 @@ class Channel:
         self._call(self.connection.broker._core.tx_rollback)
 
 
-
 _default_lock = threading.Lock()
 _named: dict[str, Broker] = {}
 

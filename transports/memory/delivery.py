@@ -26,6 +26,10 @@ from transports.memory.queue import Message, QueuedMessage
 __all__ = ["REPLY_TO", "MessageFlow", "PublishResult", "random_suffix"]
 
 
+def _unknown_tag(delivery_tag: int) -> PreconditionFailed:
+    return PreconditionFailed(f"PRECONDITION_FAILED - unknown delivery tag {delivery_tag}")
+
+
 def _by_priority(consumer: ConsumerState) -> int:
     return -consumer.priority
 
@@ -297,7 +301,7 @@ class MessageFlow(PublishFlow):
         if multiple and delivery_tag == 0:
             tags = list(unacked)
         elif delivery_tag not in unacked:
-            raise PreconditionFailed(f"PRECONDITION_FAILED - unknown delivery tag {delivery_tag}")
+            raise _unknown_tag(delivery_tag)
         elif multiple:
             tags = [t for t in unacked if t <= delivery_tag]
         else:
@@ -320,22 +324,6 @@ class MessageFlow(PublishFlow):
             self._dispatch(queue)
 
     def basic_ack(self, channel: ChannelState, delivery_tag: int, *, multiple: bool) -> None:
-        if not multiple and channel.tx_acks is None and not self.tracing:
-            entry = channel.unacked.pop(delivery_tag, None)
-            if entry is None:
-                raise PreconditionFailed(
-                    f"PRECONDITION_FAILED - unknown delivery tag {delivery_tag}")
-            consumer = entry.consumer
-            if consumer is not None:
-                consumer.unacked -= 1
-                channel.counted_unacked -= 1
-                if channel.blocked:
-                    self._unblock(channel)
-                if channel.global_prefetch:
-                    self._after_settle(channel, [entry])
-                else:
-                    self._dispatch(entry.queue)
-            return
         if channel.tx_acks is not None:
             channel.tx_acks.append((self._collect(channel, delivery_tag, multiple), None))
             return
@@ -344,30 +332,20 @@ class MessageFlow(PublishFlow):
 
     def basic_ack_each(self, channel: ChannelState, delivery_tags: list[int]) -> None:
         """basic.ack of each of ``delivery_tags`` in turn (none ``multiple``), at once."""
-        if channel.tx_acks is not None or self.tracing:
+        if channel.tx_acks is not None:
             for tag in delivery_tags:
                 self.basic_ack(channel, tag, multiple=False)
             return
         unacked = channel.unacked
-        freed: dict[int, QueueState] = {}
-        for tag in delivery_tags:
-            entry = unacked.pop(tag, None)
-            if entry is None:
-                raise PreconditionFailed(f"PRECONDITION_FAILED - unknown delivery tag {tag}")
-            consumer = entry.consumer
-            if consumer is not None:
-                consumer.unacked -= 1
-                channel.counted_unacked -= 1
-                freed[id(entry.queue)] = entry.queue
-        if not freed:
-            return
-        if channel.blocked:
-            self._unblock(channel)
-        if channel.global_prefetch:
-            for consumer in channel.consumers.values():
-                freed.setdefault(id(consumer.queue), consumer.queue)
-        for queue in freed.values():
-            self._dispatch(queue)
+        taken: list[QueuedMessage] = []
+        try:
+            for tag in delivery_tags:
+                if tag not in unacked:
+                    raise _unknown_tag(tag)  # the ones before it stand
+                taken.append(unacked.pop(tag))
+        finally:
+            self._release(channel, taken)
+            self._settle_acked(channel, taken)
 
     def _settle_acked(self, channel: ChannelState, taken: list[QueuedMessage]) -> None:
         if self.tracing:

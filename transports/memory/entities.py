@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from msgbus.values import Delivery, Properties, ReturnedMessage
+from msgbus.values import Properties, ReturnedMessage
 from transports.memory.queue import Message, QueuedMessage, QueueStore
 
 __all__ = [
@@ -48,9 +48,8 @@ class QueueState:
     __slots__ = (
         "arguments", "auto_delete", "consumers", "dead_letter_exchange",
         "dead_letter_routing_key", "delivery_counts", "durable", "expires_ms", "had_consumer",
-        "last_used",
-        "limited", "max_bytes", "max_length", "message_ttl", "name", "overflow", "owner",
-        "queue_type", "single_active", "store", "vhost",
+        "last_used", "limited", "max_bytes", "max_length", "message_ttl", "name", "overflow",
+        "owner", "queue_type", "single_active", "store", "vhost",
     )
 
     def __init__(self, vhost: str, name: str, *, durable: bool, owner: int | None,
@@ -134,12 +133,7 @@ class ConsumerState:
         return max(wanted, 0)
 
     def has_capacity(self) -> bool:
-        if self.no_ack:
-            return True
-        if self.prefetch and self.unacked >= self.prefetch:
-            return False
-        channel = self.channel
-        return not channel.global_prefetch or channel.counted_unacked < channel.global_prefetch
+        return self.room(1) > 0
 
 
 class ChannelState:
@@ -205,11 +199,6 @@ class Deliver(NamedTuple):
     redelivered: bool
     message: Message
 
-    def delivery(self) -> Delivery:
-        message = self.message
-        return Delivery(message.body, self.delivery_tag, message.exchange, message.routing_key,
-                        self.redelivered, message.properties, self.consumer_tag)
-
 
 class DeliverMany(NamedTuple):
     """basic.deliver of several messages in a row to one consumer, with delivery tags
@@ -220,8 +209,6 @@ class DeliverMany(NamedTuple):
     first_tag: int
     messages: Sequence[Message]
     redelivered: Sequence[bool]
-
-
 
 class Return(NamedTuple):
     """basic.return of an unroutable mandatory message."""

@@ -105,13 +105,6 @@ class PublishFlow(abc.ABC):
                     f"ACCESS_REFUSED - cannot publish to internal exchange '{exchange}' in "
                     f"vhost '{vh.name}'")
         if properties is EMPTY_PROPERTIES and channel.tx_publishes is None:
-            if (not exchange and not mandatory and not channel.confirm and not self.tracing
-                    and (queue := vh.queues.get(routing_key)) is not None):
-                # the default exchange, to a queue: nothing else to check
-                if self._enqueue(queue, body, exchange, routing_key, properties):
-                    return _PUBLISHED[1]
-                return self._confirm(channel, exchange, routing_key, body, properties,
-                                     routed=1, mandatory=False, accepted=False)
             return self._publish_checked(channel, exchange, routing_key, body, properties,
                                          mandatory=mandatory)
         if properties.reply_to == REPLY_TO:  # checked first, as RabbitMQ does

@@ -138,19 +138,10 @@ class QueueStore:
         return level.head() if level is not None else None
 
     def pop(self) -> QueuedMessage | None:
-        if self._fresh is not None:
-            level = self._levels[0]
-            if level.requeued:
-                qm = heapq.heappop(level.requeued)
-            elif self._fresh:
-                qm = self._fresh.popleft()
-            else:
-                return None
-        else:
-            head = self._head_level()
-            if head is None:
-                return None
-            qm = head.pop()
+        level = self._levels[0] if self._fresh is not None else self._head_level()
+        if level is None or not (level.requeued or level.fresh):
+            return None
+        qm = level.pop()
         self._count -= 1
         self.bytes -= len(qm.body)
         return qm

@@ -115,11 +115,7 @@ class MemoryTransport(Transport):
     def _run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a method of the broker core on this transport's channel (the short way, for
         what runs per message)."""
-        if self._held_acks:
-            self._flush_held_acks()
-        channel = self._channel
-        if not channel.state.open:
-            channel = self._open_channel()
+        channel = self._ready_channel()
         try:
             return self.broker.run_on_channel(channel.state, method, *args, **kwargs)
         except ChannelClosed:
