@@ -32,10 +32,10 @@ from contrib.pika_compat._consumers import (
 )
 from contrib.pika_compat._errors import CHANNEL_CLOSED, to_pika_error
 from contrib.pika_compat._properties import (
-    deliver_method,
     encode_body,
     from_pika,
     get_ok_method,
+    pika_delivery,
     return_method,
     to_pika,
 )
@@ -167,10 +167,7 @@ class BlockingChannel:
         try:
             method(*args, **kwargs)
         except AMQPError as error:
-            if isinstance(error, ConnectionClosed):
-                self._connection._broker_closed(error)
-            else:
-                self._defer(to_pika_error(error))
+            self._async_failed(error)
 
     def _async_core(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """:meth:`_async` for a method of the broker core, run straight on the channel
@@ -181,10 +178,13 @@ class BlockingChannel:
         try:
             impl.connection.broker.run_on_channel(impl.state, method, *args, **kwargs)
         except AMQPError as error:
-            if isinstance(error, ConnectionClosed):
-                self._connection._broker_closed(error)
-            else:
-                self._defer(to_pika_error(error))
+            self._async_failed(error)
+
+    def _async_failed(self, error: AMQPError) -> None:
+        if isinstance(error, ConnectionClosed):
+            self._connection._broker_closed(error)
+        else:
+            self._defer(to_pika_error(error))
 
     def _defer(self, reason: BaseException) -> None:
         """The broker closed this channel for an asynchronous method: a synchronous call
@@ -210,9 +210,8 @@ class BlockingChannel:
 
     def _on_deliver(self, event: Deliver) -> None:
         consumer_tag = event.consumer_tag
-        message = (deliver_method(consumer_tag, event.delivery_tag, event.redelivered,
-                                  event.message),
-                   to_pika(event.message.properties), event.message.body)
+        message = pika_delivery(consumer_tag, event.delivery_tag, event.redelivered,
+                                event.message)
         generator = self._generator
         if generator is not None and generator.consumer_tag == consumer_tag:
             generator.pending.append(message)
@@ -263,6 +262,12 @@ class BlockingChannel:
         if tags and not self._closed:
             self._async_core(self._core.basic_ack_each, tags)
 
+    def _to_callback(self, message: Message) -> None:
+        method, properties, body = message
+        consumer = self._consumers.get(method.consumer_tag)
+        if consumer is not None and consumer.callback is not None:
+            consumer.callback(self, method, properties, body)
+
     def _dispatch_pending(self) -> None:
         pending = self._pending
         while pending and not self._closed:
@@ -271,20 +276,14 @@ class BlockingChannel:
             if kind == "batch":
                 # stays at the head while it runs: a callback may take what is left of it
                 while payload and not self._closed:
-                    method, properties, body = payload.take()
-                    consumer = self._consumers.get(method.consumer_tag)
-                    if consumer is not None and consumer.callback is not None:
-                        consumer.callback(self, method, properties, body)
+                    self._to_callback(payload.take())
                     pending = self._pending
                 if pending and pending[0] is entry:
                     pending.popleft()
                 continue
             pending.popleft()
             if kind == "deliver":
-                method, properties, body = payload
-                consumer = self._consumers.get(method.consumer_tag)
-                if consumer is not None and consumer.callback is not None:
-                    consumer.callback(self, method, properties, body)
+                self._to_callback(payload)
             elif kind == "close":
                 self._close_seen = True
                 break

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pika.spec
 
-from contrib.pika_compat._properties import deliver_method, to_pika
+from contrib.pika_compat._properties import pika_delivery
 from transports.memory.entities import DeliverMany
 
 if TYPE_CHECKING:
@@ -50,9 +50,8 @@ class PendingBatch:
         self.next = index + 1
         event = self.event
         message = event.messages[index]
-        return (deliver_method(event.consumer_tag, event.first_tag + index,
-                               event.redelivered[index], message),
-                to_pika(message.properties), message.body)
+        return pika_delivery(event.consumer_tag, event.first_tag + index,
+                             event.redelivered[index], message)
 
     def take_all(self) -> list[Message]:
         taken = []

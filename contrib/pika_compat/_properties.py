@@ -23,6 +23,7 @@ __all__ = [
     "encode_body",
     "from_pika",
     "get_ok_method",
+    "pika_delivery",
     "return_method",
     "to_pika",
 ]
@@ -96,6 +97,13 @@ def encode_body(body: Any) -> bytes:
     if type(body) is bytes:
         return body
     return bytes(as_bytes(body))
+
+
+def pika_delivery(consumer_tag: str, delivery_tag: int, redelivered: bool, message: Message
+                  ) -> tuple[pika.spec.Basic.Deliver, pika.spec.BasicProperties, bytes]:
+    """What pika hands a consumer callback for a delivery: method, properties, body."""
+    return (deliver_method(consumer_tag, delivery_tag, redelivered, message),
+            to_pika(message.properties), message.body)
 
 
 def deliver_method(consumer_tag: str, delivery_tag: int, redelivered: bool,
