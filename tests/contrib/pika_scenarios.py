@@ -181,3 +181,28 @@ def differential(scenario: Scenario, amqp_url: str, names: Names
     real = run_real(scenario, amqp_url, names)
     memory = run_memory(scenario, amqp_url, names)
     return memory, real
+
+
+def check(scenario: Scenario, amqp_url: str, names: Names) -> None:
+    """Run ``scenario`` on both and require the same observations."""
+    memory, real = differential(scenario, amqp_url, names)
+    assert memory == real
+
+
+# -- helpers for scenarios ----------------------------------------------------------------
+
+#: Something to try on a channel.
+Action = Callable[[Any], Any]
+
+
+def each_on_its_own_channel(w: World, attempts: dict[str, Action]) -> None:
+    """Run every attempt on a fresh channel; record its result and what stayed open."""
+    for label, action in attempts.items():
+        ch = w.channel(confirm=False)
+        w.attempt(label, lambda: action(ch))  # noqa: B023
+        w.record(label + " open", (ch.is_open, ch.connection.is_open))
+
+
+def declare(names: Names, label: str, **kwargs: Any) -> Action:
+    queue = names.queue(label)
+    return lambda ch: ch.queue_declare(queue, **kwargs)

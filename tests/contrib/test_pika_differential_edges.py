@@ -6,37 +6,15 @@ from __future__ import annotations
 
 import decimal
 import itertools
-from collections.abc import Callable
 from typing import Any
 
 import pika
 import pytest
 
-from tests.contrib.pika_scenarios import World, differential
+from tests.contrib.pika_scenarios import Action, World, check, declare, each_on_its_own_channel
 from tests.support import Names
 
 pytestmark = pytest.mark.rabbitmq
-
-Action = Callable[[Any], Any]
-
-
-def check(scenario: Any, amqp_url: str, names: Names) -> None:
-    memory, real = differential(scenario, amqp_url, names)
-    assert memory == real
-
-
-def each_on_its_own_channel(w: World, attempts: dict[str, Action]) -> None:
-    """Run every attempt on a fresh channel; record its result and what stayed open."""
-    for label, action in attempts.items():
-        ch = w.channel(confirm=False)
-        w.attempt(label, lambda: action(ch))  # noqa: B023
-        w.record(label + " open", (ch.is_open, ch.connection.is_open))
-
-
-def declare(names: Names, label: str, **kwargs: Any) -> Action:
-    queue = names.queue(label)
-    return lambda ch: ch.queue_declare(queue, **kwargs)
-
 
 # -- queue.declare arguments ------------------------------------------------------------
 
@@ -97,50 +75,6 @@ def test_queue_argument_validation(amqp_url: str, names: Names) -> None:
         each_on_its_own_channel(w, {
             label: declare(names, f"a{i}", arguments=value)
             for i, (label, value) in enumerate(arguments.items())})
-
-    check(scenario, amqp_url, names)
-
-
-def test_quorum_and_stream_declarations(amqp_url: str, names: Names) -> None:
-    quorum, stream = {"x-queue-type": "quorum"}, {"x-queue-type": "stream"}
-
-    def scenario(w: World) -> None:
-        each_on_its_own_channel(w, {
-            "server-named quorum": lambda ch: ch.queue_declare("", durable=True,
-                                                               arguments=quorum),
-            "server-named stream": lambda ch: ch.queue_declare("", durable=True,
-                                                               arguments=stream),
-            "server-named unknown type": lambda ch: ch.queue_declare(
-                "", arguments={"x-queue-type": "bad"}),
-            "quorum non-durable": declare(names, "q0", arguments=quorum),
-            "quorum auto-delete": declare(names, "q1", auto_delete=True, arguments=quorum),
-            "quorum exclusive": declare(names, "q2", exclusive=True, durable=True,
-                                        arguments=quorum),
-            "quorum priority": declare(names, "q3", durable=True,
-                                       arguments={**quorum, "x-max-priority": 5}),
-            "quorum lazy": declare(names, "q4", durable=True,
-                                   arguments={**quorum, "x-queue-mode": "lazy"}),
-            "quorum group size 0": declare(names, "q5", durable=True,
-                                           arguments={**quorum,
-                                                      "x-quorum-initial-group-size": 0}),
-            "quorum strategy": declare(names, "q6", durable=True,
-                                       arguments={**quorum, "x-dead-letter-strategy": "x"}),
-            "quorum locator": declare(names, "q7", durable=True,
-                                      arguments={**quorum, "x-queue-leader-locator": "x"}),
-            "stream ttl": declare(names, "s0", durable=True,
-                                  arguments={**stream, "x-message-ttl": 5}),
-            "stream max-age": declare(names, "s1", durable=True,
-                                      arguments={**stream, "x-max-age": "5x"}),
-            "stream segment": declare(names, "s2", durable=True, arguments={
-                **stream, "x-stream-max-segment-size-bytes": 4_000_000_000}),
-            "quorum": declare(names, "q8", durable=True, arguments=quorum),
-        })
-        ch = w.channel(confirm=False)
-        q = names.queues[-1]
-        w.attempt("redeclare quorum as classic", lambda: ch.queue_declare(q, durable=True))
-        ch = w.channel(confirm=False)
-        w.attempt("redeclare quorum", lambda: ch.queue_declare(q, durable=True,
-                                                               arguments=quorum))
 
     check(scenario, amqp_url, names)
 
@@ -497,6 +431,41 @@ def test_dead_lettering_keeps_cc_without_a_routing_key(amqp_url: str, names: Nam
     check(scenario, amqp_url, names)
 
 
+def test_bcc_keys_stay_with_a_dead_lettered_message(amqp_url: str, names: Names) -> None:
+    # BCC keys leave the headers but stay among the message's routing keys: x-death does
+    # not list them, yet a dead-letter exchange without a dead-letter routing key routes by
+    # them
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        dlx = names.exchange("dlx")
+        ch.exchange_declare(dlx, "direct")
+        caught = {key: names.queue(f"caught-{key}") for key in ("main", "cc", "bcc")}
+        for key, queue in caught.items():
+            ch.queue_declare(queue)
+            ch.queue_bind(queue, dlx, key)
+        for dlrk in (None, "main"):
+            source = names.queue(f"source-{dlrk}")
+            arguments: dict[str, Any] = {"x-dead-letter-exchange": dlx}
+            if dlrk is not None:
+                arguments["x-dead-letter-routing-key"] = dlrk
+            ch.queue_declare(source, arguments=arguments)
+            ch.basic_publish("", source, b"m", pika.BasicProperties(
+                headers={"CC": ["cc"], "BCC": ["bcc"]}))
+            method, properties, _ = ch.basic_get(source)
+            w.record("headers at the consumer", sorted(properties.headers))
+            ch.basic_reject(method.delivery_tag, requeue=False)
+            for key, queue in caught.items():
+                got = w.get_eventually(ch, queue, auto_ack=True, timeout=1.0)
+                if got[0] is not None:
+                    death = got[1].headers["x-death"][0]
+                    w.record(f"{dlrk}: caught by {key}", (
+                        got[0].routing_key, death["routing-keys"], sorted(got[1].headers)))
+                else:
+                    w.record(f"{dlrk}: caught by {key}", None)
+
+    check(scenario, amqp_url, names)
+
+
 # -- prefetch, expiry -----------------------------------------------------------------------
 
 
@@ -563,125 +532,6 @@ def test_a_passive_declare_restarts_queue_expiry(amqp_url: str, names: Names) ->
             passive, passive=True))
         w.attempt("after a publish", lambda: w.channel().queue_declare(
             published, passive=True))
-
-    check(scenario, amqp_url, names)
-
-
-# -- quorum and stream queues ---------------------------------------------------------------
-
-QUORUM = {"x-queue-type": "quorum"}
-
-
-def _bodies_and_counts(w: World, ch: Any, q: str) -> list[Any]:
-    got = []
-    while True:
-        method, properties, body = ch.basic_get(q, auto_ack=True)
-        if method is None:
-            return got
-        got.append((body, method.redelivered, method.message_count, properties.headers))
-
-
-def test_quorum_queue_returns_and_delivery_counts(amqp_url: str, names: Names) -> None:
-    def scenario(w: World) -> None:
-        ch = w.channel()
-        q = names.queue("q")
-        ch.queue_declare(q, durable=True, arguments=QUORUM)
-        for i in range(4):
-            ch.basic_publish("", q, f"m{i}".encode())
-        first, second = ch.basic_get(q), ch.basic_get(q)
-        w.record("gets", [(m, p.headers, b) for m, p, b in (first, second)])
-        ch.basic_nack(second[0].delivery_tag, requeue=True)  # to the back
-        ch.basic_reject(first[0].delivery_tag, requeue=True)
-        w.elapse(0.3)
-        w.record("after nack and reject", _bodies_and_counts(w, ch, q))
-        for i in range(3):
-            ch.basic_publish("", q, f"n{i}".encode())
-        closing = w.channel()
-        closing.basic_get(q)
-        closing.close()  # returned to the front
-        w.elapse(0.3)
-        w.record("taken", ch.basic_get(q)[2])
-        ch.basic_recover(requeue=True)  # to the back
-        w.elapse(0.3)
-        w.record("after close and recover", _bodies_and_counts(w, ch, q))
-
-    check(scenario, amqp_url, names)
-
-
-def test_quorum_queue_consumers_limits_and_refusals(amqp_url: str, names: Names) -> None:
-    def scenario(w: World) -> None:
-        connection = w.connect()
-        ch = connection.channel()
-        ch.confirm_delivery()
-        q, dead = names.queue("q"), names.queue("dead")
-        ch.queue_declare(dead)
-        ch.queue_declare(q, durable=True, arguments={
-            **QUORUM, "x-delivery-limit": 1, "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": dead})
-        for i in range(4):
-            ch.basic_publish("", q, f"m{i}".encode())
-        got: list[Any] = []
-        ch.basic_qos(prefetch_count=2)
-        ch.basic_consume(q, lambda c, m, p, b: got.append((m.delivery_tag, m.redelivered, b,
-                                                           p.headers)), consumer_tag="c")
-        w.pump(connection, lambda: len(got) >= 2)
-        w.settle(connection)
-        w.record("deliveries", list(got))
-        ch.basic_cancel("c")
-        w.attempt("cancelled, messages unacked", lambda: ch.queue_declare(q, passive=True))
-        ch.basic_nack(0, multiple=True, requeue=True)
-        w.elapse(0.3)
-        for _ in range(2):  # m0 comes back a second time: past its limit
-            method, properties, body = w.get_eventually(ch, q)
-            w.record("get", (method, properties.headers if properties else None, body))
-            if method is not None:
-                ch.basic_nack(method.delivery_tag, requeue=body != b"m0")
-        w.elapse(0.3)
-        w.record("dead", w.get_eventually(ch, dead, auto_ack=True))
-        full = names.queue("full")
-        ch.queue_declare(full, durable=True, arguments={**QUORUM, "x-max-length": 2,
-                                                        "x-overflow": "reject-publish"})
-        for i in range(4):
-            w.attempt(f"publish {i} to a full queue", lambda: ch.basic_publish(
-                "", full, f"{i}".encode()))  # noqa: B023
-        sac = names.queue("sac")
-        ch.queue_declare(sac, durable=True, arguments={**QUORUM,
-                                                       "x-single-active-consumer": True})
-        w.attempt("get with a single active consumer", lambda: ch.basic_get(sac))
-        other = w.channel()
-        other.basic_qos(prefetch_count=5, global_qos=True)
-        w.attempt("global qos", lambda: other.basic_consume(q, lambda *a: None))
-
-    check(scenario, amqp_url, names)
-
-
-def test_stream_queue_refusals(amqp_url: str, names: Names) -> None:
-    def scenario(w: World) -> None:
-        q = names.queue("stream")
-        ch = w.channel()
-        ch.queue_declare(q, durable=True, arguments={"x-queue-type": "stream"})
-        for i in range(2):
-            ch.basic_publish("", q, f"m{i}".encode())
-        w.attempt("a stream counts no messages", lambda: ch.queue_declare(q, passive=True))
-
-        def consume(prefetch: int, global_qos: bool = False, **kwargs: Any) -> Action:
-            def action(ch: Any) -> Any:
-                if prefetch:
-                    ch.basic_qos(prefetch_count=prefetch, global_qos=global_qos)
-                return ch.basic_consume(q, lambda *a: None, **kwargs)
-            return action
-
-        each_on_its_own_channel(w, {
-            "get": lambda ch: ch.basic_get(q),
-            "purge": lambda ch: ch.queue_purge(q),
-            "consume without prefetch": consume(0),
-            "consume with global prefetch": consume(10, global_qos=True),
-            "consume with auto-ack": consume(10, auto_ack=True),
-            "offset without digits": consume(10, arguments={"x-stream-offset": "bogus"}),
-            "offset with a bad unit": consume(10, arguments={"x-stream-offset": "5x"}),
-            "priority as a string": consume(10, arguments={"x-priority": "1"}),
-            "cancel on failover": consume(10, arguments={"x-cancel-on-ha-failover": True}),
-        })
 
     check(scenario, amqp_url, names)
 
@@ -758,40 +608,5 @@ def test_channel_numbers(amqp_url: str, names: Names) -> None:
         w.record("its number is free again", connection.channel().channel_number)
         w.attempt("a number in use", lambda: connection.channel(channel_number=1))
         w.attempt("then", lambda: connection.channel())
-
-    check(scenario, amqp_url, names)
-
-
-def test_bcc_keys_stay_with_a_dead_lettered_message(amqp_url: str, names: Names) -> None:
-    # BCC keys leave the headers but stay among the message's routing keys: x-death does
-    # not list them, yet a dead-letter exchange without a dead-letter routing key routes by
-    # them
-    def scenario(w: World) -> None:
-        ch = w.channel()
-        dlx = names.exchange("dlx")
-        ch.exchange_declare(dlx, "direct")
-        caught = {key: names.queue(f"caught-{key}") for key in ("main", "cc", "bcc")}
-        for key, queue in caught.items():
-            ch.queue_declare(queue)
-            ch.queue_bind(queue, dlx, key)
-        for dlrk in (None, "main"):
-            source = names.queue(f"source-{dlrk}")
-            arguments: dict[str, Any] = {"x-dead-letter-exchange": dlx}
-            if dlrk is not None:
-                arguments["x-dead-letter-routing-key"] = dlrk
-            ch.queue_declare(source, arguments=arguments)
-            ch.basic_publish("", source, b"m", pika.BasicProperties(
-                headers={"CC": ["cc"], "BCC": ["bcc"]}))
-            method, properties, _ = ch.basic_get(source)
-            w.record("headers at the consumer", sorted(properties.headers))
-            ch.basic_reject(method.delivery_tag, requeue=False)
-            for key, queue in caught.items():
-                got = w.get_eventually(ch, queue, auto_ack=True, timeout=1.0)
-                if got[0] is not None:
-                    death = got[1].headers["x-death"][0]
-                    w.record(f"{dlrk}: caught by {key}", (
-                        got[0].routing_key, death["routing-keys"], sorted(got[1].headers)))
-                else:
-                    w.record(f"{dlrk}: caught by {key}", None)
 
     check(scenario, amqp_url, names)
