@@ -14,6 +14,7 @@ from msgbus.errors import ValidationError
 from msgbus.values import Properties
 
 __all__ = [
+    "require_binding",
     "require_body",
     "require_callback",
     "require_delivery_tag",
@@ -31,6 +32,13 @@ def require_str(what: str, value: object) -> str:
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be a str, got {type(value).__name__}: {value!r}")
     return value
+
+
+def require_binding(destination: object, source: object, routing_key: object) -> None:
+    """The names of a queue.bind / exchange.bind (and their unbinds)."""
+    require_str("binding destination", destination)
+    require_str("binding source", source)
+    require_str("routing key", routing_key)
 
 
 def require_body(value: object) -> bytes:

@@ -201,33 +201,27 @@ class MemoryTransport(Transport):
 
     def bind_queue(self, queue: str, exchange: str, routing_key: str = "",
                    arguments: Mapping[str, Any] | None = None) -> None:
-        self._check_binding(queue, exchange, routing_key)
+        checks.require_binding(queue, exchange, routing_key)
         self._call(Channel.queue_bind, queue, exchange, routing_key,
                    checks.wire_table(arguments, "binding arguments"))
 
     def unbind_queue(self, queue: str, exchange: str, routing_key: str = "",
                      arguments: Mapping[str, Any] | None = None) -> None:
-        self._check_binding(queue, exchange, routing_key)
+        checks.require_binding(queue, exchange, routing_key)
         self._call(Channel.queue_unbind, queue, exchange, routing_key,
                    checks.wire_table(arguments, "binding arguments"))
 
     def bind_exchange(self, destination: str, source: str, routing_key: str = "",
                       arguments: Mapping[str, Any] | None = None) -> None:
-        self._check_binding(destination, source, routing_key)
+        checks.require_binding(destination, source, routing_key)
         self._call(Channel.exchange_bind, destination, source, routing_key,
                    checks.wire_table(arguments, "binding arguments"))
 
     def unbind_exchange(self, destination: str, source: str, routing_key: str = "",
                         arguments: Mapping[str, Any] | None = None) -> None:
-        self._check_binding(destination, source, routing_key)
+        checks.require_binding(destination, source, routing_key)
         self._call(Channel.exchange_unbind, destination, source, routing_key,
                    checks.wire_table(arguments, "binding arguments"))
-
-    @staticmethod
-    def _check_binding(destination: str, source: str, routing_key: str) -> None:
-        checks.require_str("binding destination", destination)
-        checks.require_str("binding source", source)
-        checks.require_str("routing key", routing_key)
 
     # -- publishing -------------------------------------------------------------------
 

@@ -381,9 +381,7 @@ class RabbitMQTransport(Transport):
 
     def _binding(self, to_exchange: bool, destination: str, source: str, routing_key: str,
                  arguments: Arguments | None) -> BindingDecl:
-        checks.require_str("binding destination", destination)
-        checks.require_str("binding source", source)
-        checks.require_str("routing key", routing_key)
+        checks.require_binding(destination, source, routing_key)
         if not to_exchange:
             destination = self._topology.resolve(destination)
         return BindingDecl(to_exchange, destination, source, routing_key,
