@@ -384,7 +384,7 @@ def test_direct_reply_to(amqp_url: str, names: Names) -> None:
                              auto_ack=True)
         client.basic_publish("", q, b"ping", pika.BasicProperties(
             reply_to="amq.rabbitmq.reply-to", correlation_id="c1"))
-        _method, properties, body = server.basic_get(q, auto_ack=True)
+        _method, properties, body = w.get_eventually(server, q, auto_ack=True)  # not confirmed
         w.record("request", (body, properties))
         server.basic_publish("", properties.reply_to, b"pong", pika.BasicProperties(
             correlation_id=properties.correlation_id))
