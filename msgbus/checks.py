@@ -5,13 +5,14 @@ says what was expected and shows what was found, before anything reaches a broke
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import decimal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from msgbus.errors import ValidationError
-from msgbus.values import Properties
+from msgbus.values import Properties, Publication
 
 __all__ = [
     "require_binding",
@@ -20,6 +21,7 @@ __all__ = [
     "require_delivery_tag",
     "require_prefetch",
     "require_properties",
+    "require_publications",
     "require_str",
     "wire_table",
 ]
@@ -56,6 +58,38 @@ def require_properties(value: object) -> Properties | None:
         return value
     raise ValidationError(
         f"properties must be msgbus.Properties or None, got {type(value).__name__}")
+
+
+def require_publications(value: object) -> list[Publication]:
+    """The messages of a ``publish_batch``, each checked as ``publish`` checks its arguments
+    (bodies as ``bytes``, headers as they arrive after encoding)."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ValidationError(
+            f"publications must be an iterable of msgbus.Publication, got "
+            f"{type(value).__name__}: {_short(value)}")
+    checked = []
+    for index, publication in enumerate(value):
+        try:
+            checked.append(_publication(publication))
+        except ValidationError as exc:
+            raise ValidationError(f"publication #{index}: {exc}") from None
+    return checked
+
+
+def _publication(value: object) -> Publication:
+    if not isinstance(value, Publication):
+        raise ValidationError(
+            f"expected msgbus.Publication, got {type(value).__name__}: {_short(value)}")
+    require_str("exchange name", value.exchange)
+    require_str("routing key", value.routing_key)
+    body = require_body(value.body)
+    properties = require_properties(value.properties)
+    if properties is not None and properties.headers is not None:
+        properties = dataclasses.replace(
+            properties, headers=wire_table(properties.headers, "headers"))
+    if body is value.body and properties is value.properties:
+        return value
+    return dataclasses.replace(value, body=body, properties=properties)
 
 
 def require_delivery_tag(value: object) -> int:

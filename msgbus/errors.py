@@ -10,7 +10,10 @@ AMQP reply codes map to classes the way pamqp does it: *soft* errors close the c
 from __future__ import annotations
 
 import builtins
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from msgbus.values import Publication
 
 __all__ = [
     "AMQPError",
@@ -31,6 +34,7 @@ __all__ = [
     "NotAllowed",
     "NotFound",
     "PreconditionFailed",
+    "PublishBatchFailed",
     "PublishNacked",
     "ResourceError",
     "ResourceLocked",
@@ -87,6 +91,28 @@ class PublishNacked(TransportError):
         )
         self.exchange = exchange
         self.routing_key = routing_key
+
+
+class PublishBatchFailed(TransportError):
+    """Some messages of a ``publish_batch`` are not known to have reached the broker.
+
+    ``failed`` lists them, in batch order, as ``(index, publication, error)``: the error is
+    what ``publish`` would have raised for that message alone — :class:`PublishNacked`,
+    :class:`Unroutable`, the channel error that closed the channel (for the message that
+    caused it, every later one, which the broker dropped, and the earlier ones whose
+    confirms the closing channel never sent), or :class:`ConnectionLost`. Every other
+    message of the batch was confirmed. Publish the failed ones again if they must arrive
+    (the earlier ones of a channel error, and those of a lost connection, may arrive twice).
+    """
+
+    def __init__(self, failed: list[tuple[int, Publication, MsgbusError]], total: int) -> None:
+        first = failed[0][2]
+        super().__init__(
+            f"{len(failed)} of the {total} messages of the batch were not confirmed "
+            f"(the first, #{failed[0][0]}: {first})"
+        )
+        self.failed = failed
+        self.total = total
 
 
 class AMQPError(TransportError):

@@ -12,6 +12,9 @@ Publisher confirms are on by default (``confirm_publishes=True``): ``publish`` r
 the broker confirmed the message, raises :class:`~msgbus.errors.PublishNacked` if it
 refused it and :class:`~msgbus.errors.Unroutable` if a ``mandatory`` message was returned.
 Without confirms, returned messages go to the callbacks given to ``add_return_callback``.
+``publish_batch`` publishes many messages without waiting for each one's confirm: it
+returns once all are confirmed, or raises :class:`~msgbus.errors.PublishBatchFailed`
+listing the ones that are not.
 
 Callbacks (consumers, returns) run only inside ``process_events`` on the thread calling it.
 """
@@ -19,11 +22,28 @@ Callbacks (consumers, returns) run only inside ``process_events`` on the thread 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
-from msgbus.values import Delivery, ExchangeType, Properties, QueueInfo, ReturnedMessage
+from msgbus import checks
+from msgbus.errors import (
+    ChannelClosed,
+    ConnectionClosed,
+    ConnectionLost,
+    MsgbusError,
+    PublishBatchFailed,
+    PublishNacked,
+    Unroutable,
+)
+from msgbus.values import (
+    Delivery,
+    ExchangeType,
+    Properties,
+    Publication,
+    QueueInfo,
+    ReturnedMessage,
+)
 
 __all__ = ["ConsumerHandle", "DeliveryCallback", "ReturnCallback", "Transport"]
 
@@ -146,6 +166,41 @@ class Transport(abc.ABC):
         mandatory: bool = False,
     ) -> None:
         """basic.publish (confirmed when the transport has ``confirm_publishes``)."""
+
+    def publish_batch(self, publications: Iterable[Publication], *,
+                      mandatory: bool = False) -> None:
+        """Publish every message of ``publications``, in order, as one batch.
+
+        Each message is what ``publish`` takes (see :class:`~msgbus.values.Publication`),
+        and all are checked before the first is sent: a bad one raises
+        :class:`~msgbus.errors.ValidationError` and nothing is published. With publisher
+        confirms the messages go out without waiting for each other's confirms, and the
+        call returns once the broker confirmed them all; if it refused some (nack, a
+        returned ``mandatory`` message, a channel error, a lost connection) it raises
+        :class:`~msgbus.errors.PublishBatchFailed` listing those once the others are
+        confirmed. A channel error names the message that caused it and every later one
+        (the broker dropped them), and also the earlier ones whose confirms had not come:
+        RabbitMQ closes the channel without sending them, though those messages may have
+        been delivered. Without confirms the messages are written together and
+        returned ones go to the ``add_return_callback`` callbacks, as with ``publish``.
+
+        This implementation publishes one message after the other; a transport whose
+        confirms come over a network overrides it to pipeline them.
+        """
+        batch = checks.require_publications(publications)
+        failed: list[tuple[int, Publication, MsgbusError]] = []
+        for index, message in enumerate(batch):
+            try:
+                self.publish(message.exchange, message.routing_key, message.body,
+                             message.properties, mandatory=mandatory)
+            except (PublishNacked, Unroutable) as exc:
+                failed.append((index, message, exc))
+            except (ChannelClosed, ConnectionClosed, ConnectionLost) as exc:
+                # the channel or connection went: this message and the later ones are lost
+                failed += [(later, batch[later], exc) for later in range(index, len(batch))]
+                break
+        if failed:
+            raise PublishBatchFailed(failed, len(batch))
 
     @abc.abstractmethod
     def add_return_callback(self, callback: ReturnCallback) -> None:

@@ -12,6 +12,7 @@ __all__ = [
     "DeliveryMode",
     "ExchangeType",
     "Properties",
+    "Publication",
     "QueueInfo",
     "ReturnedMessage",
 ]
@@ -153,6 +154,17 @@ class ReturnedMessage:
     reply_code: int
     reply_text: str
     properties: Properties = field(default_factory=Properties)
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """One message of :meth:`~msgbus.transport.Transport.publish_batch`: what ``publish``
+    takes, as a value."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    properties: Properties | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,22 @@
-"""The consumer handle of the RabbitMQ transport, and the record recovery restarts it from."""
+"""The consumer handle of the RabbitMQ transport, the record recovery restarts it from, and
+how a consumer is started on a channel."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import pika
+from pika.adapters.blocking_connection import BlockingChannel
 
 from msgbus.transport import Arguments, ConsumerHandle, DeliveryCallback
+from msgbus.values import Delivery
+from transports.rabbitmq._properties import from_pika
 
-__all__ = ["RabbitMQConsumer"]
+if TYPE_CHECKING:
+    from transports.rabbitmq.transport import RabbitMQTransport
+
+__all__ = ["RabbitMQConsumer", "start_consumer"]
 
 
 class RabbitMQConsumer(ConsumerHandle):
@@ -80,3 +89,37 @@ class RabbitMQConsumer(ConsumerHandle):
     def __repr__(self) -> str:
         state = "active" if self._active else "inactive"
         return f"<RabbitMQConsumer {self._tag!r} on queue {self._queue!r} ({state})>"
+
+
+def start_consumer(t: RabbitMQTransport, channel: BlockingChannel,
+                   consumer: RabbitMQConsumer) -> None:
+    """basic.qos (when the prefetch differs) and basic.consume on ``channel``, with a pika
+    callback that turns each delivery into a :class:`~msgbus.values.Delivery` with the
+    transport's tag for it."""
+    if consumer.prefetch != t._qos:
+        channel.basic_qos(prefetch_count=consumer.prefetch)
+        t._qos = consumer.prefetch
+    base = t._tag_base
+    callback = consumer.callback
+    opened = None if consumer.auto_ack else t._acks.open.add
+
+    def on_message(_ch: Any, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
+        tag = base + method.delivery_tag
+        if tag > t._tag_high:
+            t._tag_high = tag
+        if opened is not None:
+            opened(method.delivery_tag)
+        callback(
+            Delivery(
+                body, tag, method.exchange, method.routing_key, method.redelivered,
+                from_pika(properties), method.consumer_tag,
+            )
+        )
+
+    tag = channel.basic_consume(
+        consumer.queue, on_message, auto_ack=consumer.auto_ack,
+        exclusive=consumer.exclusive, consumer_tag=consumer.consumer_tag or None,
+        arguments=consumer.arguments,
+    )
+    consumer._started(tag, consumer.queue)
+    t._consumers[tag] = consumer

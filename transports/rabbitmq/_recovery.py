@@ -80,7 +80,7 @@ class Recovery:
 
     def _discard(self) -> None:
         t = self._t
-        t._channel = t._replies = None
+        t._channel = t._replies = t._confirms = None
         connection, t._connection = t._connection, None
         if connection is not None and connection.is_open:
             try:

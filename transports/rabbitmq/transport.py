@@ -55,10 +55,11 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from msgbus import checks, errors
 from msgbus.transport import Arguments, ConsumerHandle, DeliveryCallback, ReturnCallback, Transport
-from msgbus.values import Delivery, ExchangeType, Properties, QueueInfo
+from msgbus.values import Delivery, ExchangeType, Properties, Publication, QueueInfo
 from transports.rabbitmq import _errors
 from transports.rabbitmq._acks import Acks
-from transports.rabbitmq._consumer import RabbitMQConsumer
+from transports.rabbitmq._batch import ConfirmChannel, publish_batch
+from transports.rabbitmq._consumer import RabbitMQConsumer, start_consumer
 from transports.rabbitmq._properties import from_pika, returned_from_pika, to_pika
 from transports.rabbitmq._recovery import Recovery
 from transports.rabbitmq._topology import (
@@ -112,6 +113,7 @@ class RabbitMQTransport(Transport):
         self._qos = 0  # the per-consumer prefetch the channel is set to
         self._acks = Acks(self)
         self._replies: BlockingChannel | None = None  # direct reply-to, without confirms
+        self._confirms: ConfirmChannel | None = None  # batches (see _batch)
         self._last_properties: Properties | None = None  # and the pika ones made of them
         self._last_pika: pika.BasicProperties | None = None
         self._closed = False
@@ -433,6 +435,12 @@ class RabbitMQTransport(Transport):
             (exchange, routing_key),
         )
 
+    def publish_batch(self, publications: Iterable[Publication], *,
+                      mandatory: bool = False) -> None:
+        """The messages go out together, their confirms awaited at the end; see
+        :mod:`transports.rabbitmq._batch`."""
+        publish_batch(self, publications, mandatory)
+
     def _publish_reply(self, routing_key: str, body: bytes, properties: Any) -> None:
         """A reply on the channel kept for them; a channel error there closes it alone."""
         channel = self._replies
@@ -482,35 +490,7 @@ class RabbitMQTransport(Transport):
 
     def _start_consumer(self, channel: BlockingChannel, consumer: RabbitMQConsumer) -> None:
         """basic.qos (when the prefetch differs) and basic.consume on ``channel``."""
-        if consumer.prefetch != self._qos:
-            channel.basic_qos(prefetch_count=consumer.prefetch)
-            self._qos = consumer.prefetch
-        base = self._tag_base
-        callback = consumer.callback
-        opened = None if consumer.auto_ack else self._acks.open.add
-
-        def on_message(
-            _ch: Any, method: Any, properties: pika.BasicProperties, body: bytes
-        ) -> None:
-            tag = base + method.delivery_tag
-            if tag > self._tag_high:
-                self._tag_high = tag
-            if opened is not None:
-                opened(method.delivery_tag)
-            callback(
-                Delivery(
-                    body, tag, method.exchange, method.routing_key, method.redelivered,
-                    from_pika(properties), method.consumer_tag,
-                )
-            )
-
-        tag = channel.basic_consume(
-            consumer.queue, on_message, auto_ack=consumer.auto_ack,
-            exclusive=consumer.exclusive, consumer_tag=consumer.consumer_tag or None,
-            arguments=consumer.arguments,
-        )
-        consumer._started(tag, consumer.queue)
-        self._consumers[tag] = consumer
+        start_consumer(self, channel, consumer)
 
     def _cancel(self, consumer: RabbitMQConsumer) -> None:
         self._consumers.pop(consumer.consumer_tag, None)
@@ -579,7 +559,7 @@ class RabbitMQTransport(Transport):
         if self._closed:
             return
         self._closed = True
-        channel, self._channel, self._replies = self._channel, None, None
+        channel, self._channel, self._replies, self._confirms = self._channel, None, None, None
         if channel is not None and self._acks.held:
             try:
                 self._acks.flush(channel)
