@@ -11,10 +11,13 @@ On the memory transport vs FastStream's ``TestRabbitBroker`` (its in-memory test
 - RPC: the p50 of a request/reply round trip.
 
 With ``--url`` (a RabbitMQ server), also: msgbus producer → processor vs FastStream
-``RabbitBroker`` publish → subscriber against the same server (both with publisher
-confirms, then both without, a consumer prefetch of 100), and the msgbus RPC p50 vs raw
-pika request/reply (direct reply-to; the caller's request confirmed, the reply not) on
-the same server.
+``RabbitBroker`` publish → subscriber against the same server (a consumer prefetch of
+100): with publisher confirms and without, each message published alone on both sides
+(every ``publish`` awaited), then msgbus publishing in batches (``producer.batch()``,
+confirms awaited together) against FastStream publishing one by one and, with confirms,
+against FastStream awaiting its publishes 100 at a time (``asyncio.gather``); and the
+msgbus RPC p50 vs raw pika request/reply (direct reply-to; the caller's request
+confirmed, the reply not) on the same server.
 
 Every line is measured once per run, the two sides one after the other in an order that
 alternates from run to run, so that load on the machine hits both alike; the report
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import threading
@@ -97,17 +101,20 @@ def p50(samples: list[float]) -> float:
 # -- msgbus ------------------------------------------------------------------------------
 
 
-def msgbus_rate(url: str, n: int, *, threaded: bool, confirm: bool = True) -> float:
-    """Messages/s publish → handler. Memory: one thread; RabbitMQ: processor in a thread."""
+def msgbus_rate(url: str, n: int, *, threaded: bool, confirm: bool = True,
+                batch: bool = False) -> float:
+    """Messages/s publish → handler. Memory: one thread; RabbitMQ: processor in a thread.
+    ``batch``: published in ``producer.batch()`` (500 messages a batch)."""
     sink, producer = _parts(url, uuid.uuid4().hex[:8], confirm=confirm)
     sink.process_events()
     if threaded:
         sink.start()
     start = time.perf_counter()
-    for i in range(n):
-        producer.message_job(i)
-        if not threaded and i % 100 == 99:  # let the processor keep up
-            sink.process_events()
+    with producer.batch() if batch else contextlib.nullcontext():
+        for i in range(n):
+            producer.message_job(i)
+            if not threaded and i % 100 == 99:  # let the processor keep up
+                sink.process_events()
     while sink.count < n:
         if threaded:
             time.sleep(0.0005)
@@ -198,7 +205,8 @@ def faststream_test_broker(n: int, rpc_n: int) -> tuple[float, list[float]]:
     return asyncio.run(main())
 
 
-def faststream_rabbit_rate(url: str, n: int, *, confirm: bool = True) -> float:
+def faststream_rabbit_rate(url: str, n: int, *, confirm: bool = True, gather: int = 1) -> float:
+    """Messages/s publish → subscriber; ``gather``: publishes awaited that many at a time."""
     from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 
     channel = Channel(prefetch_count=PREFETCH, publisher_confirms=confirm)
@@ -219,8 +227,9 @@ def faststream_rabbit_rate(url: str, n: int, *, confirm: bool = True) -> float:
         async with broker:
             await broker.start()
             start = time.perf_counter()
-            for i in range(n):
-                await broker.publish({"i": i}, queue)
+            for first in range(0, n, gather):
+                await asyncio.gather(*(broker.publish({"i": i}, queue)
+                                       for i in range(first, min(first + gather, n))))
             await asyncio.wait_for(done.wait(), 120)
             return n / (time.perf_counter() - start)
 
@@ -313,7 +322,7 @@ class Line:
         theirs = fmt.format(statistics.median(self.theirs) * scale)
         ratios = self.ratios()
         spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
-        return (f"{self.label:35s} msgbus {ours} {self.unit:5s}  {self.peer:10s} {theirs} "
+        return (f"{self.label:38s} msgbus {ours} {self.unit:5s}  {self.peer:10s} {theirs} "
                 f"{self.unit:5s}  {self.ratio} {statistics.median(ratios):6.2f} ({spread})  "
                 f"target {self.target}")
 
@@ -329,14 +338,26 @@ def interleaved(*measures: Callable[[], float], run: int) -> list[float]:
     return [results[index] for index in range(len(measures))]
 
 
+RATE_LINES = (  # (label, msgbus confirms, msgbus batches, FastStream confirms, gather)
+    ("confirms, one by one", True, False, True, 1),
+    ("no confirms, one by one", False, False, False, 1),
+    ("confirms, msgbus batches", True, True, True, 1),
+    ("no confirms, msgbus batches", False, True, False, 1),
+    ("confirms, batches vs gather 100", True, True, True, 100),
+)
+
+
 def rabbitmq_run(url: str, n: int, rpc_n: int, lines: list[Line], run: int) -> None:
-    for line, confirm in ((lines[0], True), (lines[1], False)):
-        line.add(*interleaved(
-            lambda c=confirm: msgbus_rate(url, n, threaded=True, confirm=c),  # type: ignore[misc]
-            lambda c=confirm: faststream_rabbit_rate(url, n, confirm=c),  # type: ignore[misc]
-            run=run,
-        ))
-    lines[2].add(*interleaved(
+    for line, (_label, confirm, batch, fs_confirm, gather) in zip(
+            lines[:len(RATE_LINES)], RATE_LINES, strict=True):
+        def ours(c: bool = confirm, b: bool = batch) -> float:
+            return msgbus_rate(url, n, threaded=True, confirm=c, batch=b)
+
+        def theirs(c: bool = fs_confirm, g: int = gather) -> float:
+            return faststream_rabbit_rate(url, n, confirm=c, gather=g)
+
+        line.add(*interleaved(ours, theirs, run=run))
+    lines[len(RATE_LINES)].add(*interleaved(
         lambda: p50(msgbus_rpc(url, rpc_n, threaded=True)),
         lambda: p50(pika_rpc(url, rpc_n)),
         run=run,
@@ -360,12 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.url:
         lines += [
-            Line("producer -> processor, confirms", "msg/s", "FastStream", ">= 5",
-                 "msgbus/peer"),
-            Line("producer -> processor, no confirms", "msg/s", "FastStream", ">= 5",
-                 "msgbus/peer"),
-            Line("RPC round trip p50", "us", "raw pika", "<= 1.2", "msgbus/peer"),
+            Line(f"rate, {label}", "msg/s", "FastStream", ">= 5" if batch and gather == 1
+                 else "-", "msgbus/peer")
+            for label, _confirm, batch, _fs_confirm, gather in RATE_LINES
         ]
+        lines.append(Line("RPC round trip p50", "us", "raw pika", "<= 1.2", "msgbus/peer"))
     for run in range(args.runs):  # interleaved, so both sides see the same machine load
         fs: tuple[float, list[float]] = (0.0, [])
 
