@@ -6,8 +6,6 @@ message in :class:`~msgbus.errors.PublishBatchFailed`; everything else arrives, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,27 +13,7 @@ from hypothesis import strategies as st
 from msgbus import errors
 from msgbus.transport import Transport
 from msgbus.values import ExchangeType, Properties, Publication
-from tests.support import Names, drain_bodies
-
-
-@pytest.fixture
-def unconfirmed(
-    transport: Transport, transport_kind: str, request: pytest.FixtureRequest
-) -> Iterator[Transport]:
-    """A second transport to the same broker, with publisher confirms off."""
-    made: Transport
-    if transport_kind == "memory":
-        from transports.memory import MemoryTransport
-
-        made = MemoryTransport(transport.broker, confirm_publishes=False)  # type: ignore[attr-defined]
-    else:
-        from transports.rabbitmq import RabbitMQTransport
-
-        made = RabbitMQTransport.from_url(
-            request.getfixturevalue("amqp_url"), confirm_publishes=False
-        )
-    yield made
-    made.close()
+from tests.support import Names, drain_bodies, wait_until
 
 
 def failures(info: pytest.ExceptionInfo[errors.PublishBatchFailed]
@@ -158,8 +136,6 @@ def test_without_confirms_a_batch_arrives_and_returns_go_to_the_callbacks(
         mandatory=True,
     )
     assert drain_bodies(unconfirmed, q) == [b"a", b"b"]
-    from tests.support import wait_until
-
     wait_until(unconfirmed, lambda: returned == [b"lost"])
 
 

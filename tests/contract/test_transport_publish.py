@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -38,26 +38,6 @@ ALL_PROPERTIES = Properties(
     app_id="msgbus-tests",
     cluster_id="cluster-a",
 )
-
-
-@pytest.fixture
-def unconfirmed(
-    transport: Transport, transport_kind: str, request: pytest.FixtureRequest
-) -> Iterator[Transport]:
-    """A second transport to the same broker, with publisher confirms off."""
-    made: Transport
-    if transport_kind == "memory":
-        from transports.memory import MemoryTransport
-
-        made = MemoryTransport(transport.broker, confirm_publishes=False)  # type: ignore[attr-defined]
-    else:
-        from transports.rabbitmq import RabbitMQTransport
-
-        made = RabbitMQTransport.from_url(
-            request.getfixturevalue("amqp_url"), confirm_publishes=False
-        )
-    yield made
-    made.close()
 
 
 def test_publish_then_get(transport: Transport, names: Names) -> None:
