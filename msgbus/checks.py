@@ -80,8 +80,10 @@ def _publication(value: object) -> Publication:
     if not isinstance(value, Publication):
         raise ValidationError(
             f"expected msgbus.Publication, got {type(value).__name__}: {_short(value)}")
-    require_str("exchange name", value.exchange)
-    require_str("routing key", value.routing_key)
+    for what, name in (("exchange name", value.exchange), ("routing key", value.routing_key)):
+        if len(require_str(what, name).encode()) > 255:
+            raise ValidationError(f"{what} must be at most 255 bytes, got {name[:20]!r}... "
+                                  f"({len(name.encode())} bytes)")
     body = require_body(value.body)
     properties = require_properties(value.properties)
     if properties is not None and properties.headers is not None:

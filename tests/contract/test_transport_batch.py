@@ -106,6 +106,8 @@ def test_an_unknown_exchange_loses_that_message_and_the_later_ones(
         (("", "q", b"tuple"), "publication #1: expected msgbus.Publication, got tuple"),
         (Publication("", 5, b"x"), "publication #1: routing key must be a str"),  # type: ignore[arg-type]
         (Publication("", "q", "text"), "publication #1: message body must be bytes"),  # type: ignore[arg-type]
+        (Publication("", "k" * 256, b"x"), "publication #1: routing key must be at most 255"),
+        (Publication("é" * 128, "", b"x"), "publication #1: exchange name must be at most 255"),
         (Publication("", "q", b"x", Properties(headers={"f": 1.5})),
          "publication #1: headers['f'] has a value of type float"),
     ],

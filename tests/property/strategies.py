@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from hypothesis import strategies as st
 
+from msgbus.values import Properties, Publication
+
 __all__ = [
     "CONNECTIONS",
     "EXCHANGES",
@@ -332,6 +334,23 @@ _bad_tables = st.one_of(
 )
 
 
+def _bad_batches(queue: str) -> st.SearchStrategy[Any]:
+    """A ``publish_batch`` argument with one bad publication among good ones (or no list)."""
+    good = st.just(Publication("", queue, b"batched"))
+    bad = st.one_of(
+        st.builds(lambda v: Publication(v, queue, b"x"), _not_str),
+        st.builds(lambda v: Publication("", v, b"x"), _not_str),
+        st.builds(lambda v: Publication("", queue, v), _not_bytes),
+        st.builds(lambda t: Publication("", queue, b"x", Properties(headers=t)), _bad_tables),
+        st.builds(lambda n: Publication("", "k" * n, b"x"), st.integers(256, 400)),
+        st.tuples(st.just(""), st.just(queue), st.just(b"x")),
+        st.none(),
+    )
+    in_a_list = st.tuples(st.lists(good, max_size=3), bad, st.lists(good, max_size=3)).map(
+        lambda parts: [*parts[0], parts[1], *parts[2]])
+    return st.one_of(in_a_list, st.sampled_from([None, 5, b"bytes", "text", {"a": 1}]))
+
+
 def bad_calls(queue: str, exchange: str) -> st.SearchStrategy[tuple[str, tuple[Any, ...],
                                                                       dict[str, Any]]]:
     """A Transport method name and arguments, one of which is of the wrong type or value
@@ -358,6 +377,7 @@ def bad_calls(queue: str, exchange: str) -> st.SearchStrategy[tuple[str, tuple[A
         st.tuples(st.just("publish"), st.tuples(st.just(""), st.just(queue), st.just(b"x"),
                                                 _not_str.filter(lambda v: v is not None)),
                   st.just({})),
+        st.tuples(st.just("publish_batch"), st.tuples(_bad_batches(queue)), st.just({})),
         st.tuples(st.just("get"), st.tuples(_not_str), st.just({})),
         st.tuples(st.just("ack"), st.tuples(_bad_tags), st.just({})),
         st.tuples(st.just("nack"), st.tuples(_bad_tags), st.just({})),

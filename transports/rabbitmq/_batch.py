@@ -171,6 +171,8 @@ def publish_batch(t: RabbitMQTransport, publications: object, mandatory: bool) -
                 unsettled = [remaining[i] for i in confirms.unsettled()]
             else:
                 unsettled = remaining
+            if channel is not None and channel.is_open:  # its confirms are lost on us
+                _close_quietly(channel)
             error = _failure(t, reason)
             if error is None and attempt < _MAX_ATTEMPTS:  # republish them
                 remaining = unsettled
@@ -236,3 +238,10 @@ def _write(channel: BlockingChannel, prepared: list[Prepared], mandatory: bool) 
         if count % WRITE_EVERY == 0:
             channel._flush_output()
     channel._flush_output()
+
+
+def _close_quietly(channel: BlockingChannel) -> None:
+    try:
+        channel.close()
+    except _errors.PIKA_ERRORS as exc:
+        log.debug("closing a batch channel: %r", exc)
