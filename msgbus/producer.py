@@ -60,6 +60,7 @@ __all__ = ["EKS", "GenericProducer"]
 
 EKS: TypeAlias = "Sequence[tuple[type[Exchange], str]]"
 _TAIL = b'},"_reserved":{}}'  # what follows a command's parameters in JSON
+_NULL_TAIL = b"null" + _TAIL
 
 
 class _Batching(threading.local):
@@ -67,7 +68,6 @@ class _Batching(threading.local):
 
     pending: list[Publication] | None = None
     size = 0
-_NULL_TAIL = b"null" + _TAIL
 
 
 class GenericProducer:
@@ -275,21 +275,17 @@ class GenericProducer:
         else:
             eks = self.resolve_eks(_key, _eks)
         declared, publish, properties = self._declared, self.transport.publish, self._properties
-        pending = self._batching.pending
-        if pending is not None:
-            for exchange, key in eks:
-                if exchange not in declared:
-                    with self._lock:
-                        self._declare(exchange)
-                pending.append(Publication(exchange.name, key, data, properties))
-            if len(pending) >= self._batching.size:
-                self.flush()
-            return
+        pending = self._batching.pending  # inside batch(): collected, not published
         with self._lock:
             for exchange, key in eks:
                 if exchange not in declared:
                     self._declare(exchange)
-                publish(exchange.name, key, data, properties)
+                if pending is None:
+                    publish(exchange.name, key, data, properties)
+                else:
+                    pending.append(Publication(exchange.name, key, data, properties))
+        if pending is not None and len(pending) >= self._batching.size:
+            self.flush()
 
     @contextlib.contextmanager
     def batch(self, size: int = 500) -> Iterator[None]:
