@@ -74,8 +74,9 @@ class ConfirmChannel:
         self._impl.add_on_return_callback(self._on_return)
         channel._flush_output(lambda: bool(selected))
 
-    def publish(self, batch: list[Prepared], mandatory: bool) -> dict[int, errors.MsgbusError]:
-        """Publish ``batch`` and wait for its confirms; the failures, by index in ``batch``.
+    def publish(self, batch: list[Prepared], mandatory: bool) -> None:
+        """Publish ``batch`` and wait for its confirms; :attr:`failed` then holds the
+        refused ones, by index in ``batch``.
 
         pika's errors (channel or connection gone) propagate; :meth:`unsettled` then tells
         which messages are not known to be confirmed, and :attr:`failed` what is known.
@@ -91,10 +92,10 @@ class ConfirmChannel:
             if self._sent % WRITE_EVERY == 0:
                 channel._flush_output()
         channel._flush_output(lambda: not unconfirmed)
-        return self._failed
 
     @property
     def failed(self) -> dict[int, errors.MsgbusError]:
+        """The messages of the batch refused so far (nacked or returned), by index."""
         return self._failed
 
     def unsettled(self) -> list[int]:
@@ -156,33 +157,34 @@ def publish_batch(t: RabbitMQTransport, publications: object, mandatory: bool) -
     remaining = list(range(len(batch)))  # indices in batch still to publish
     for attempt in range(1, _MAX_ATTEMPTS + 1):
         confirms: ConfirmChannel | None = None
+        unsettled: list[int] = []  # indices in batch the attempt left unconfirmed
+        error: errors.MsgbusError | None = None  # theirs; None: publish them again
         try:
             t._run(lambda _channel: None, "retry")  # recovers; held acks go first
             confirms = _confirm_channel(t)
-            outcome = confirms.publish([prepared[i] for i in remaining], mandatory)
-            failed.update({remaining[i]: error for i, error in outcome.items()})
-            break
+            confirms.publish([prepared[i] for i in remaining], mandatory)
         except _errors.PIKA_ERRORS as exc:
             t._confirms = None
             channel = confirms.channel if confirms is not None else None
             reason = t._close_reason(channel, exc)
+            unsettled = remaining
             if confirms is not None:
-                failed.update({remaining[i]: error for i, error in confirms.failed.items()})
                 unsettled = [remaining[i] for i in confirms.unsettled()]
-            else:
-                unsettled = remaining
             if channel is not None and channel.is_open:  # its confirms are lost on us
                 _close_quietly(channel)
             error = _failure(t, reason)
-            if error is None and attempt < _MAX_ATTEMPTS:  # republish them
-                remaining = unsettled
-                continue
-            if error is None:
-                error = errors.ConnectionLost(
-                    f"the connection to {t._url} was lost {_MAX_ATTEMPTS} times during one "
-                    "batch")
-            failed.update({index: error for index in unsettled})
+        if confirms is not None:  # what the broker refused before it ended
+            failed.update({remaining[i]: refused for i, refused in confirms.failed.items()})
+        if not unsettled:
             break
+        if error is None and attempt < _MAX_ATTEMPTS:  # republish them
+            remaining = unsettled
+            continue
+        if error is None:
+            error = errors.ConnectionLost(
+                f"the connection to {t._url} was lost {_MAX_ATTEMPTS} times during one batch")
+        failed.update({index: error for index in unsettled})
+        break
     if failed:
         raise errors.PublishBatchFailed(
             [(index, batch[index], failed[index]) for index in sorted(failed)], len(batch))
