@@ -10,12 +10,11 @@ import pytest
 
 from msgbus import errors
 from msgbus.values import Properties, Publication
-from tests.rabbitmq.test_recovery import PERSISTENT, Node, Recorder, node, open_transport
+from tests.rabbitmq.faults import PERSISTENT, Node, Recorder
 from tests.support import Names, drain_bodies
 from transports.rabbitmq import ConnectionState, RabbitMQTransport
 
 pytestmark = pytest.mark.rabbitmq
-__all__ = ["node", "open_transport"]  # the fixtures, used by name
 
 DURABLE = Properties(delivery_mode=PERSISTENT)
 BIG = 40_000  # long enough for rabbitmqctl to cut it off midway

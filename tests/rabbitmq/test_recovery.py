@@ -7,90 +7,23 @@ These tests drive the throwaway node that ``scripts/test`` starts, through ``rab
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
 
 from msgbus import errors
-from msgbus.values import Delivery, DeliveryMode, ExchangeType, Properties
+from msgbus.values import Delivery, ExchangeType, Properties
+from tests.rabbitmq.faults import PERSISTENT, Node, Recorder
 from tests.support import Names, wait_until
 from transports.rabbitmq import (
-    ConnectionEvent,
     ConnectionState,
     RabbitMQTransport,
     RecoveryPolicy,
 )
 
 pytestmark = pytest.mark.rabbitmq
-
-CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
-NODE = os.environ.get("MSGBUS_TEST_RABBITMQ_NODE", "")
-NODE_HOME = os.environ.get("MSGBUS_TEST_RABBITMQ_HOME", "")
-PERSISTENT = DeliveryMode.PERSISTENT
-#: Patient enough to outlast a node restart.
-PATIENT = RecoveryPolicy(max_attempts=100, initial_delay=0.1, max_delay=0.5)
-
-
-class Node:
-    """The node under test, controlled with rabbitmqctl."""
-
-    def ctl(self, *args: str) -> None:
-        subprocess.run(
-            [CTL, "-n", NODE, *args], env={**os.environ, "HOME": NODE_HOME},
-            check=True, capture_output=True, timeout=60,
-        )
-
-    def close_all_connections(self) -> None:
-        self.ctl("close_all_connections", "test")
-
-    def restart(self) -> None:
-        self.ctl("stop_app")
-        self.ctl("start_app")
-        self.ctl("await_startup")
-
-
-@pytest.fixture
-def node(amqp_url: str) -> Iterator[Node]:
-    if not NODE or not NODE_HOME:
-        pytest.skip(
-            "NO RABBITMQ NODE TO CONTROL: fault tests need MSGBUS_TEST_RABBITMQ_NODE and "
-            "MSGBUS_TEST_RABBITMQ_HOME (scripts/test sets them for the node it starts)"
-        )
-    controlled = Node()
-    yield controlled
-    controlled.ctl("start_app")  # whatever happened, leave the node running
-    controlled.ctl("await_startup")
-
-
-@dataclass
-class Recorder:
-    events: list[ConnectionEvent] = field(default_factory=list)
-
-    def __call__(self, event: ConnectionEvent) -> None:
-        self.events.append(event)
-
-    def states(self) -> list[ConnectionState]:
-        return [e.state for e in self.events]
-
-
-@pytest.fixture
-def open_transport(amqp_url: str) -> Iterator[Callable[..., RabbitMQTransport]]:
-    opened: list[RabbitMQTransport] = []
-
-    def make(**options: object) -> RabbitMQTransport:
-        options.setdefault("recovery", PATIENT)
-        transport = RabbitMQTransport.from_url(amqp_url, **options)  # type: ignore[arg-type]
-        opened.append(transport)
-        return transport
-
-    yield make
-    for transport in opened:
-        transport.close()
-
 
 # -- recovery, step by step -----------------------------------------------------------
 
