@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from msgbus import errors
@@ -30,15 +32,23 @@ def _reply_address(caller: RabbitMQTransport, server: RabbitMQTransport, q: str)
     return address
 
 
-def test_a_reply_reaches_its_caller_and_survives_a_channel_error(
-    amqp_url: str, names: Names
-) -> None:
+def _caller_and_server(
+    amqp_url: str, names: Names, on_reply: Callable[[Delivery], None]
+) -> tuple[RabbitMQTransport, RabbitMQTransport, str, str]:
+    """A caller consuming its replies with ``on_reply``, a server with a request queue, the
+    queue, and the reply-to address of a request the caller sent there."""
     caller, server = RabbitMQTransport.from_url(amqp_url), RabbitMQTransport.from_url(amqp_url)
     q = names.queue()
     server.declare_queue(q)
+    caller.consume(REPLY_TO, on_reply, auto_ack=True)
+    return caller, server, q, _reply_address(caller, server, q)
+
+
+def test_a_reply_reaches_its_caller_and_survives_a_channel_error(
+    amqp_url: str, names: Names
+) -> None:
     replies: list[Delivery] = []
-    caller.consume(REPLY_TO, replies.append, auto_ack=True)
-    address = _reply_address(caller, server, q)
+    caller, server, _q, address = _caller_and_server(amqp_url, names, replies.append)
     server.publish("", address, b"one", Properties(correlation_id="1"))
     with pytest.raises(errors.NotFound):  # closes the server's main channel
         server.declare_queue(names.queue("missing"), passive=True)
@@ -52,11 +62,7 @@ def test_a_reply_reaches_its_caller_and_survives_a_channel_error(
 
 
 def test_a_reply_to_a_caller_gone_is_dropped_quietly(amqp_url: str, names: Names) -> None:
-    caller, server = RabbitMQTransport.from_url(amqp_url), RabbitMQTransport.from_url(amqp_url)
-    q = names.queue()
-    server.declare_queue(q)
-    caller.consume(REPLY_TO, lambda _: None, auto_ack=True)
-    address = _reply_address(caller, server, q)
+    caller, server, q, address = _caller_and_server(amqp_url, names, lambda _: None)
     caller.close()
     server.publish("", address, b"too late")  # as RabbitMQ confirms it: no error
     server.publish("", q, b"still fine")  # the transport carries on
@@ -65,11 +71,7 @@ def test_a_reply_to_a_caller_gone_is_dropped_quietly(amqp_url: str, names: Names
 
 
 def test_a_mandatory_reply_is_confirmed_and_returned(amqp_url: str, names: Names) -> None:
-    caller, server = RabbitMQTransport.from_url(amqp_url), RabbitMQTransport.from_url(amqp_url)
-    q = names.queue()
-    server.declare_queue(q)
-    caller.consume(REPLY_TO, lambda _: None, auto_ack=True)
-    address = _reply_address(caller, server, q)
+    caller, server, _q, address = _caller_and_server(amqp_url, names, lambda _: None)
     with pytest.raises(errors.Unroutable):  # a reply-to address routes to no queue
         server.publish("", address, b"mandatory", mandatory=True)
     caller.close()
