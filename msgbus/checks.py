@@ -15,6 +15,7 @@ from msgbus.errors import ValidationError
 from msgbus.values import Properties, Publication
 
 __all__ = [
+    "SURELY_SHORT",
     "require_binding",
     "require_body",
     "require_callback",
@@ -30,9 +31,19 @@ _INT64 = 2**63
 _INT32 = 2**31
 
 
+#: A str of at most this many characters fits an AMQP short string (4 UTF-8 bytes each).
+SURELY_SHORT = 63
+
+
 def require_str(what: str, value: object) -> str:
+    """A name the wire carries as an AMQP short string: a str of at most 255 UTF-8 bytes
+    (pika cannot encode a longer one, so no broker ever sees it)."""
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be a str, got {type(value).__name__}: {value!r}")
+    if len(value) > SURELY_SHORT and len(value.encode()) > 255:
+        raise ValidationError(
+            f"{what} must be at most 255 bytes (an AMQP short string), got "
+            f"{len(value.encode())} bytes: {_short(value)}")
     return value
 
 
@@ -80,10 +91,8 @@ def _publication(value: object) -> Publication:
     if not isinstance(value, Publication):
         raise ValidationError(
             f"expected msgbus.Publication, got {type(value).__name__}: {_short(value)}")
-    for what, name in (("exchange name", value.exchange), ("routing key", value.routing_key)):
-        if len(require_str(what, name).encode()) > 255:
-            raise ValidationError(f"{what} must be at most 255 bytes, got {name[:20]!r}... "
-                                  f"({len(name.encode())} bytes)")
+    require_str("exchange name", value.exchange)
+    require_str("routing key", value.routing_key)
     body = require_body(value.body)
     properties = require_properties(value.properties)
     if properties is not None and properties.headers is not None:

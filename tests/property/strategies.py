@@ -319,6 +319,12 @@ def sequences(*, consumers: bool = True, min_size: int = 0, max_size: int = 30
 #: Values of the wrong type for a str, bytes, int or bool parameter.
 _not_str = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.binary(max_size=4),
                      st.lists(st.text(max_size=2), max_size=2), st.just(object()))
+#: Not a name: not a str, or one longer than an AMQP short string (255 UTF-8 bytes).
+_bad_names = st.one_of(
+    _not_str,
+    st.integers(256, 400).map(lambda n: "k" * n),
+    st.integers(128, 200).map(lambda n: "é" * n),
+)
 _not_bytes = st.one_of(st.none(), st.integers(), st.text(max_size=4), st.just(object()),
                        st.lists(st.integers(0, 255), max_size=2))
 _bad_tags = st.one_of(st.integers(max_value=-1), st.text(max_size=3), st.none(),
@@ -338,11 +344,10 @@ def _bad_batches(queue: str) -> st.SearchStrategy[Any]:
     """A ``publish_batch`` argument with one bad publication among good ones (or no list)."""
     good = st.just(Publication("", queue, b"batched"))
     bad = st.one_of(
-        st.builds(lambda v: Publication(v, queue, b"x"), _not_str),
-        st.builds(lambda v: Publication("", v, b"x"), _not_str),
+        st.builds(lambda v: Publication(v, queue, b"x"), _bad_names),
+        st.builds(lambda v: Publication("", v, b"x"), _bad_names),
         st.builds(lambda v: Publication("", queue, v), _not_bytes),
         st.builds(lambda t: Publication("", queue, b"x", Properties(headers=t)), _bad_tables),
-        st.builds(lambda n: Publication("", "k" * n, b"x"), st.integers(256, 400)),
         st.tuples(st.just(""), st.just(queue), st.just(b"x")),
         st.none(),
     )
@@ -356,20 +361,20 @@ def bad_calls(queue: str, exchange: str) -> st.SearchStrategy[tuple[str, tuple[A
     """A Transport method name and arguments, one of which is of the wrong type or value
     (``queue`` and ``exchange`` name entities that exist)."""
     return st.one_of(
-        st.tuples(st.just("declare_queue"), st.tuples(_not_str), st.just({})),
+        st.tuples(st.just("declare_queue"), st.tuples(_bad_names), st.just({})),
         st.tuples(st.just("declare_queue"), st.just((queue,)),
                   st.builds(lambda t: {"arguments": t}, _bad_tables)),
-        st.tuples(st.just("declare_exchange"), st.tuples(_not_str), st.just({})),
-        st.tuples(st.just("declare_exchange"), st.tuples(st.just(exchange), _not_str),
+        st.tuples(st.just("declare_exchange"), st.tuples(_bad_names), st.just({})),
+        st.tuples(st.just("declare_exchange"), st.tuples(st.just(exchange), _bad_names),
                   st.just({})),
-        st.tuples(st.just("bind_queue"), st.tuples(st.just(queue), st.just(exchange), _not_str),
+        st.tuples(st.just("bind_queue"), st.tuples(st.just(queue), st.just(exchange), _bad_names),
                   st.just({})),
-        st.tuples(st.just("bind_queue"), st.tuples(_not_str, st.just(exchange)), st.just({})),
+        st.tuples(st.just("bind_queue"), st.tuples(_bad_names, st.just(exchange)), st.just({})),
         st.tuples(st.just("bind_queue"), st.just((queue, exchange, "k")),
                   st.builds(lambda t: {"arguments": t}, _bad_tables)),
-        st.tuples(st.just("publish"), st.tuples(_not_str, st.just(queue), st.just(b"x")),
+        st.tuples(st.just("publish"), st.tuples(_bad_names, st.just(queue), st.just(b"x")),
                   st.just({})),
-        st.tuples(st.just("publish"), st.tuples(st.just(""), _not_str, st.just(b"x")),
+        st.tuples(st.just("publish"), st.tuples(st.just(""), _bad_names, st.just(b"x")),
                   st.just({})),
         st.tuples(st.just("publish"), st.tuples(st.just(""), st.just(queue), _not_bytes),
                   st.just({})),
@@ -378,16 +383,16 @@ def bad_calls(queue: str, exchange: str) -> st.SearchStrategy[tuple[str, tuple[A
                                                 _not_str.filter(lambda v: v is not None)),
                   st.just({})),
         st.tuples(st.just("publish_batch"), st.tuples(_bad_batches(queue)), st.just({})),
-        st.tuples(st.just("get"), st.tuples(_not_str), st.just({})),
+        st.tuples(st.just("get"), st.tuples(_bad_names), st.just({})),
         st.tuples(st.just("ack"), st.tuples(_bad_tags), st.just({})),
         st.tuples(st.just("nack"), st.tuples(_bad_tags), st.just({})),
         st.tuples(st.just("reject"), st.tuples(_bad_tags), st.just({})),
         st.tuples(st.just("consume"), st.tuples(st.just(queue), st.just(None)), st.just({})),
-        st.tuples(st.just("consume"), st.tuples(_not_str, st.just(print)), st.just({})),
+        st.tuples(st.just("consume"), st.tuples(_bad_names, st.just(print)), st.just({})),
         st.tuples(st.just("consume"), st.just((queue, print)),
                   st.builds(lambda n: {"prefetch": n},
                             st.one_of(st.integers(max_value=-1), st.integers(min_value=65536),
                                       st.text(max_size=2)))),
-        st.tuples(st.just("purge_queue"), st.tuples(_not_str), st.just({})),
-        st.tuples(st.just("delete_queue"), st.tuples(_not_str), st.just({})),
+        st.tuples(st.just("purge_queue"), st.tuples(_bad_names), st.just({})),
+        st.tuples(st.just("delete_queue"), st.tuples(_bad_names), st.just({})),
     )

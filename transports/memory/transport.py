@@ -227,7 +227,9 @@ class MemoryTransport(Transport):
 
     def publish(self, exchange: str, routing_key: str, body: bytes,
                 properties: Properties | None = None, *, mandatory: bool = False) -> None:
-        if not (type(exchange) is str and type(routing_key) is str and type(body) is bytes):
+        if not (type(exchange) is str and type(routing_key) is str and type(body) is bytes
+                and len(exchange) <= checks.SURELY_SHORT
+                and len(routing_key) <= checks.SURELY_SHORT):
             checks.require_str("exchange name", exchange)
             checks.require_str("routing key", routing_key)
             body = checks.require_body(body)
