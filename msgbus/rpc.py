@@ -226,12 +226,10 @@ class RpcClient:
                     call.exchange,
                     call.routing_key,
                     call.body,
-                    Properties(
-                        content_type=self._content_type,
-                        correlation_id=correlation_id,
-                        reply_to=reply_to,
-                        delivery_mode=self._delivery_mode,
-                    ),
+                    # positional (half the cost of keywords): content_type, -, -,
+                    # delivery_mode, -, correlation_id, reply_to
+                    Properties(self._content_type, None, None, self._delivery_mode, None,
+                               correlation_id, reply_to),
                 )
             except BaseException:
                 self._finish(call, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pika
 import pytest
 from pika import exceptions as px
@@ -87,6 +89,9 @@ def test_properties_both_ways() -> None:
     converted = to_pika(props)
     assert converted is not None
     assert converted.delivery_mode == 2 and converted.headers == {"a": {"b": [1, "c", b"d"]}}
+    for field in dataclasses.fields(Properties):  # each under its own name (all differ)
+        sent = getattr(props, field.name)
+        assert getattr(converted, field.name) == sent, field.name
     back = from_pika(converted)
     assert back == props
     assert back.delivery_mode is DeliveryMode.PERSISTENT

@@ -19,24 +19,18 @@ _DELIVERY_MODES = {1: DeliveryMode.TRANSIENT, 2: DeliveryMode.PERSISTENT}
 
 def to_pika(properties: Properties | None) -> pika.BasicProperties | None:
     """The ``pika.BasicProperties`` for ``properties`` (``None`` stays ``None``)."""
-    if properties is None or properties == EMPTY:
+    if properties is None:
         return None
-    mode = properties.delivery_mode
+    p = properties
+    headers, mode = p.headers, p.delivery_mode
+    if p.content_type is None and p.correlation_id is None and p == EMPTY:
+        return None
+    # Positional, in the AMQP order both classes share: keywords cost twice as much, and
+    # this runs for every message published.
     return pika.BasicProperties(
-        content_type=properties.content_type,
-        content_encoding=properties.content_encoding,
-        headers=dict(properties.headers) if properties.headers is not None else None,
-        delivery_mode=int(mode) if mode is not None else None,
-        priority=properties.priority,
-        correlation_id=properties.correlation_id,
-        reply_to=properties.reply_to,
-        expiration=properties.expiration,
-        message_id=properties.message_id,
-        timestamp=properties.timestamp,
-        type=properties.type,
-        user_id=properties.user_id,
-        app_id=properties.app_id,
-        cluster_id=properties.cluster_id,
+        p.content_type, p.content_encoding, dict(headers) if headers is not None else None,
+        int(mode) if mode is not None else None, p.priority, p.correlation_id, p.reply_to,
+        p.expiration, p.message_id, p.timestamp, p.type, p.user_id, p.app_id, p.cluster_id,
     )
 
 
@@ -53,21 +47,11 @@ def from_pika(properties: pika.BasicProperties) -> Properties:
         and p.app_id is None and p.cluster_id is None
     ):
         return EMPTY
-    return Properties(
-        content_type=p.content_type,
-        content_encoding=p.content_encoding,
-        headers=headers,
-        delivery_mode=_DELIVERY_MODES.get(mode, mode) if mode is not None else None,
-        priority=p.priority,
-        correlation_id=p.correlation_id,
-        reply_to=p.reply_to,
-        expiration=p.expiration,
-        message_id=p.message_id,
-        timestamp=p.timestamp,
-        type=p.type,
-        user_id=p.user_id,
-        app_id=p.app_id,
-        cluster_id=p.cluster_id,
+    return Properties(  # positional, in the AMQP order (see to_pika)
+        p.content_type, p.content_encoding, headers,
+        _DELIVERY_MODES.get(mode, mode) if mode is not None else None, p.priority,
+        p.correlation_id, p.reply_to, p.expiration, p.message_id, p.timestamp, p.type,
+        p.user_id, p.app_id, p.cluster_id,
     )
 
 

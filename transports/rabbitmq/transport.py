@@ -418,19 +418,25 @@ class RabbitMQTransport(Transport):
         if not exchange and self._topology.aliases:
             routing_key = self._topology.resolve(routing_key)
         mode: AfterRecovery = "retry" if self._republish else "raise"
-        if not exchange and not mandatory and self._confirm and routing_key.startswith(_REPLY_TO):
-            self._run(lambda _: self._publish_reply(routing_key, body, pika_properties), mode,
-                      (exchange, routing_key))
-            return
+        reply = (not exchange and not mandatory and self._confirm
+                 and routing_key.startswith(_REPLY_TO))
         channel = self._channel
         if channel is not None:  # the common case, without the detour through _run
             try:
                 if self._acks.held:  # acks made before it go before it
                     self._acks.flush(channel)
-                channel.basic_publish(exchange, routing_key, body, pika_properties, mandatory)
+                if reply:
+                    self._publish_reply(routing_key, body, pika_properties)
+                else:
+                    channel.basic_publish(exchange, routing_key, body, pika_properties,
+                                          mandatory)
                 return
             except _errors.PIKA_ERRORS as exc:
                 self._failed(channel, exc, mode, (exchange, routing_key))
+        if reply:
+            self._run(lambda _: self._publish_reply(routing_key, body, pika_properties), mode,
+                      (exchange, routing_key))
+            return
         self._run(
             lambda ch: ch.basic_publish(exchange, routing_key, body, pika_properties, mandatory),
             mode,
@@ -549,7 +555,16 @@ class RabbitMQTransport(Transport):
             if channel.is_closed:
                 raise pika.exceptions.ChannelWrongStateError("channel closed")
 
-        self._run(op, "ignore")
+        channel = self._channel
+        if channel is None:
+            self._run(op, "ignore")
+            return
+        try:  # the common case, without the detour through _run
+            if self._acks.held:
+                self._acks.flush(channel)
+            op(channel)
+        except _errors.PIKA_ERRORS as exc:
+            self._failed(channel, exc, "ignore")
 
     # -- lifecycle -------------------------------------------------------------------
 
