@@ -20,8 +20,10 @@ msgbus RPC p50 vs raw pika request/reply (direct reply-to; the caller's request
 confirmed, the reply not) on the same server.
 
 Every line is measured once per run, the two sides one after the other in an order that
-alternates from run to run, so that load on the machine hits both alike; the report
-gives medians over the runs and the range of the per-run ratios.
+alternates from run to run, so that load on the machine hits both alike; the RabbitMQ RPC
+sets both sides up at once and alternates blocks of 50 calls instead, as a round trip
+there moves with the load of the moment. The report gives medians over the runs and the
+range of the per-run ratios.
 
 Needs the ``bench`` extra: ``build/venv/bin/pip install -e '.[bench]'``.
 """
@@ -127,22 +129,19 @@ def msgbus_rate(url: str, n: int, *, threaded: bool, confirm: bool = True,
     return n / elapsed
 
 
-def msgbus_rpc(url: str, n: int, *, threaded: bool) -> list[float]:
-    """RPC round trips (seconds). Memory: shared transport, one thread; RabbitMQ: threads."""
+def msgbus_rpc(url: str, n: int) -> list[float]:
+    """RPC round trips (seconds) on the memory transport: one transport shared by the
+    producer and the processor, one thread."""
     tag = uuid.uuid4().hex[:8]
-    if threaded:
-        sink, producer = _parts(url, tag)
-        sink.start()
-    else:
-        x = _exchange(tag)
-        transport = msgbus.connect(url)
-        sink = Sink(eqk=[(x, [(f"bench-app-{tag}", "k")])], transport=transport)
+    x = _exchange(tag)
+    transport = msgbus.connect(url)
+    sink = Sink(eqk=[(x, [(f"bench-app-{tag}", "k")])], transport=transport)
 
-        class Producer(GenericProducer):
-            eks = [(x, "k")]
+    class Producer(GenericProducer):
+        eks = [(x, "k")]
 
-        producer = Producer(transport=transport)
-        sink.start_consuming()
+    producer = Producer(transport=transport)
+    sink.start_consuming()
     samples = []
     for i in range(n + n // 10):
         t0 = time.perf_counter()
@@ -151,8 +150,6 @@ def msgbus_rpc(url: str, n: int, *, threaded: bool) -> list[float]:
         assert reply.value == i, reply
         if i >= n // 10:  # warm-up excluded
             samples.append(t1 - t0)
-    if threaded:
-        sink.stop()
     _close(sink, producer)
     return samples
 
@@ -239,17 +236,35 @@ def faststream_rabbit_rate(url: str, n: int, *, confirm: bool = True, gather: in
 # -- raw pika ----------------------------------------------------------------------------
 
 
-def pika_rpc(url: str, n: int) -> list[float]:
-    import pika
+class PikaRpc:
+    """Raw pika request/reply: a server thread replying on its channel, a caller publishing
+    with confirms to direct reply-to."""
 
-    queue = f"bench-pika-{uuid.uuid4().hex[:8]}"
-    ready = threading.Event()
-    stop = threading.Event()
+    def __init__(self, url: str) -> None:
+        import pika
 
-    def server() -> None:
+        self._pika = pika
+        self.queue = f"bench-pika-{uuid.uuid4().hex[:8]}"
+        ready = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(url, ready), daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        self.connection = pika.BlockingConnection(pika.URLParameters(url))
+        self.channel = self.connection.channel()
+        self.channel.confirm_delivery()
+        self.replies: dict[str, bytes] = {}
+
+        def on_reply(ch: Any, method: Any, props: Any, body: bytes) -> None:
+            self.replies[props.correlation_id] = body
+
+        self.channel.basic_consume("amq.rabbitmq.reply-to", on_reply, auto_ack=True)
+
+    def _serve(self, url: str, ready: threading.Event) -> None:
+        pika = self._pika
         connection = pika.BlockingConnection(pika.URLParameters(url))
         channel = connection.channel()
-        channel.queue_declare(queue, auto_delete=True)
+        channel.queue_declare(self.queue, auto_delete=True)
 
         def on_request(ch: Any, method: Any, props: Any, body: bytes) -> None:
             ch.basic_publish("", props.reply_to, body,
@@ -257,40 +272,60 @@ def pika_rpc(url: str, n: int) -> list[float]:
             ch.basic_ack(method.delivery_tag)
 
         channel.basic_qos(prefetch_count=PREFETCH)
-        channel.basic_consume(queue, on_request)
+        channel.basic_consume(self.queue, on_request)
         ready.set()
-        while not stop.is_set():
+        while not self._stop.is_set():
             connection.process_data_events(0.05)
         connection.close()
 
-    thread = threading.Thread(target=server, daemon=True)
-    thread.start()
-    ready.wait(10)
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    channel = connection.channel()
-    channel.confirm_delivery()
-    replies: dict[str, bytes] = {}
-
-    def on_reply(ch: Any, method: Any, props: Any, body: bytes) -> None:
-        replies[props.correlation_id] = body
-
-    channel.basic_consume("amq.rabbitmq.reply-to", on_reply, auto_ack=True)
-    samples = []
-    for i in range(n + n // 10):
+    def call(self, i: int) -> float:
+        """One round trip (seconds)."""
         correlation_id = str(i)
         t0 = time.perf_counter()
-        channel.basic_publish("", queue, b'{"i": %d}' % i, pika.BasicProperties(
+        self.channel.basic_publish("", self.queue, b'{"i": %d}' % i, self._pika.BasicProperties(
             reply_to="amq.rabbitmq.reply-to", correlation_id=correlation_id,
             content_type="application/json"))
-        while correlation_id not in replies:
-            connection.process_data_events(0.01)
+        while correlation_id not in self.replies:
+            self.connection.process_data_events(0.01)
         t1 = time.perf_counter()
-        if i >= n // 10:
-            samples.append(t1 - t0)
-    connection.close()
-    stop.set()
-    thread.join(5)
-    return samples
+        del self.replies[correlation_id]
+        return t1 - t0
+
+    def close(self) -> None:
+        self.connection.close()
+        self._stop.set()
+        self._thread.join(5)
+
+
+def rpc_side_by_side(url: str, n: int, block: int = 50) -> tuple[float, float]:
+    """p50 round trips (seconds) of the msgbus RPC (processor in a thread) and of raw pika,
+    both set up at once and called in alternating blocks of ``block`` calls, so that the
+    load of the machine at any moment hits both alike."""
+    sink, producer = _parts(url, uuid.uuid4().hex[:8])
+    sink.start()
+    raw = PikaRpc(url)
+
+    def ours(i: int) -> float:
+        t0 = time.perf_counter()
+        reply = producer.rpc_echo(i)
+        t1 = time.perf_counter()
+        assert reply.value == i, reply
+        return t1 - t0
+
+    try:
+        for i in range(n // 10):  # warm-up, not counted
+            ours(i)
+            raw.call(i)
+        samples: dict[Callable[[int], float], list[float]] = {ours: [], raw.call: []}
+        for first in range(0, n, block):
+            sides = (ours, raw.call) if first // block % 2 == 0 else (raw.call, ours)
+            for side in sides:
+                samples[side].extend(side(i) for i in range(first, min(first + block, n)))
+    finally:
+        raw.close()
+        sink.stop()
+        _close(sink, producer)
+    return p50(samples[ours]), p50(samples[raw.call])
 
 
 # -- the run -----------------------------------------------------------------------------
@@ -357,11 +392,7 @@ def rabbitmq_run(url: str, n: int, rpc_n: int, lines: list[Line], run: int) -> N
             return faststream_rabbit_rate(url, n, confirm=c, gather=g)
 
         line.add(*interleaved(ours, theirs, run=run))
-    lines[len(RATE_LINES)].add(*interleaved(
-        lambda: p50(msgbus_rpc(url, rpc_n, threaded=True)),
-        lambda: p50(pika_rpc(url, rpc_n)),
-        run=run,
-    ))
+    lines[len(RATE_LINES)].add(*rpc_side_by_side(url, rpc_n))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -396,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
 
         m_rate, m_rpc, _ = interleaved(
             lambda: msgbus_rate(mem_url, n, threaded=False),
-            lambda: p50(msgbus_rpc(mem_url, rpc_n, threaded=False)),
+            lambda: p50(msgbus_rpc(mem_url, rpc_n)),
             test_broker,
             run=run,
         )
