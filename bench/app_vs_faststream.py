@@ -46,11 +46,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import msgbus
 from msgbus import (
+    Delivery,
     Exchange,
     GenericProducer,
     MessageHandler,
     MessageProcessor,
     MessageResult,
+    Properties,
     RpcHandler,
 )
 from msgbus.handlers import ReplyFunction
@@ -67,6 +69,14 @@ def _exchange(tag: str) -> type[Exchange]:
 
 class Sink(MessageProcessor):
     count = 0
+    #: Bodies the size of the RPC's request and reply, for the transport-only round trip.
+    request_body = (b'{"type":"command","name":"echo","category":"rpc","version":"2",'
+                    b'"fingerprint":{"name":null,"type":null,"pid":"1","host":"h","user":"u",'
+                    b'"vhost":"/"},"content":{"parameters":{"args":[1],"kwargs":{}}},'
+                    b'"_reserved":{}}')
+    reply_body = (b'{"type":"result","name":"result","category":"message","version":"2",'
+                  b'"fingerprint":{},"content":{"type":"success","value":1,"message":""},'
+                  b'"_reserved":{}}')
 
     @MessageHandler("command", "job")
     def job(self, content: Any) -> None:
@@ -152,6 +162,56 @@ def msgbus_rpc(url: str, n: int) -> list[float]:
             samples.append(t1 - t0)
     _close(sink, producer)
     return samples
+
+
+def transport_rpc(url: str, n: int) -> list[float]:
+    """The memory RPC's round trip on the ``Transport`` API alone, for reference: the same
+    exchange, queue, properties and direct reply-to, ready-made bodies, and no application
+    layer (nothing built, encoded, decoded, validated or dispatched)."""
+    tag = uuid.uuid4().hex[:8]
+    exchange, queue = f"bench-transport-{tag}", f"bench-transport-{tag}"
+    transport = msgbus.connect(url)
+    transport.declare_exchange(exchange, "direct", auto_delete=True)
+    transport.declare_queue(queue, auto_delete=True)
+    transport.bind_queue(queue, exchange, "k")
+    request = Sink.request_body
+    reply_body = Sink.reply_body
+    replies: list[Delivery] = []
+
+    def serve(delivery: Delivery) -> None:
+        transport.publish("", str(delivery.properties.reply_to), reply_body, Properties(
+            "application/json", None, None, None, None, delivery.properties.correlation_id))
+        transport.ack(delivery.delivery_tag)
+
+    transport.consume(queue, serve)
+    transport.consume("amq.rabbitmq.reply-to", replies.append, auto_ack=True)
+    samples = []
+    for i in range(n + n // 10):
+        t0 = time.perf_counter()
+        transport.publish(exchange, "k", request, Properties(
+            "application/json", None, None, None, None, str(i), "amq.rabbitmq.reply-to"))
+        while not replies:
+            transport.process_events(0.05)
+        t1 = time.perf_counter()
+        replies.pop()
+        if i >= n // 10:  # warm-up excluded
+            samples.append(t1 - t0)
+    transport.close()
+    return samples
+
+
+def json_round_trip(n: int) -> float:
+    """Seconds the JSON codec alone takes per RPC: the request's and the reply's bodies
+    (the dictionaries the application layer sends) each encoded and decoded once."""
+    from msgbus.codecs import JsonEncoder
+
+    codec = JsonEncoder()
+    request, reply = codec.decode(Sink.request_body), codec.decode(Sink.reply_body)
+    start = time.perf_counter()
+    for _ in range(n):
+        codec.decode(codec.encode(request))
+        codec.decode(codec.encode(reply))
+    return (time.perf_counter() - start) / n
 
 
 def _close(sink: Sink, producer: GenericProducer) -> None:
@@ -395,6 +455,9 @@ def rabbitmq_run(url: str, n: int, rpc_n: int, lines: list[Line], run: int) -> N
     lines[len(RATE_LINES)].add(*rpc_side_by_side(url, rpc_n))
 
 
+MEMORY_LINES = 3  # the report's lines for the memory transport, before RabbitMQ's
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -409,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         Line("producer -> processor", "msg/s", "FastStream", ">= 50", "msgbus/peer"),
         Line("RPC round trip p50", "us", "FastStream", ">= 50", "peer/msgbus"),
+        Line("  the same on the Transport API alone", "us", "FastStream", "-", "peer/msgbus"),
     ]
     if args.url:
         lines += [
@@ -417,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             for label, _confirm, batch, _fs_confirm, gather in RATE_LINES
         ]
         lines.append(Line("RPC round trip p50", "us", "raw pika", "<= 1.2", "msgbus/peer"))
+    json_costs: list[float] = []
     for run in range(args.runs):  # interleaved, so both sides see the same machine load
         fs: tuple[float, list[float]] = (0.0, [])
 
@@ -425,23 +490,28 @@ def main(argv: list[str] | None = None) -> int:
             fs = faststream_test_broker(n, rpc_n)
             return 0.0
 
-        m_rate, m_rpc, _ = interleaved(
+        m_rate, m_rpc, t_rpc, _ = interleaved(
             lambda: msgbus_rate(mem_url, n, threaded=False),
             lambda: p50(msgbus_rpc(mem_url, rpc_n)),
+            lambda: p50(transport_rpc(mem_url, rpc_n)),
             test_broker,
             run=run,
         )
         lines[0].add(m_rate, fs[0])
         lines[1].add(m_rpc, p50(fs[1]))
+        lines[2].add(t_rpc, p50(fs[1]))
+        json_costs.append(json_round_trip(rpc_n * 5))
         if args.url:
-            rabbitmq_run(args.url, rn, rpc_n, lines[2:], run)
+            rabbitmq_run(args.url, rn, rpc_n, lines[MEMORY_LINES:], run)
     print(f"# {args.runs} interleaved run(s): medians; the ratio's range over the runs in ()")
     print(f"# memory transport vs FastStream TestRabbitBroker ({n} messages, {rpc_n} RPCs)")
-    for line in lines[:2]:
+    for line in lines[:MEMORY_LINES]:
         print(line.show())
+    print(f"# JSON alone, per RPC (the request and the reply each encoded and decoded): "
+          f"{statistics.median(json_costs) * 1e6:.1f} us")
     if args.url:
         print(f"# RabbitMQ at {args.url.split('@')[-1]} ({rn} messages, {rpc_n} RPCs)")
-        for line in lines[2:]:
+        for line in lines[MEMORY_LINES:]:
             print(line.show())
     return 0
 
