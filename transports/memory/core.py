@@ -376,14 +376,16 @@ class BrokerCore(MessageFlow):
 
     def _consumer_count(self, queue: QueueState) -> int:
         """A queue's consumers; a quorum queue still counts a cancelled consumer while
-        messages it was given are unacknowledged."""
+        messages it was given are unacknowledged, and of its single active consumers counts
+        only the active one."""
         if queue.queue_type != "quorum":
             return len(queue.consumers)
+        active = min(len(queue.consumers), 1) if queue.single_active else len(queue.consumers)
         cancelled = {id(entry.consumer) for conn in self.connections.values()
                      for channel in conn.channels.values() for entry in channel.unacked.values()
                      if entry.queue is queue and entry.consumer is not None
                      and entry.consumer not in queue.consumers}
-        return len(queue.consumers) + len(cancelled)
+        return active + len(cancelled)
 
     def _used(self, queue: QueueState) -> None:
         """A queue.declare (passive or not) of an unused queue restarts its x-expires."""

@@ -66,7 +66,10 @@ class MessageFlow(PublishFlow):
         if queue.queue_type != "classic":
             queue_types.check_consume(queue, prefetch=channel.prefetch,
                                       global_prefetch=channel.global_prefetch, no_ack=no_ack)
-        if (exclusive and queue.consumers) or any(c.exclusive for c in queue.consumers):
+        if queue.queue_type == "quorum":
+            exclusive = False  # a quorum queue ignores basic.consume's exclusive flag
+        elif ((exclusive and (queue.consumers or queue.single_active))  # never with SAC
+              or any(c.exclusive for c in queue.consumers)):
             raise AccessRefused(
                 f"ACCESS_REFUSED - queue '{queue.name}' in vhost '{vh.name}' in exclusive use")
         if not consumer_tag:
@@ -131,6 +134,12 @@ class MessageFlow(PublishFlow):
             channel.blocked.remove(consumer)
         if notify and channel.open:
             channel.connection.outbox.append(ConsumerCancelled(channel.id, consumer.tag))
+        if queue.queue_type == "quorum" and queue.consumers:
+            # a quorum queue serves its other consumers at once (a single active consumer's
+            # successor takes over), before a closing channel's messages come back
+            vh = self.vhosts.get(queue.vhost)
+            if vh is not None and vh.queues.get(queue.name) is queue:
+                self._dispatch(queue)
         if not queue.consumers:
             queue.last_used = self.clock.monotonic()
             if queue.expires_ms is not None:
@@ -197,11 +206,22 @@ class MessageFlow(PublishFlow):
                     self._dead_letter(queue, expired, "expired")
             consumer = self._pick_consumer(queue)
             if consumer is None:
-                return
+                break
             queued = store.pop()
             if queued is None:
-                return
+                break
             self._deliver(consumer, queued)
+        if timed:
+            for expired in store.pop_expired(now):  # what the last delivery uncovered
+                self._dead_letter(queue, expired, "expired")
+            self._watch_head(queue)
+
+    def _watch_head(self, queue: QueueState) -> None:
+        """After a fetch, expire the queue's new head when its time comes (RabbitMQ sets the
+        queue's timer by the head message)."""
+        deadline = queue.store.next_expiry()
+        if deadline is not None and deadline < self._next_check:
+            self._next_check = deadline
 
     def _deliver(self, consumer: ConsumerState, queued: QueuedMessage) -> None:
         channel = consumer.channel
@@ -266,6 +286,7 @@ class MessageFlow(PublishFlow):
         if queue in self._timed:  # RabbitMQ drops the expired messages the fetch uncovered
             for expired in queue.store.pop_expired(queue.last_used):
                 self._dead_letter(queue, expired, "expired")
+            self._watch_head(queue)
         if queue.queue_type == "quorum":  # a quorum queue's basic.get counts deliveries
             queue_types.with_delivery_count(queued, queue.delivery_counts.get(queued.seq, 0))
         tag = channel.next_tag
@@ -372,11 +393,12 @@ class MessageFlow(PublishFlow):
         self._after_settle(channel, taken)
 
     def basic_recover(self, channel: ChannelState, *, requeue: bool = True) -> None:
-        """basic.recover: every unacknowledged message goes back to its queue, redelivered.
+        """basic.recover: every unacknowledged message goes back to its queue, redelivered
+        (not those an open transaction acknowledged: its commit still settles them).
         RabbitMQ does not implement ``requeue=False`` and closes the connection (540)."""
         if not requeue:
             raise AMQPNotImplemented("NOT_IMPLEMENTED - requeue=false")
-        self._requeue_all(channel, back=True)
+        self._requeue_all(channel, back=True, settled_too=False)
 
     def _requeue(self, entry: QueuedMessage, *, back: bool = False) -> None:
         """Put a delivered message back: at its place (``back``: a nack, reject or recover,
@@ -393,9 +415,12 @@ class MessageFlow(PublishFlow):
             return
         elif back and queue_types.requeues_to_back(queue):
             queue.store.append(entry)
+            if entry.expires_at is not None:  # behind messages newer than itself
+                queue.store.expiring_seq = max(qm.seq for qm in queue.store)
         else:
             queue.store.requeue(entry)
         if entry.expires_at is not None:
+            queue.store.expiring_seq = max(queue.store.expiring_seq, entry.seq)
             self._watch(queue, entry.expires_at)
         if self.tracing:
             self._emit("requeued", queue.vhost, queue=queue.name, delivery_tag=entry.tag)
@@ -425,19 +450,25 @@ class MessageFlow(PublishFlow):
             raise PreconditionFailed("PRECONDITION_FAILED - channel is not transactional")
 
     def tx_commit(self, channel: ChannelState) -> None:
-        """Apply the transaction's publishes, then its acknowledgements, in order."""
+        """Apply the transaction's publishes, then its acknowledgements, in order. When a
+        queue refused a publish (overflow), RabbitMQ applies all of them and then fails the
+        commit, closing the channel."""
         self._check_tx(channel)
         publishes, acks = channel.tx_publishes or [], channel.tx_acks or []
         channel.tx_publishes, channel.tx_acks = [], []
+        refused = False
         for exchange, routing_key, body, properties, mandatory in publishes:
-            self._publish_checked(channel, exchange, routing_key, body, properties,
-                                  mandatory=mandatory)
+            if self._publish_checked(channel, exchange, routing_key, body, properties,
+                                     mandatory=mandatory).nacked:
+                refused = True
         for taken, requeue in acks:
             self._release(channel, taken)
             if requeue is None:
                 self._settle_acked(channel, taken)
             else:
                 self._settle_nacked(channel, taken, requeue)
+        if refused:
+            raise PreconditionFailed("PRECONDITION_FAILED - partial tx completion")
 
     def tx_rollback(self, channel: ChannelState) -> None:
         """Forget the transaction's publishes; its acknowledged messages are unacked again."""
@@ -455,14 +486,18 @@ class MessageFlow(PublishFlow):
         for entry in sorted(entries, key=lambda e: e.tag):
             channel.unacked[entry.tag] = entry
 
-    def _requeue_all(self, channel: ChannelState, *, back: bool = False) -> None:
-        self._restore_tx_acks(channel)
+    def _requeue_all(self, channel: ChannelState, *, back: bool = False,
+                     settled_too: bool = True) -> None:
+        """Requeue the channel's unacknowledged messages; ``settled_too``: also those that
+        an uncommitted transaction acknowledged (the channel is going away)."""
+        if settled_too:
+            self._restore_tx_acks(channel)
         taken = list(channel.unacked.values())
         channel.unacked.clear()
-        channel.counted_unacked = 0
         for entry in taken:
             if entry.consumer is not None:
                 entry.consumer.unacked -= 1
+                channel.counted_unacked -= 1
             self._requeue(entry, back=back)
         self._unblock(channel)
         for queue in {id(e.queue): e.queue for e in taken}.values():

@@ -77,6 +77,8 @@ class QueueState:
         self.single_active = arguments.get("x-single-active-consumer") is True
         overflow = arguments.get("x-overflow", "drop-head")
         self.overflow = overflow.decode() if isinstance(overflow, bytes) else str(overflow)
+        if queue_type == "quorum" and self.overflow == "reject-publish-dlx":
+            self.overflow = "drop-head"  # a quorum queue does not know it: its default applies
         dlx = arguments.get("x-dead-letter-exchange")
         self.dead_letter_exchange: str | None = (
             dlx.decode() if isinstance(dlx, bytes) else dlx if isinstance(dlx, str) else None

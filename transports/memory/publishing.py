@@ -62,6 +62,8 @@ class PublishFlow(abc.ABC):
         self._seq = itertools.count(1)
         self._timed: set[QueueState] = set()
         self._next_check = float("inf")
+        # while tick dead-letters a message that expired before now: when it expired
+        self._expired_at: float | None = None
         self._reply_channels: dict[str, ChannelState] = {}
         self.tracing = False
         self.events: list[BrokerEvent] = []
@@ -258,12 +260,25 @@ class PublishFlow(abc.ABC):
             per_message = args.parse_expiration(expiration)
             if per_message is not None:
                 ttl = per_message if ttl is None else min(ttl, per_message)
+        expires_at = None
+        if ttl is not None:
+            arrived = self._expired_at  # set while tick dead-letters what expired earlier
+            expires_at = (self.clock.monotonic() if arrived is None else arrived) + ttl / 1000
         queued = QueuedMessage(next(self._seq), body, exchange, routing_key, properties,
-                               None if ttl is None else self.clock.monotonic() + ttl / 1000,
-                               queue)
+                               expires_at, queue)
         if bcc:
             queued.bcc = bcc
         store = queue.store
+        # RabbitMQ refuses an overflowing publish before it tries the consumers: a message
+        # over x-max-length(-bytes) on its own is refused even when a consumer waits
+        if queue.limited and queue.overflow != "drop-head" and (
+                queue.over_limit(1, queued.size) if queue.queue_type == "classic"
+                else queue.over_limit()):  # a quorum queue refuses once it is over
+            if queue.overflow == "reject-publish-dlx":
+                self._dead_letter(queue, queued, "maxlen")
+            elif self.tracing:
+                self._emit("dropped", queue.vhost, queue=queue.name, reason="overflow")
+            return False
         if not store._count and queue.consumers:
             consumer = self._pick_consumer(queue)
             if consumer is not None:
@@ -273,20 +288,13 @@ class PublishFlow(abc.ABC):
             self._dead_letter(queue, queued, "expired")
             return True
         if queue.limited:
-            if queue.overflow != "drop-head" and (
-                    queue.over_limit(1, queued.size) if queue.queue_type == "classic"
-                    else queue.over_limit()):  # a quorum queue refuses once it is over
-                if queue.overflow == "reject-publish-dlx":
-                    self._dead_letter(queue, queued, "maxlen")
-                elif self.tracing:
-                    self._emit("dropped", queue.vhost, queue=queue.name, reason="overflow")
-                return False
             store.append(queued)
             if queue.overflow == "drop-head":
                 self._drop_over_limit(queue)
         else:
             store.append(queued)
         if queued.expires_at is not None:
+            store.expiring_seq = queued.seq
             self._watch(queue, queued.expires_at)
         return True
 
@@ -321,14 +329,24 @@ class PublishFlow(abc.ABC):
         self._next_check = min(self._next_check, deadline)
 
     def tick(self) -> None:
-        """Expire messages and queues whose time has come (called by every operation)."""
+        """Expire messages and queues whose time has come (called by every operation).
+
+        A message dead-lettered on expiry arrives in its next queue when it expired, as it
+        does on RabbitMQ, whose timers fire on time: when the clock has jumped past several
+        expiries of a chain of queues, ``tick`` goes round until it has caught up."""
         now = self.clock.monotonic()
-        if now < self._next_check:
-            return
+        while now >= self._next_check:
+            self._expire(now)
+
+    def _expire(self, now: float) -> None:
         self._next_check = next_check = float("inf")
         for queue in list(self._timed):
             for expired in queue.store.pop_expired(now):
-                self._dead_letter(queue, expired, "expired")
+                self._expired_at = expired.expires_at
+                try:
+                    self._dead_letter(queue, expired, "expired")
+                finally:
+                    self._expired_at = None
             deadline = queue.store.next_expiry()
             if queue.expires_ms is not None and not queue.consumers:
                 unused_until = queue.last_used + queue.expires_ms / 1000
@@ -338,7 +356,8 @@ class PublishFlow(abc.ABC):
                         self._delete_queue(vh, queue)
                     continue
                 deadline = unused_until if deadline is None else min(deadline, unused_until)
-            if deadline is None and queue.message_ttl is None and queue.expires_ms is None:
+            if (deadline is None and queue.message_ttl is None and queue.expires_ms is None
+                    and not queue.store.may_expire()):
                 self._timed.discard(queue)
             elif deadline is not None:
                 next_check = min(next_check, deadline)

@@ -101,6 +101,9 @@ class QueueStore:
         self._fresh = self._levels[0].fresh if self.max_priority is None else None
         self.bytes = 0
         self._count = 0
+        # the sequence number of the newest message put in with an expiry (its driver sets
+        # it, off the path of messages without one)
+        self.expiring_seq = 0
 
     def __len__(self) -> int:
         return self._count
@@ -147,22 +150,34 @@ class QueueStore:
         return qm
 
     def pop_expired(self, now: float) -> Iterator[QueuedMessage]:
-        """Remove and yield the expired messages at the head of each priority level."""
+        """Remove and yield the expired messages at the head of the queue. Like RabbitMQ's
+        priority queue, this goes down the priority levels from the highest and stops at
+        the first message that has not expired: an expired message below it stays (and is
+        counted) until the levels above it are empty."""
         for level in reversed(self._levels):
             while True:
                 qm = level.head()
-                if qm is None or qm.expires_at is None or qm.expires_at > now:
-                    break
+                if qm is None:
+                    break  # an empty level: look at the next one down
+                if qm.expires_at is None or qm.expires_at > now:
+                    return
                 level.pop()
                 self._count -= 1
                 self.bytes -= qm.size
                 yield qm
 
     def next_expiry(self) -> float | None:
-        """When the earliest head message expires (None when none will)."""
-        times = [qm.expires_at for level in self._levels
-                 if (qm := level.head()) is not None and qm.expires_at is not None]
-        return min(times) if times else None
+        """When the head message expires (None when it never will): what RabbitMQ sets its
+        queue's expiry timer by."""
+        qm = self.head()
+        return None if qm is None else qm.expires_at
+
+    def may_expire(self) -> bool:
+        """Whether a ready message may have an expiry: one is no newer than the last message
+        with an expiry put in (each level holds its messages in publish order)."""
+        last = self.expiring_seq
+        return any((qm := level.head()) is not None and qm.seq <= last
+                   for level in self._levels)
 
     def clear(self) -> list[QueuedMessage]:
         removed = list(self)
