@@ -135,8 +135,15 @@ class World:
             connection.process_data_events(0.05)
 
     def settle(self, connection: Any, seconds: float = 0.3) -> None:
-        """Give the broker time to send what it will (a real wait on RabbitMQ only)."""
-        connection.process_data_events(seconds if self.real else 0)
+        """Give the broker time to send what it will (a real wait on RabbitMQ only: the
+        whole of ``seconds``, as pika's ``process_data_events`` returns with the first
+        frames that arrive)."""
+        if not self.real:
+            connection.process_data_events(0)
+            return
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            connection.process_data_events(left)
 
     def close(self) -> None:
         for connection in self.connections:
