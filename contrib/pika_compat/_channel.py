@@ -10,10 +10,9 @@ synchronous call, as it does with pika against RabbitMQ.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,7 +29,13 @@ from contrib.pika_compat._consumers import (
     PendingBatch,
     wire,
 )
-from contrib.pika_compat._errors import CHANNEL_CLOSED, to_pika_error
+from contrib.pika_compat._declare import ChannelMethods
+from contrib.pika_compat._errors import (
+    CHANNEL_CLOSED,
+    FRAME_ON_CLOSED_CONNECTION,
+    to_pika_error,
+)
+from contrib.pika_compat._generator import GeneratorMethods
 from contrib.pika_compat._properties import (
     encode_body,
     from_pika,
@@ -53,7 +58,7 @@ T = TypeVar("T")
 _MAX_TAG = 2**64 - 1  # a delivery tag is an unsigned 64-bit number on the wire
 
 
-class BlockingChannel:
+class BlockingChannel(ChannelMethods, GeneratorMethods):
     """pika's ``BlockingChannel`` API (see pika's documentation for each method)."""
 
     def __init__(self, impl: Channel, connection: BlockingConnection) -> None:
@@ -69,6 +74,7 @@ class BlockingChannel:
         self._pending: deque[tuple[str, Any]] = deque()
         self._generator: GeneratorInfo | None = None
         self._confirming = False
+        self._get_pending = False  # a basic_get that got neither get-ok nor get-empty
         self._holding = False  # dispatching to consumer callbacks: their acks are held
         self._held_acks: list[int] = []
         self._return_callbacks: list[Callable[..., None]] = []
@@ -322,112 +328,6 @@ class BlockingChannel:
     def add_on_return_callback(self, callback: Callable[..., None]) -> None:
         self._return_callbacks.append(callback)
 
-    # -- exchanges ------------------------------------------------------------------
-
-    def exchange_declare(self, exchange: str, exchange_type: Any = "direct",
-                         passive: bool = False, durable: bool = False,
-                         auto_delete: bool = False, internal: bool = False,
-                         arguments: dict[str, Any] | None = None
-                         ) -> pika.frame.Method[pika.spec.Exchange.DeclareOk]:
-        validators.require_string(exchange, "exchange")
-        self._raise_if_not_open()
-        if hasattr(exchange_type, "value"):
-            exchange_type = exchange_type.value
-        m = wire(pika.spec.Exchange.Declare(
-            exchange=exchange, type=exchange_type, passive=passive, durable=durable,
-            auto_delete=auto_delete, internal=internal, arguments=arguments))
-        self._sync(self._impl.exchange_declare, m.exchange, m.type, passive=m.passive,
-                   durable=m.durable, auto_delete=m.auto_delete, internal=m.internal,
-                   arguments=m.arguments)
-        return self._frame(pika.spec.Exchange.DeclareOk())
-
-    def exchange_delete(self, exchange: str | None = None, if_unused: bool = False
-                        ) -> pika.frame.Method[pika.spec.Exchange.DeleteOk]:
-        self._raise_if_not_open()
-        m = wire(pika.spec.Exchange.Delete(exchange=exchange, if_unused=if_unused))
-        self._sync(self._impl.exchange_delete, m.exchange, if_unused=m.if_unused)
-        return self._frame(pika.spec.Exchange.DeleteOk())
-
-    def exchange_bind(self, destination: str, source: str, routing_key: str = "",
-                      arguments: dict[str, Any] | None = None
-                      ) -> pika.frame.Method[pika.spec.Exchange.BindOk]:
-        validators.require_string(destination, "destination")
-        validators.require_string(source, "source")
-        self._raise_if_not_open()
-        m = wire(pika.spec.Exchange.Bind(destination=destination, source=source,
-                                          routing_key=routing_key, arguments=arguments))
-        self._sync(self._impl.exchange_bind, m.destination, m.source, m.routing_key,
-                   m.arguments)
-        return self._frame(pika.spec.Exchange.BindOk())
-
-    def exchange_unbind(self, destination: str | None = None, source: str | None = None,
-                        routing_key: str = "", arguments: dict[str, Any] | None = None
-                        ) -> pika.frame.Method[pika.spec.Exchange.UnbindOk]:
-        self._raise_if_not_open()
-        m = wire(pika.spec.Exchange.Unbind(destination=destination, source=source,
-                                            routing_key=routing_key, arguments=arguments))
-        self._sync(self._impl.exchange_unbind, m.destination, m.source, m.routing_key,
-                   m.arguments)
-        return self._frame(pika.spec.Exchange.UnbindOk())
-
-    # -- queues ---------------------------------------------------------------------
-
-    def queue_declare(self, queue: str, passive: bool = False, durable: bool = False,
-                      exclusive: bool = False, auto_delete: bool = False,
-                      arguments: dict[str, Any] | None = None
-                      ) -> pika.frame.Method[pika.spec.Queue.DeclareOk]:
-        validators.require_string(queue, "queue")
-        self._raise_if_not_open()
-        m = wire(pika.spec.Queue.Declare(
-            queue=queue, passive=passive, durable=durable, exclusive=exclusive,
-            auto_delete=auto_delete, arguments=arguments))
-        name, messages, consumers = self._sync(
-            self._impl.queue_declare, m.queue, passive=m.passive, durable=m.durable,
-            exclusive=m.exclusive, auto_delete=m.auto_delete, arguments=m.arguments)
-        return self._frame(pika.spec.Queue.DeclareOk(
-            queue=name, message_count=messages, consumer_count=consumers))
-
-    def queue_delete(self, queue: str, if_unused: bool = False, if_empty: bool = False
-                     ) -> pika.frame.Method[pika.spec.Queue.DeleteOk]:
-        validators.require_string(queue, "queue")
-        self._raise_if_not_open()
-        m = wire(pika.spec.Queue.Delete(queue=queue, if_unused=if_unused, if_empty=if_empty))
-        count = self._sync(self._impl.queue_delete, m.queue, if_unused=m.if_unused,
-                           if_empty=m.if_empty)
-        return self._frame(pika.spec.Queue.DeleteOk(message_count=count))
-
-    def queue_purge(self, queue: str) -> pika.frame.Method[pika.spec.Queue.PurgeOk]:
-        validators.require_string(queue, "queue")
-        self._raise_if_not_open()
-        m = wire(pika.spec.Queue.Purge(queue=queue))
-        count = self._sync(self._impl.queue_purge, m.queue)
-        return self._frame(pika.spec.Queue.PurgeOk(message_count=count))
-
-    def queue_bind(self, queue: str, exchange: str, routing_key: str | None = None,
-                   arguments: dict[str, Any] | None = None
-                   ) -> pika.frame.Method[pika.spec.Queue.BindOk]:
-        validators.require_string(queue, "queue")
-        validators.require_string(exchange, "exchange")
-        self._raise_if_not_open()
-        if routing_key is None:
-            routing_key = queue
-        m = wire(pika.spec.Queue.Bind(queue=queue, exchange=exchange,
-                                       routing_key=routing_key, arguments=arguments))
-        self._sync(self._impl.queue_bind, m.queue, m.exchange, m.routing_key, m.arguments)
-        return self._frame(pika.spec.Queue.BindOk())
-
-    def queue_unbind(self, queue: str, exchange: str | None = None,
-                     routing_key: str | None = None, arguments: dict[str, Any] | None = None
-                     ) -> pika.frame.Method[pika.spec.Queue.UnbindOk]:
-        validators.require_string(queue, "queue")
-        self._raise_if_not_open()
-        if routing_key is None:
-            routing_key = queue
-        m = wire(pika.spec.Queue.Unbind(queue=queue, exchange=exchange,
-                                         routing_key=routing_key, arguments=arguments))
-        self._sync(self._impl.queue_unbind, m.queue, m.exchange, m.routing_key, m.arguments)
-        return self._frame(pika.spec.Queue.UnbindOk())
-
     # -- publishing -----------------------------------------------------------------
 
     def confirm_delivery(self) -> None:
@@ -504,8 +404,9 @@ class BlockingChannel:
             raise
         return consumer_tag
 
-    def _take_pending(self, consumer_tag: str) -> list[Message]:
-        """Remove the deliveries not yet dispatched to ``consumer_tag``."""
+    def _take_pending(self, consumer_tag: str, generator_keeps: int = 0) -> list[Message]:
+        """Remove the deliveries not yet dispatched to ``consumer_tag`` (the consume()
+        generator keeps its first ``generator_keeps``)."""
         taken: list[Message] = []
         kept: deque[tuple[str, Any]] = deque()
         for kind, payload in self._pending:
@@ -518,13 +419,25 @@ class BlockingChannel:
         self._pending = kept
         generator = self._generator
         if generator is not None and generator.consumer_tag == consumer_tag:
-            taken.extend(m for m in generator.pending if m is not None)
-            generator.pending.clear()
+            waiting = list(generator.pending)
+            taken.extend(m for m in waiting[generator_keeps:] if m is not None)
+            generator.pending = deque(waiting[:generator_keeps])
         return taken
 
     def basic_cancel(self, consumer_tag: str) -> Sequence[Message]:
         """Cancel a consumer. Deliveries not yet dispatched to it are rejected (requeued)
-        for an ``auto_ack=False`` consumer, returned for an ``auto_ack=True`` one."""
+        for an ``auto_ack=False`` consumer, returned for an ``auto_ack=True`` one.
+
+        For the consume() generator's tag, as with pika, what the generator already holds
+        stays there to be yielded (and is rejected by :meth:`cancel`); only what arrives
+        after the cancel is treated as for any other consumer."""
+        generator = self._generator
+        keeps = 0
+        if generator is not None and generator.consumer_tag == consumer_tag:
+            keeps = len(generator.pending)
+        return self._basic_cancel(consumer_tag, keeps)
+
+    def _basic_cancel(self, consumer_tag: str, generator_keeps: int = 0) -> Sequence[Message]:
         consumer = self._consumers.get(consumer_tag)
         if consumer is None:
             return []
@@ -532,7 +445,7 @@ class BlockingChannel:
             if not consumer.cancelled_by_broker:
                 self._sync(self._impl.basic_cancel, consumer_tag)
             self._connection._pump()
-            pending = self._take_pending(consumer_tag)
+            pending = self._take_pending(consumer_tag, generator_keeps)
             if consumer.auto_ack:
                 return pending
             for method, _, _ in pending:
@@ -569,78 +482,20 @@ class BlockingChannel:
         if self._closed and isinstance(self._closing_reason, exceptions.ChannelClosedByBroker):
             raise self._closing_reason
 
-    def consume(self, queue: str, auto_ack: bool = False, exclusive: bool = False,
-                arguments: dict[str, Any] | None = None,
-                inactivity_timeout: float | None = None, consumer_tag: str | None = None
-                ) -> Generator[tuple[Any, Any, Any], None, None]:
-        """Yield (method, properties, body) per message; (None, None, None) after
-        ``inactivity_timeout`` seconds without one. Ends when the consumer is cancelled."""
-        self._raise_if_not_open()
-        params = (queue, auto_ack, exclusive)
-        if self._generator is not None:
-            if params != self._generator.params:
-                raise ValueError(
-                    "Consume with different params not allowed on existing queue consumer "
-                    f"generator; previous params: {self._generator.params!r}; new params: "
-                    f"{params!r}")
-        else:
-            if not consumer_tag:
-                consumer_tag = f"ctag{self._number}.{uuid.uuid4().hex}"
-            self._generator = GeneratorInfo(params, consumer_tag)
-            try:
-                self._consume(queue, auto_ack, exclusive, consumer_tag, arguments, None)
-            except BaseException:
-                self._generator = None
-                raise
-        return self._consume_loop(inactivity_timeout)
-
-    def _consume_loop(self, inactivity_timeout: float | None
-                      ) -> Generator[tuple[Any, Any, Any], None, None]:
-        while self._generator is not None:
-            generator = self._generator
-            self._connection._pump()
-            if generator.pending:
-                message = generator.pending.popleft()
-                if message is None:
-                    self._consumers.pop(generator.consumer_tag, None)
-                    self._generator = None
-                    break
-                yield message
-                continue
-            if inactivity_timeout is None:
-                self._process_data_events(None)
-                continue
-            deadline = time.monotonic() + inactivity_timeout
-            while self._generator is not None and not self._generator.pending:
-                self._process_data_events(max(0.0, deadline - time.monotonic()))
-                if self._generator is None or self._generator.pending:
-                    break
-                if time.monotonic() >= deadline:
-                    yield (None, None, None)
-                    break
-
-    def get_waiting_message_count(self) -> int:
-        if self._generator is None:
-            return 0
-        self._connection._pump()
-        return sum(1 for message in self._generator.pending if message is not None)
-
-    def cancel(self) -> int:
-        """Cancel the ``consume()`` consumer, requeueing what it has not yielded yet."""
-        generator = self._generator
-        if generator is None:
-            return 0
-        try:
-            self.basic_cancel(generator.consumer_tag)
-        finally:
-            self._generator = None
-        return 0
-
     def basic_get(self, queue: str, auto_ack: bool = False) -> tuple[Any, Any, Any]:
+        """pika registers its get-ok callback before it sends basic.get and clears it
+        only on get-ok / get-empty: after a basic_get that raised, every later one on
+        this channel raises ``DuplicateGetOkCallback``."""
         validators.require_string(queue, "queue")
-        self._raise_if_not_open()
+        if self._get_pending:
+            raise exceptions.DuplicateGetOkCallback()
+        self._get_pending = True
+        if self._connection.is_closed:
+            raise exceptions.ConnectionWrongStateError(FRAME_ON_CLOSED_CONNECTION)
         m = wire(pika.spec.Basic.Get(queue=queue, no_ack=auto_ack))
+        self._raise_if_not_open()
         delivery = self._sync(self._impl.basic_get, m.queue, no_ack=m.no_ack)
+        self._get_pending = False
         if delivery is None:
             return None, None, None
         return get_ok_method(delivery), to_pika(delivery.properties), delivery.body
@@ -684,17 +539,3 @@ class BlockingChannel:
         if not requeue:
             raise self._failed(AMQPNotImplemented("NOT_IMPLEMENTED - requeue=false"))
         self._sync(self._impl.basic_recover, requeue=True)
-
-    # -- transactions ---------------------------------------------------------------
-
-    def tx_select(self) -> pika.frame.Method[pika.spec.Tx.SelectOk]:
-        self._sync(self._impl.tx_select)
-        return self._frame(pika.spec.Tx.SelectOk())
-
-    def tx_commit(self) -> pika.frame.Method[pika.spec.Tx.CommitOk]:
-        self._sync(self._impl.tx_commit)
-        return self._frame(pika.spec.Tx.CommitOk())
-
-    def tx_rollback(self) -> pika.frame.Method[pika.spec.Tx.RollbackOk]:
-        self._sync(self._impl.tx_rollback)
-        return self._frame(pika.spec.Tx.RollbackOk())

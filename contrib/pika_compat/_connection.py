@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import struct
 import threading
 import time
 from collections import deque
@@ -19,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 import pika
-from pika import exceptions
+from pika import exceptions, validators
 
 from contrib.pika_compat._channel import BlockingChannel
 from contrib.pika_compat._errors import to_pika_error
@@ -28,6 +29,9 @@ from transports.memory import Broker, Connection, default_broker
 from transports.memory.entities import ConsumerCancelled, Deliver, DeliverMany, Return
 
 __all__ = ["BlockingConnection"]
+
+#: What pika's closed ioloop says when a timer is asked of it.
+_IOLOOP_CLOSED = "Timeout closed before call"
 
 #: How long one wait on the broker lasts at most, so that threadsafe callbacks and timers
 #: are noticed promptly while the thread is otherwise blocked.
@@ -46,15 +50,15 @@ class BlockingConnection:
         self._broker = broker if broker is not None else default_broker()
         self._impl = self._connect(parameters)
         self._channels: dict[int, BlockingChannel] = {}
+        self._unopened: set[int] = set()  # channel numbers pika could not open
         self._closed = False
         self._closing_reason: BaseException | None = None
         self._dispatch_depth = 0
         # channels holding acks that their consumer callbacks made (see BlockingChannel)
         self._holding_acks: list[BlockingChannel] = []
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
-        self._timer_ids = itertools.count(1)
-        self._cancelled_timers: set[int] = set()
-        self._threadsafe: deque[Callable[[], None]] = deque()
+        self._timers: list[tuple[float, int, _TimerHandle]] = []
+        self._timer_order = itertools.count(1)
+        self._threadsafe: deque[Any] = deque()
         self._threadsafe_lock = threading.Lock()
         self._wakeup = False
 
@@ -169,11 +173,19 @@ class BlockingConnection:
         """Open a new channel: number ``channel_number``, or as pika numbers them, the
         lowest one not in use."""
         # pika names its own closed connection object, with the parameters it connected with
-        self._raise_if_closed("Channel allocation requires an open connection: <SelectConnection "
-                              f"CLOSED transport=None params={self._params!r}>")
+        self._raise_if_closed("Channel allocation requires an open connection: "
+                              + self._closed_impl_repr())
         if not channel_number:
-            channel_number = next(n for n in range(1, len(self._channels) + 2)
+            taken = len(self._channels) + len(self._unopened)
+            channel_number = next(n for n in range(1, taken + 2)
                                   if n not in self._channels)
+        elif not isinstance(channel_number, int):
+            raise exceptions.InvalidChannelNumber(channel_number)
+        elif not 0 < channel_number <= 0xFFFF:
+            # pika registers the channel, then fails to pack its channel.open frame; the
+            # half-made channel stays registered and breaks the connection's close()
+            self._unopened.add(channel_number)
+            struct.pack(">H", channel_number)
         self._pump()  # what the broker still had for a closed channel of that number
         try:
             impl = self._impl.channel(channel_number)
@@ -196,6 +208,8 @@ class BlockingConnection:
             if channel.is_open:
                 with contextlib.suppress(exceptions.ChannelClosed):
                     channel.close(reply_code, reply_text)
+        if self._unopened:  # pika finds no BlockingChannel for such a channel
+            raise AttributeError("'NoneType' object has no attribute 'is_open'")
         self._impl.close()
         self._shut(exceptions.ConnectionClosedByClient(reply_code, reply_text))
 
@@ -225,6 +239,8 @@ class BlockingConnection:
     def _ready(self) -> bool:
         if self._wakeup or self._threadsafe:
             return True
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)  # removed: nothing to wake up for
         if self._timers and self._timers[0][0] <= time.monotonic():
             return True
         return any(channel._has_pending() for channel in self._channels.values())
@@ -245,8 +261,18 @@ class BlockingConnection:
             self._lost()
             assert self._closing_reason is not None
             raise self._closing_reason
-        self._raise_if_closed("process_data_events called on a closed connection")
-        deadline = None if time_limit is None else time.monotonic() + time_limit
+        if self._holding_acks:
+            self._flush_acks()
+        # pika waits on its ioloop with a timer for time_limit: a closed connection's
+        # ioloop refuses the timer, and without one pika's own state check fails
+        if time_limit is None:
+            if self.is_closed:
+                raise exceptions.ConnectionWrongStateError()
+            deadline = None
+        else:
+            self._raise_if_ioloop_closed()
+            _check_delay(time_limit)
+            deadline = time.monotonic() + time_limit
         dispatch = self._dispatch_depth == 0
         while True:
             self._pump()
@@ -266,59 +292,66 @@ class BlockingConnection:
     def _dispatch(self) -> None:
         self._dispatch_depth += 1
         try:
+            self._run_timers()  # pika's ioloop fires due timers before threadsafe callbacks
             self._run_threadsafe()
-            self._run_timers()
             for channel in list(self._channels.values()):
                 channel._dispatch_events()
         finally:
             self._dispatch_depth -= 1
 
     def _run_threadsafe(self) -> None:
+        # one at a time: if a callback raises, the others stay queued for the next call
         with self._threadsafe_lock:
-            callbacks = list(self._threadsafe)
-            self._threadsafe.clear()
-        for callback in callbacks:
+            waiting = len(self._threadsafe)
+        for _ in range(waiting):
+            with self._threadsafe_lock:
+                callback = self._threadsafe.popleft()
+            # pika turns each into a timer here, which is when a non-callable fails
+            validators.require_callback(callback)
             callback()
 
     def _run_timers(self) -> None:
+        # one at a time: if a callback raises, the other due ones run on the next call
         now = time.monotonic()
-        due: list[Callable[[], None]] = []
         while self._timers and self._timers[0][0] <= now:
-            _, timer_id, callback = heapq.heappop(self._timers)
-            if timer_id in self._cancelled_timers:
-                self._cancelled_timers.discard(timer_id)
-            else:
-                due.append(callback)
-        for callback in due:
-            callback()
+            timer = heapq.heappop(self._timers)[2]
+            if not timer.cancelled:
+                timer.cancelled = True
+                timer.callback()
+
+    def _raise_if_ioloop_closed(self) -> None:
+        """pika's closed connection has closed its ioloop: no timer can be set on it."""
+        if self.is_closed:
+            raise ValueError(_IOLOOP_CLOSED)
 
     def sleep(self, duration: float) -> None:
         """Sleep for ``duration`` seconds while processing events."""
-        if duration < 0:
-            raise ValueError(f"sleep duration must be >= 0, got {duration!r}")
+        assert duration >= 0, duration
         deadline = time.monotonic() + duration
         while True:
             self.process_data_events(max(0.0, deadline - time.monotonic()))
             if time.monotonic() >= deadline:
                 break
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> int:
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Any:
         """Run ``callback`` on this connection's thread after ``delay`` seconds (while it
-        processes events); returns a timer id for :meth:`remove_timeout`."""
-        if not callable(callback):
-            raise TypeError(f"callback callback must be callable, but got {callback!r}")
-        timer_id = next(self._timer_ids)
-        heapq.heappush(self._timers, (time.monotonic() + delay, timer_id, callback))
-        return timer_id
+        processes events); returns an opaque timer id for :meth:`remove_timeout`."""
+        validators.require_callback(callback)
+        self._raise_if_ioloop_closed()
+        _check_delay(delay)
+        timer = _TimerHandle(callback)
+        heapq.heappush(self._timers, (time.monotonic() + delay, next(self._timer_order), timer))
+        return timer
 
-    def remove_timeout(self, timeout_id: int) -> None:
-        if any(t[1] == timeout_id for t in self._timers):
-            self._cancelled_timers.add(timeout_id)
+    def remove_timeout(self, timeout_id: Any) -> None:
+        if not isinstance(timeout_id, _TimerHandle):  # pika calls the id's cancel()
+            raise AttributeError(
+                f"'{type(timeout_id).__name__}' object has no attribute 'cancel'")
+        timeout_id.cancelled = True
 
     def add_callback_threadsafe(self, callback: Callable[[], None]) -> None:
-        """Ask this connection's thread to run ``callback`` (the one thread-safe method)."""
-        if not callable(callback):
-            raise TypeError(f"callback callback must be callable, but got {callback!r}")
+        """Ask this connection's thread to run ``callback`` (the one thread-safe method).
+        Like pika, a ``callback`` that is not callable fails only when its turn comes."""
         with self._threadsafe_lock:
             if self._closed or not self._impl.is_open:
                 raise exceptions.ConnectionWrongStateError(
@@ -329,9 +362,34 @@ class BlockingConnection:
 
     def add_on_connection_blocked_callback(self, callback: Callable[..., None]) -> None:
         """Accepted for compatibility: the memory broker never blocks publishers."""
+        if not callable(callback):
+            raise TypeError("the first argument must be callable")
 
     def add_on_connection_unblocked_callback(self, callback: Callable[..., None]) -> None:
         """Accepted for compatibility: the memory broker never blocks publishers."""
+        if not callable(callback):
+            raise TypeError("the first argument must be callable")
 
     def update_secret(self, new_secret: str, reason: str) -> None:
-        self._raise_if_closed("update_secret called on a closed connection")
+        self._raise_if_closed("Secret update requires an open connection: "
+                              + self._closed_impl_repr())
+
+    def _closed_impl_repr(self) -> str:
+        """How pika names its own closed connection object."""
+        return f"<SelectConnection CLOSED transport=None params={self._params!r}>"
+
+
+class _TimerHandle:
+    """An opaque timer id, as pika's ``call_later`` returns."""
+
+    __slots__ = ("callback", "cancelled")
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+
+def _check_delay(delay: float) -> None:
+    """pika's ioloop refuses a negative delay (and compares, so a str raises TypeError)."""
+    if delay < 0:
+        raise ValueError(f"call_later: delay must be non-negative, but got {delay!r}")
