@@ -47,11 +47,11 @@ class GeneratorMethods:
         """Yield (method, properties, body) per message; (None, None, None) after
         ``inactivity_timeout`` seconds without one. Ends when the consumer is cancelled.
 
-        As with pika, nothing is checked or sent to the broker until the first ``next()``
-        (a failing basic.consume raises there), except that parameters which differ from
-        those of this channel's running generator raise ``ValueError`` at once."""
+        As with pika (whose ``consume`` is a generator function), nothing is checked or
+        sent to the broker until the first ``next()``: a failing basic.consume, or
+        parameters that differ from those of this channel's running generator, raise
+        there."""
         params = (queue, auto_ack, exclusive)
-        self._check_generator_params(params)
         return self._consume_generator(params, arguments, inactivity_timeout, consumer_tag)
 
     def _check_generator_params(self, params: tuple[str, bool, bool]) -> None:

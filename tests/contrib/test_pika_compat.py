@@ -142,8 +142,9 @@ def test_duplicate_consumer_tag_and_generator_params(channel: BlockingChannel) -
     with pytest.raises(pika.exceptions.DuplicateConsumerTag):
         channel.basic_consume("q", lambda *a: None, consumer_tag="tag")
     next(channel.consume("q", inactivity_timeout=0))
+    other = channel.consume("q", auto_ack=True)  # a generator: checked on its first next()
     with pytest.raises(ValueError, match="different params"):
-        channel.consume("q", auto_ack=True)
+        next(other)
     assert len(channel.consumer_tags) == 2
     channel.cancel()
     assert channel.consumer_tags == ["tag"]

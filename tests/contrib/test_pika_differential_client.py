@@ -48,6 +48,9 @@ def test_consume_starts_on_the_first_next(amqp_url: str, names: Names) -> None:
         ch.basic_publish("", q, b"x")
         _outcome(w, "the other one's params differ", lambda: next(manual))
         _outcome(w, "the auto-ack one goes on", lambda: next(auto))
+        late = ch.consume(q, inactivity_timeout=0.3)  # while the auto-ack one runs
+        w.record("made beside a running generator", ch.consumer_tags)
+        _outcome(w, "its params differ", lambda: next(late))
         _outcome(w, "cancel", ch.cancel)
         w.record("tags", ch.consumer_tags)
 
