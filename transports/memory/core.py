@@ -214,20 +214,25 @@ class BrokerCore(MessageFlow):
                 f"PRECONDITION_FAILED - exchange '{name}' in vhost '{vh.name}' in use")
         self._delete_exchange(vh, exchange)
 
-    def _delete_exchange(self, vh: VHostState, exchange: ExchangeState) -> None:
+    def _delete_exchange(self, vh: VHostState, exchange: ExchangeState, *,
+                         cascade: bool = True) -> None:
         del vh.exchanges[exchange.name]
         for _, _, dest in exchange.router.bindings():
             sources = vh.bound_sources.get(dest)
             if sources is not None:
                 sources.discard(exchange.name)
-        self._unbind_everywhere(vh, ("exchange", exchange.name))
+        self._unbind_everywhere(vh, ("exchange", exchange.name), cascade=cascade)
 
-    def _unbind_everywhere(self, vh: VHostState, dest: tuple[str, str]) -> None:
+    def _unbind_everywhere(self, vh: VHostState, dest: tuple[str, str], *,
+                           cascade: bool = True) -> None:
+        """Remove every binding to ``dest``; ``cascade``: an auto-delete source exchange
+        left without bindings goes too (not when a restart forgets transient entities)."""
         for source_name in vh.bound_sources.pop(dest, set()):
             source = vh.exchanges.get(source_name)
             if source is not None:
                 source.router.unbind_destination(dest)
-                self._maybe_auto_delete(vh, source)
+                if cascade:
+                    self._maybe_auto_delete(vh, source)
 
     def _maybe_auto_delete(self, vh: VHostState, exchange: ExchangeState) -> None:
         if exchange.auto_delete and not len(exchange.router) and exchange.name in vh.exchanges:
@@ -410,12 +415,12 @@ class BrokerCore(MessageFlow):
                 f"PRECONDITION_FAILED - queue '{name}' in vhost '{vh.name}' not empty")
         return self._delete_queue(vh, queue)
 
-    def _delete_queue(self, vh: VHostState, queue: QueueState) -> int:
+    def _delete_queue(self, vh: VHostState, queue: QueueState, *, cascade: bool = True) -> int:
         if vh.queues.get(queue.name) is not queue:
             return 0
         del vh.queues[queue.name]
         self._timed.discard(queue)
-        self._unbind_everywhere(vh, ("queue", queue.name))
+        self._unbind_everywhere(vh, ("queue", queue.name), cascade=cascade)
         for consumer in list(queue.consumers):
             self._remove_consumer(consumer, notify=True)
         count = len(queue.store)
@@ -433,8 +438,15 @@ class BrokerCore(MessageFlow):
 
     def restart(self) -> list[ConnectionState]:
         """A node restart: connections drop; only durable entities and persistent messages
-        in durable queues remain. Returns the connections that were closed."""
+        in durable queues remain. Returns the connections that were closed.
+
+        As on RabbitMQ, the shutdown first closes the connections, which deletes their
+        exclusive queues and the auto-delete queues that lose their last consumer, as a
+        connection close does (an auto-delete exchange left without bindings goes too).
+        Transient queues, exchanges and bindings are then just forgotten: an auto-delete
+        exchange that was bound only to them stays, with no bindings."""
         closed = list(self.connections.values())
+        owners = {conn.id for conn in closed}
         # an auto-delete queue goes with its last consumer, whose connection the shutdown
         # closes (one that never had a consumer stays, if durable)
         consumed: list[QueueState] = []
@@ -458,19 +470,23 @@ class BrokerCore(MessageFlow):
             vh = self.vhosts.get(queue.vhost)
             if queue.auto_delete and not queue.consumers and vh is not None:
                 self._delete_queue(vh, queue)
+        for vh in self.vhosts.values():
+            for queue in [q for q in vh.queues.values() if q.owner in owners]:
+                self._delete_queue(vh, queue)
         now = self.clock.monotonic()
         for vh in self.vhosts.values():
             for queue in list(vh.queues.values()):
                 if not queue.durable or queue.exclusive:
-                    self._delete_queue(vh, queue)
+                    self._delete_queue(vh, queue, cascade=False)
                     continue
-                kept = [qm for qm in queue.store.clear() if qm.persistent]
-                for qm in kept:
-                    queue.store.append(qm)
+                if queue.queue_type == "classic":  # quorum queues and streams keep all
+                    kept = [qm for qm in queue.store.clear() if qm.persistent]
+                    for qm in kept:
+                        queue.store.append(qm)
                 queue.last_used = now
             for exchange in list(vh.exchanges.values()):
                 if not exchange.durable and exchange.name in vh.exchanges:
-                    self._delete_exchange(vh, exchange)
+                    self._delete_exchange(vh, exchange, cascade=False)
         self._next_check = now
         self.tick()
         return closed

@@ -34,6 +34,20 @@ def _by_priority(consumer: ConsumerState) -> int:
     return -consumer.priority
 
 
+def _by_queue_and_consumer(taken: list[QueuedMessage]) -> list[list[QueuedMessage]]:
+    """Deliveries grouped as RabbitMQ's channel settles them: by queue and consumer, in
+    the order of the queue's vhost and name, then the consumer tag (basic.get's first)."""
+    if len(taken) == 1:
+        return [taken]
+    groups: dict[tuple[bytes, bytes, int, bytes], list[QueuedMessage]] = {}
+    for entry in taken:
+        consumer = entry.consumer
+        key = (entry.queue.vhost.encode(), entry.queue.name.encode(),
+               0 if consumer is None else 1, b"" if consumer is None else consumer.tag.encode())
+        groups.setdefault(key, []).append(entry)
+    return [groups[key] for key in sorted(groups)]
+
+
 class MessageFlow(PublishFlow):
     """Messages in queues: consumers, delivery, acknowledgements, requeueing, transactions."""
 
@@ -48,7 +62,10 @@ class MessageFlow(PublishFlow):
             if not channel.global_prefetch:
                 return
             prefetch_count = 0  # RabbitMQ: a per-consumer basic.qos lifts the channel's limit
+        if not channel.global_prefetch:  # the limiter's count starts at every unacked one
+            channel.global_uncounted = len(channel.unacked) - channel.counted_unacked
         channel.global_prefetch = prefetch_count
+        channel.resume()
         self._unblock(channel)
         for consumer in list(channel.consumers.values()):
             self._dispatch(consumer.queue)
@@ -164,7 +181,10 @@ class MessageFlow(PublishFlow):
             if consumer.has_capacity():
                 return consumer
             consumer.blocked = True
-            consumer.channel.blocked.append(consumer)
+            channel = consumer.channel
+            channel.blocked.append(consumer)
+            if channel.global_prefetch and consumer.own_room():
+                channel.suspended.add(queue)  # refused by the channel's limiter
         return None
 
     def _unblock(self, channel: ChannelState) -> None:
@@ -304,12 +324,6 @@ class MessageFlow(PublishFlow):
 
     # -- acknowledgements -------------------------------------------------------------
 
-    def _take(self, channel: ChannelState, delivery_tag: int, multiple: bool
-              ) -> list[QueuedMessage]:
-        taken = self._collect(channel, delivery_tag, multiple)
-        self._release(channel, taken)
-        return taken
-
     def _release(self, channel: ChannelState, taken: list[QueuedMessage]) -> None:
         for entry in taken:
             if entry.consumer is not None:
@@ -332,6 +346,8 @@ class MessageFlow(PublishFlow):
     def _after_settle(self, channel: ChannelState, taken: list[QueuedMessage]) -> None:
         """Settled deliveries free prefetch capacity: feed the queues that may use it (with
         a global prefetch, every queue the channel consumes from)."""
+        if channel.suspended:
+            channel.resume()
         if channel.blocked:
             self._unblock(channel)
         if len(taken) == 1 and not channel.global_prefetch:
@@ -344,12 +360,86 @@ class MessageFlow(PublishFlow):
         for queue in queues.values():
             self._dispatch(queue)
 
+    def _settle(self, channel: ChannelState, taken: list[QueuedMessage], requeue: bool | None
+                ) -> None:
+        """Ack (``requeue`` None) or nack deliveries taken off ``channel.unacked``.
+
+        RabbitMQ's channel settles them with one call per queue and consumer (in the order
+        of queue name, then consumer tag, basic.get's first), and each queue serves the
+        consumers an earlier call unblocked before it takes the next call. That order only
+        shows when several consumers of this channel wait for room (or requeued messages
+        may go to another of its consumers), so only then is the work split."""
+        if channel.global_prefetch:
+            self._settle_limited(channel, taken, requeue)
+        elif (len(taken) > 1 and len(channel.consumers) > 1
+              and (channel.blocked or requeue)):
+            for group in _by_queue_and_consumer(taken):
+                self._settle_now(channel, group, requeue)
+        else:
+            self._settle_now(channel, taken, requeue)
+
+    def _settle_now(self, channel: ChannelState, taken: list[QueuedMessage],
+                    requeue: bool | None) -> None:
+        self._release(channel, taken)
+        self._apply_settlement(taken, requeue)
+        self._after_settle(channel, taken)
+
+    def _apply_settlement(self, taken: list[QueuedMessage], requeue: bool | None) -> None:
+        if requeue is None:
+            if self.tracing:
+                for entry in taken:
+                    self._emit("acked", entry.queue.vhost, queue=entry.queue.name,
+                               delivery_tag=entry.tag)
+            return
+        for entry in taken:
+            if requeue:
+                self._requeue(entry, back=True)
+            else:
+                self._dead_letter(entry.queue, entry, "rejected")
+
+    def _settle_limited(self, channel: ChannelState, taken: list[QueuedMessage],
+                        requeue: bool | None) -> None:
+        """Settling under a global prefetch, as RabbitMQ does it: the channel's count
+        (which its limiter keeps) goes down first; then queue by queue and consumer by
+        consumer (see :meth:`_settle`), each queue lets the channel's blocked consumers
+        whose own prefetch has room again rejoin its round robin and serves them; a queue
+        the limiter suspended serves none (they block again, at the end of the line) until
+        the limiter resumes it, after the last of them."""
+        channel.counted_unacked -= sum(1 for entry in taken if entry.consumer is not None)
+        for group in _by_queue_and_consumer(taken):
+            consumer = group[0].consumer
+            credited = False
+            if consumer is not None:
+                credited = (0 < consumer.prefetch <= consumer.unacked
+                            and channel.consumers.get(consumer.tag) is consumer)
+                consumer.unacked -= len(group)
+            self._apply_settlement(group, requeue)
+            queue = group[0].queue
+            if credited:
+                self._unblock_credited(channel, queue)
+            if credited or requeue:
+                self._dispatch(queue)
+        self._after_settle(channel, taken)
+
+    def _unblock_credited(self, channel: ChannelState, queue: QueueState) -> None:
+        """The channel's blocked consumers of ``queue`` whose own prefetch has room rejoin
+        the end of its round robin, in the order they blocked, whatever the channel's
+        global prefetch says."""
+        still: list[ConsumerState] = []
+        for consumer in channel.blocked:
+            if consumer.queue is queue and consumer.own_room():
+                consumer.blocked = False
+                queue.consumers.remove(consumer)
+                queue.consumers.append(consumer)
+            else:
+                still.append(consumer)
+        channel.blocked = still
+
     def basic_ack(self, channel: ChannelState, delivery_tag: int, *, multiple: bool) -> None:
         if channel.tx_acks is not None:
             channel.tx_acks.append((self._collect(channel, delivery_tag, multiple), None))
             return
-        taken = self._take(channel, delivery_tag, multiple)
-        self._settle_acked(channel, taken)
+        self._settle(channel, self._collect(channel, delivery_tag, multiple), None)
 
     def basic_ack_each(self, channel: ChannelState, delivery_tags: list[int]) -> None:
         """basic.ack of each of ``delivery_tags`` in turn (none ``multiple``), at once."""
@@ -358,6 +448,14 @@ class MessageFlow(PublishFlow):
                 self.basic_ack(channel, tag, multiple=False)
             return
         unacked = channel.unacked
+        if len(channel.consumers) > 1 and (channel.blocked or channel.global_prefetch):
+            # a waiting consumer may be served between two of the acks: one at a time (with
+            # one consumer, taking them all at once makes no difference)
+            for tag in delivery_tags:
+                if tag not in unacked:
+                    raise _unknown_tag(tag)  # the ones before it stand
+                self._settle(channel, [unacked.pop(tag)], None)
+            return
         taken: list[QueuedMessage] = []
         try:
             for tag in delivery_tags:
@@ -365,32 +463,14 @@ class MessageFlow(PublishFlow):
                     raise _unknown_tag(tag)  # the ones before it stand
                 taken.append(unacked.pop(tag))
         finally:
-            self._release(channel, taken)
-            self._settle_acked(channel, taken)
-
-    def _settle_acked(self, channel: ChannelState, taken: list[QueuedMessage]) -> None:
-        if self.tracing:
-            for entry in taken:
-                self._emit("acked", entry.queue.vhost, queue=entry.queue.name,
-                           delivery_tag=entry.tag)
-        self._after_settle(channel, taken)
+            self._settle_now(channel, taken, None)
 
     def basic_nack(self, channel: ChannelState, delivery_tag: int, *, multiple: bool,
                    requeue: bool) -> None:
         if channel.tx_acks is not None:
             channel.tx_acks.append((self._collect(channel, delivery_tag, multiple), requeue))
             return
-        taken = self._take(channel, delivery_tag, multiple)
-        self._settle_nacked(channel, taken, requeue)
-
-    def _settle_nacked(self, channel: ChannelState, taken: list[QueuedMessage], requeue: bool
-                       ) -> None:
-        for entry in taken:
-            if requeue:
-                self._requeue(entry, back=True)
-            else:
-                self._dead_letter(entry.queue, entry, "rejected")
-        self._after_settle(channel, taken)
+        self._settle(channel, self._collect(channel, delivery_tag, multiple), requeue)
 
     def basic_recover(self, channel: ChannelState, *, requeue: bool = True) -> None:
         """basic.recover: every unacknowledged message goes back to its queue, redelivered
@@ -398,7 +478,10 @@ class MessageFlow(PublishFlow):
         RabbitMQ does not implement ``requeue=False`` and closes the connection (540)."""
         if not requeue:
             raise AMQPNotImplemented("NOT_IMPLEMENTED - requeue=false")
-        self._requeue_all(channel, back=True, settled_too=False)
+        taken = list(channel.unacked.values())
+        channel.unacked.clear()
+        if taken:
+            self._settle(channel, taken, True)
 
     def _requeue(self, entry: QueuedMessage, *, back: bool = False) -> None:
         """Put a delivered message back: at its place (``back``: a nack, reject or recover,
@@ -462,11 +545,7 @@ class MessageFlow(PublishFlow):
                                      mandatory=mandatory).nacked:
                 refused = True
         for taken, requeue in acks:
-            self._release(channel, taken)
-            if requeue is None:
-                self._settle_acked(channel, taken)
-            else:
-                self._settle_nacked(channel, taken, requeue)
+            self._settle(channel, taken, requeue)
         if refused:
             raise PreconditionFailed("PRECONDITION_FAILED - partial tx completion")
 

@@ -124,25 +124,38 @@ class ConsumerState:
         self.blocked = False
 
     def room(self, wanted: int) -> int:
-        """How many of ``wanted`` more deliveries its prefetch limits let it take now."""
+        """How many of ``wanted`` more deliveries its prefetch limits let it take now.
+
+        A channel's global prefetch stops even an auto-ack consumer once the channel's
+        count has reached it (RabbitMQ asks the channel's limiter before every delivery),
+        though auto-ack deliveries do not add to that count."""
+        channel = self.channel
         if self.no_ack:
+            if channel.global_prefetch and (channel.global_room() <= 0
+                                            or self.queue in channel.suspended):
+                return 0
             return wanted
         if self.prefetch:
             wanted = min(wanted, self.prefetch - self.unacked)
-        channel = self.channel
         if channel.global_prefetch:
-            wanted = min(wanted, channel.global_prefetch - channel.counted_unacked)
+            if self.queue in channel.suspended:
+                return 0
+            wanted = min(wanted, channel.global_room())
         return max(wanted, 0)
 
     def has_capacity(self) -> bool:
         return self.room(1) > 0
 
+    def own_room(self) -> bool:
+        """Whether its own prefetch (not the channel's global one) lets it take one more."""
+        return self.no_ack or not self.prefetch or self.unacked < self.prefetch
+
 
 class ChannelState:
     __slots__ = ("blocked", "confirm", "connection", "consumers", "counted_unacked",
-                 "global_prefetch", "id", "last_queue", "next_publish_seq", "next_tag", "open",
-                 "prefetch", "reply_consumer", "reply_token", "tx_acks", "tx_publishes",
-                 "unacked")
+                 "global_prefetch", "global_uncounted", "id", "last_queue", "next_publish_seq",
+                 "next_tag", "open", "prefetch", "reply_consumer", "reply_token", "suspended",
+                 "tx_acks", "tx_publishes", "unacked")
 
     def __init__(self, connection: ConnectionState, channel_id: int) -> None:
         self.connection = connection
@@ -156,6 +169,14 @@ class ChannelState:
         self.blocked: list[ConsumerState] = []  # blocked consumers, in the order they blocked
         self.prefetch = 0
         self.global_prefetch = 0
+        # what RabbitMQ's channel limiter counts beyond ``counted_unacked``: when a global
+        # prefetch is set on an unlimited channel, its count starts at all its unacked
+        # deliveries, basic.get's included, whose acknowledgements never lower it
+        self.global_uncounted = 0
+        # the queues whose delivery the global prefetch refused: RabbitMQ's queue then asks
+        # the channel's limiter no more, and delivers to none of the channel's consumers,
+        # until the limiter tells it to resume (once the channel is below its limit)
+        self.suspended: set[QueueState] = set()
         self.confirm = False
         self.next_publish_seq = 1
         self.reply_consumer: str | None = None  # consumer tag on amq.rabbitmq.reply-to
@@ -165,6 +186,15 @@ class ChannelState:
         # in tx mode (tx.select): publishes and acknowledgements waiting for tx.commit
         self.tx_publishes: list[tuple[str, str, bytes, Properties, bool]] | None = None
         self.tx_acks: list[tuple[list[QueuedMessage], bool | None]] | None = None
+
+    def global_room(self) -> int:
+        """How many more deliveries the channel's global prefetch allows."""
+        return self.global_prefetch - self.counted_unacked - self.global_uncounted
+
+    def resume(self) -> None:
+        """The channel's limiter lets its suspended queues go on, if it is below its limit."""
+        if self.suspended and (not self.global_prefetch or self.global_room() > 0):
+            self.suspended.clear()
 
 
 class ConnectionState:

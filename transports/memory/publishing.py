@@ -75,7 +75,8 @@ class PublishFlow(abc.ABC):
     def _queue(self, channel: ChannelState, name: str) -> QueueState: ...
 
     @abc.abstractmethod
-    def _delete_queue(self, vh: VHostState, queue: QueueState) -> int: ...
+    def _delete_queue(self, vh: VHostState, queue: QueueState, *, cascade: bool = True
+                      ) -> int: ...
 
 
     @abc.abstractmethod
