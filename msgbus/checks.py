@@ -8,11 +8,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+import math
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from msgbus.errors import ValidationError
-from msgbus.values import Properties, Publication
+from msgbus.values import DeliveryMode, Properties, Publication
 
 __all__ = [
     "SURELY_SHORT",
@@ -24,6 +26,7 @@ __all__ = [
     "require_properties",
     "require_publications",
     "require_str",
+    "require_timeout",
     "wire_table",
 ]
 
@@ -64,11 +67,70 @@ def require_body(value: object) -> bytes:
         f"message body must be bytes, got {type(value).__name__}: {_short(value)}")
 
 
+#: The properties the wire carries as AMQP short strings.
+_SHORT_STRING_PROPERTIES = (
+    "content_type", "content_encoding", "correlation_id", "reply_to", "expiration",
+    "message_id", "type", "user_id", "app_id", "cluster_id",
+)
+_short_strings = operator.attrgetter(*_SHORT_STRING_PROPERTIES)
+#: The integer properties and the ranges their AMQP types hold.
+_INTEGER_PROPERTIES = (("delivery_mode", 255), ("priority", 255), ("timestamp", 2**64 - 1))
+_integers = operator.attrgetter(*(name for name, _ in _INTEGER_PROPERTIES))
+_MODE_TYPES = (int, DeliveryMode)
+_UINT64 = 2**64
+
+
 def require_properties(value: object) -> Properties | None:
-    if value is None or isinstance(value, Properties):
-        return value
-    raise ValidationError(
-        f"properties must be msgbus.Properties or None, got {type(value).__name__}")
+    """``msgbus.Properties`` (or ``None``) whose fields the wire can carry: short strings
+    of at most 255 bytes, octets for ``delivery_mode`` and ``priority``, an unsigned 64-bit
+    ``timestamp`` (the header table is checked by :func:`wire_table`)."""
+    if value is None:
+        return None
+    if not isinstance(value, Properties):
+        raise ValidationError(
+            f"properties must be msgbus.Properties or None, got {type(value).__name__}")
+    for field in _short_strings(value):
+        if field is not None and (type(field) is not str or len(field) > SURELY_SHORT):
+            _require_short_strings(value)
+            break
+    mode, priority, timestamp = _integers(value)
+    if ((mode is not None and (type(mode) not in _MODE_TYPES or not 0 <= mode <= 255))
+            or (priority is not None and (type(priority) is not int or not 0 <= priority <= 255))
+            or (timestamp is not None and (type(timestamp) is not int
+                                           or not 0 <= timestamp < _UINT64))):
+        _require_integers(value)
+    return value
+
+
+def _require_short_strings(value: Properties) -> None:
+    for name in _SHORT_STRING_PROPERTIES:
+        field = getattr(value, name)
+        if field is not None:
+            require_str(f"properties.{name}", field)
+
+
+def _require_integers(value: Properties) -> None:
+    for name, top in _INTEGER_PROPERTIES:
+        number = getattr(value, name)
+        if number is not None and (
+                not isinstance(number, int) or isinstance(number, bool)
+                or not 0 <= number <= top):
+            raise ValidationError(
+                f"properties.{name} must be an int in 0..{top}, got "
+                f"{type(number).__name__}: {_short(number)}")
+
+
+def require_timeout(value: object) -> float | None:
+    """A ``process_events`` timeout: ``None`` (wait as long as it takes) or a finite number
+    of seconds, at least 0."""
+    if value is None:
+        return None
+    if (not isinstance(value, (int, float)) or isinstance(value, bool)
+            or not math.isfinite(value) or value < 0):
+        raise ValidationError(
+            f"timeout must be None or a finite number of seconds >= 0, got "
+            f"{type(value).__name__}: {_short(value)}")
+    return float(value)
 
 
 def require_publications(value: object) -> list[Publication]:
@@ -177,7 +239,8 @@ def _decimal(value: decimal.Decimal, where: str) -> decimal.Decimal:
         raise ValidationError(
             f"{where} must have at most 255 decimal places and an unscaled value that fits "
             f"in 32 bits, got {value}")
-    return value
+    # as it is decoded: the unscaled value times ten to the minus scale (1.50 comes as 1.5)
+    return decimal.Decimal(unscaled) * (decimal.Decimal(10) ** -scale)
 
 
 def _short(value: object) -> str:

@@ -70,7 +70,10 @@ class ConsumerHandle(abc.ABC):
 
     @abc.abstractmethod
     def cancel(self) -> None:
-        """Stop receiving. Messages delivered but not acknowledged stay unacknowledged."""
+        """Stop receiving. Messages the callback was given and has not acknowledged stay
+        unacknowledged; for a consumer that acknowledges, those the broker had already sent
+        but the callback was not given yet (a consumer cancelled from its own callback, in
+        the middle of a batch) go back to their queue, redelivered, as pika does with them."""
 
 
 class Transport(abc.ABC):

@@ -9,6 +9,12 @@ Acks that consumer callbacks make while ``process_events`` hands out deliveries 
 broker together, when the callbacks are done or before anything else this transport does,
 whichever comes first: in their order against the transport's other calls, as AMQP's
 asynchronous acks would on one channel. Other connections may see them a little later.
+
+As on the RabbitMQ transport (pika): cancelling a consumer that acknowledges requeues what
+the broker had sent it but its callback had not been given yet; a consumer tag already in
+use on the transport is a ``ValidationError``; once ``close()`` ran, calls raise
+``ConnectionLost`` and settling a tag only logs a warning. Published properties arrive as
+the wire would carry them (``delivery_mode`` as a ``DeliveryMode``, decimals normalised).
 """
 
 from __future__ import annotations
@@ -17,15 +23,19 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from msgbus import checks
 from msgbus.errors import (
     ChannelClosed,
     ConnectionClosed,
+    ConnectionLost,
+    MsgbusError,
+    PublishBatchFailed,
     PublishNacked,
     Unroutable,
+    ValidationError,
 )
 from msgbus.transport import (
     ConsumerHandle,
@@ -33,7 +43,15 @@ from msgbus.transport import (
     ReturnCallback,
     Transport,
 )
-from msgbus.values import EMPTY_PROPERTIES, Delivery, ExchangeType, Properties, QueueInfo
+from msgbus.values import (
+    EMPTY_PROPERTIES,
+    Delivery,
+    DeliveryMode,
+    ExchangeType,
+    Properties,
+    Publication,
+    QueueInfo,
+)
 from transports.memory.broker import Broker, Channel, default_broker
 from transports.memory.entities import ConsumerCancelled, Deliver, DeliverMany, Return
 
@@ -41,16 +59,22 @@ __all__ = ["MemoryTransport"]
 
 log = logging.getLogger("transports.memory")
 T = TypeVar("T")
+#: The delivery tag offset of a closed transport: every tag is at or below it, stale.
+_CLOSED_BASE = 2**64
+_DELIVERY_MODES = {1: DeliveryMode.TRANSIENT, 2: DeliveryMode.PERSISTENT}
+_FOREVER = float("inf")
 
 
 class _Consumer(ConsumerHandle):
     def __init__(self, transport: MemoryTransport, channel: Channel, tag: str, queue: str,
-                 callback: DeliveryCallback) -> None:
+                 callback: DeliveryCallback, auto_ack: bool) -> None:
         self._transport = transport
         self._channel = channel
         self._tag = tag
         self._queue = queue
         self.callback = callback
+        self.auto_ack = auto_ack
+        self.last_tag = 0  # the delivery tag last handed to the callback
         self._active = True
 
     @property
@@ -66,11 +90,15 @@ class _Consumer(ConsumerHandle):
         return self._active and self._channel.is_open
 
     def cancel(self) -> None:
-        self._transport._flush_held_acks()
-        if self.active:
+        transport = self._transport
+        transport._flush_held_acks()
+        was_active = self.active
+        if was_active:
             self._channel.basic_cancel(self._tag)
         self._active = False
-        self._transport._consumers.pop(self._tag, None)
+        transport._consumers.pop(self._tag, None)
+        if was_active and not self.auto_ack:
+            transport._requeue_undispatched(self)
 
     def __repr__(self) -> str:
         return f"<memory consumer {self._tag!r} on {self._queue!r} active={self.active}>"
@@ -97,6 +125,11 @@ class MemoryTransport(Transport):
         self._consumers: dict[str, _Consumer] = {}
         self._return_callbacks: list[ReturnCallback] = []
         self._lock = threading.Lock()
+        self._closed = False  # by close()
+        self._dispatched: list[Any] = []  # the events process_events hands out last
+        # the last properties published and what they became once checked (see publish)
+        self._last_properties: Properties | None = None
+        self._last_checked: Properties = EMPTY_PROPERTIES
 
     def __repr__(self) -> str:
         return f"<MemoryTransport {self.broker!r} vhost={self._connection.state.vhost!r}>"
@@ -132,6 +165,8 @@ class MemoryTransport(Transport):
     def _open_channel(self) -> Channel:
         with self._lock:
             if not self._connection.is_open:
+                if self._closed:
+                    raise self._closed_error()
                 raise self._connection.closed_by or ConnectionClosed(
                     "connection is closed", 320)
             if not self._channel.is_open:
@@ -152,10 +187,19 @@ class MemoryTransport(Transport):
         self._consumers.clear()
         self._channel = self._connection.channel()
 
+    def _closed_error(self) -> ConnectionLost:
+        broker = f"memory broker {self.broker.name!r}" if self.broker.name else "a memory broker"
+        return ConnectionLost(
+            f"the transport to {broker} (vhost {self._connection.state.vhost!r}) is closed")
+
     def _local_tag(self, delivery_tag: int, action: str) -> int | None:
         if type(delivery_tag) is int and delivery_tag > self._tag_base:
             return delivery_tag - self._tag_base
         checks.require_delivery_tag(delivery_tag)
+        if self._closed:  # its channel went with it, as did every tag (_CLOSED_BASE)
+            log.warning("ignoring %s of delivery tag %d: the transport is closed (the "
+                        "message was returned to its queue)", action, delivery_tag)
+            return None
         if delivery_tag == 0:
             return 0
         if delivery_tag <= self._tag_base:
@@ -235,9 +279,10 @@ class MemoryTransport(Transport):
             body = checks.require_body(body)
         if properties is None:
             properties = EMPTY_PROPERTIES
-        elif checks.require_properties(properties) is not None and properties.headers is not None:
-            properties = dataclasses.replace(
-                properties, headers=checks.wire_table(properties.headers, "headers"))
+        elif properties is self._last_properties:  # a producer publishes the same ones again
+            properties = self._last_checked
+        else:
+            properties = self._checked_properties(properties)
         confirm = self.confirm_publishes
         result = self._run(self._core.basic_publish, exchange, routing_key, body, properties,
                            mandatory=mandatory and not confirm)
@@ -246,6 +291,50 @@ class MemoryTransport(Transport):
                 raise Unroutable(exchange, routing_key)
             if result.nacked:
                 raise PublishNacked(exchange, routing_key)
+
+    def _checked_properties(self, properties: Properties) -> Properties:
+        """``properties`` as they arrive: checked, headers as encoded, ``delivery_mode`` a
+        :class:`DeliveryMode`; kept for the next publish when nothing in them is mutable."""
+        p = checks.require_properties(properties)
+        assert p is not None
+        headers, mode = p.headers, p.delivery_mode
+        if headers is None and (mode is None or type(mode) is DeliveryMode):
+            checked = p
+        else:  # positional, in the AMQP order: dataclasses.replace costs twice as much
+            checked = Properties(
+                p.content_type, p.content_encoding,
+                checks.wire_table(headers, "headers") if headers is not None else None,
+                _DELIVERY_MODES.get(mode, mode) if mode is not None else None, p.priority,
+                p.correlation_id, p.reply_to, p.expiration, p.message_id, p.timestamp, p.type,
+                p.user_id, p.app_id, p.cluster_id)
+        if headers is None:
+            self._last_properties, self._last_checked = p, checked
+        return checked
+
+    def publish_batch(self, publications: Iterable[Publication], *,
+                      mandatory: bool = False) -> None:
+        """As documented by :class:`~msgbus.transport.Transport`; without confirms a channel
+        error is raised as ``publish`` raises it (the later messages are not sent)."""
+        batch = checks.require_publications(publications)
+        if not batch:
+            return
+        if self._closed:
+            raise self._closed_error()
+        failed: list[tuple[int, Publication, MsgbusError]] = []
+        for index, message in enumerate(batch):
+            try:
+                self.publish(message.exchange, message.routing_key, message.body,
+                             message.properties, mandatory=mandatory)
+            except (PublishNacked, Unroutable) as exc:
+                failed.append((index, message, exc))
+            except (ChannelClosed, ConnectionClosed, ConnectionLost) as exc:
+                if not self.confirm_publishes:
+                    raise
+                # the channel or connection went: this message and the later ones are lost
+                failed += [(later, batch[later], exc) for later in range(index, len(batch))]
+                break
+        if failed:
+            raise PublishBatchFailed(failed, len(batch))
 
     def add_return_callback(self, callback: ReturnCallback) -> None:
         self._return_callbacks.append(callback)
@@ -258,12 +347,14 @@ class MemoryTransport(Transport):
         checks.require_str("queue name", queue)
         checks.require_callback("consumer callback", callback)
         checks.require_prefetch(prefetch)
+        if consumer_tag and consumer_tag in self._consumers:  # nothing is sent, as with pika
+            raise ValidationError(f"consumer tag {consumer_tag!r} is already in use")
         channel = self._open_channel()
         self._call(Channel.basic_qos, prefetch)
         tag = self._call(Channel.basic_consume, queue, consumer_tag, no_ack=auto_ack,
                          exclusive=exclusive,
                          arguments=checks.wire_table(arguments, "consumer arguments"))
-        handle = _Consumer(self, channel, tag, queue, callback)
+        handle = _Consumer(self, channel, tag, queue, callback, auto_ack)
         self._consumers[tag] = handle
         return handle
 
@@ -320,6 +411,10 @@ class MemoryTransport(Transport):
             self._run(self._core.basic_nack, tag, multiple=False, requeue=requeue)
 
     def process_events(self, timeout: float | None = 0.0) -> None:
+        if timeout is not None and (type(timeout) is not float or not 0.0 <= timeout < _FOREVER):
+            timeout = checks.require_timeout(timeout)
+        if self._closed:
+            raise self._closed_error()
         if self._held_acks:  # a callback processing events itself
             self._flush_held_acks()
         connection = self._connection
@@ -347,7 +442,30 @@ class MemoryTransport(Transport):
                 return
             connection.wait(remaining)
 
+    def _requeue_undispatched(self, consumer: _Consumer) -> None:
+        """Nack, requeued, what the broker delivered to ``consumer`` (cancelled, acking)
+        that its callback has not seen: what pika does, so the RabbitMQ transport too."""
+        channel = self._channel
+        if channel is not consumer._channel or not channel.is_open:
+            return
+        number, tag, base = channel.state.id, consumer.consumer_tag, self._tag_base
+        with self.broker._lock:
+            events = [*self._dispatched, *self._connection.state.outbox]
+            unacked = channel.state.unacked
+            tags: list[int] = []
+            for event in events:
+                if type(event) is Deliver and event.channel == number:
+                    if event.consumer_tag == tag:
+                        tags.append(event.delivery_tag)
+                elif (type(event) is DeliverMany and event.channel == number
+                      and event.consumer_tag == tag):
+                    tags.extend(range(event.first_tag, event.first_tag + len(event.messages)))
+            tags = [t for t in tags if t + base > consumer.last_tag and t in unacked]
+        for local in tags:
+            self._run(self._core.basic_nack, local, multiple=False, requeue=True)
+
     def _dispatch(self, events: list[Any]) -> None:
+        self._dispatched = events
         current = self._channel.state.id
         consumers = self._consumers
         for event in events:
@@ -357,8 +475,9 @@ class MemoryTransport(Transport):
                 consumer = consumers.get(event.consumer_tag)
                 if consumer is not None:
                     message = event.message
+                    consumer.last_tag = tag = event.delivery_tag + self._tag_base
                     consumer.callback(Delivery(
-                        message.body, event.delivery_tag + self._tag_base, message.exchange,
+                        message.body, tag, message.exchange,
                         message.routing_key, event.redelivered, message.properties,
                         event.consumer_tag))
             elif type(event) is DeliverMany:
@@ -378,6 +497,7 @@ class MemoryTransport(Transport):
         for message, redelivered in zip(event.messages, event.redelivered, strict=True):
             if consumers.get(consumer_tag) is not consumer or consumer is None:
                 return  # cancelled, or its channel closed, by an earlier callback
+            consumer.last_tag = tag
             consumer.callback(Delivery(
                 message.body, tag, message.exchange, message.routing_key, redelivered,
                 message.properties, consumer_tag))
@@ -392,6 +512,8 @@ class MemoryTransport(Transport):
     def close(self) -> None:
         if self._held_acks and self._connection.is_open:
             self._flush_held_acks()
+        self._closed = True
+        self._tag_base = _CLOSED_BASE
         self._connection.close()
         for consumer in self._consumers.values():
             consumer._active = False

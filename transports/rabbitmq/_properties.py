@@ -2,12 +2,17 @@
 
 All 14 AMQP basic properties map one to one. Header tables keep their nesting and types:
 ``str`` travels as a long string, ``bytes`` as a byte array, and each comes back as it went.
-``delivery_mode`` comes back as a :class:`~msgbus.values.DeliveryMode`.
+``delivery_mode`` comes back as a :class:`~msgbus.values.DeliveryMode`. pika decodes a
+64-bit integer as its own ``int`` subclass (``pika.compat.long``): those come back as
+plain ``int``, as they went.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pika
+from pika.compat import long
 
 from msgbus.values import DeliveryMode, Properties, ReturnedMessage
 
@@ -47,12 +52,37 @@ def from_pika(properties: pika.BasicProperties) -> Properties:
         and p.app_id is None and p.cluster_id is None
     ):
         return EMPTY
+    if headers:
+        _plain_table(headers)
     return Properties(  # positional, in the AMQP order (see to_pika)
         p.content_type, p.content_encoding, headers,
         _DELIVERY_MODES.get(mode, mode) if mode is not None else None, p.priority,
         p.correlation_id, p.reply_to, p.expiration, p.message_id, p.timestamp, p.type,
         p.user_id, p.app_id, p.cluster_id,
     )
+
+
+def _plain_table(table: dict[str, Any]) -> None:
+    """Turn pika's ``long`` values in ``table`` (a fresh decoded table) into ``int``."""
+    for key, value in table.items():
+        kind = type(value)
+        if kind is long:
+            table[key] = int(value)
+        elif kind is dict:
+            _plain_table(value)
+        elif kind is list:
+            _plain_list(value)
+
+
+def _plain_list(array: list[Any]) -> None:
+    for index, value in enumerate(array):
+        kind = type(value)
+        if kind is long:
+            array[index] = int(value)
+        elif kind is dict:
+            _plain_table(value)
+        elif kind is list:
+            _plain_list(value)
 
 
 def returned_from_pika(
