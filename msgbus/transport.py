@@ -184,13 +184,20 @@ class Transport(abc.ABC):
         confirmed. A channel error names the message that caused it and every later one
         (the broker dropped them), and also the earlier ones whose confirms had not come:
         RabbitMQ closes the channel without sending them, though those messages may have
-        been delivered. Without confirms the messages are written together and
-        returned ones go to the ``add_return_callback`` callbacks, as with ``publish``.
+        been delivered. Without confirms the messages are written together,
+        returned ones go to the ``add_return_callback`` callbacks and a channel error is
+        raised (by the next call at the latest), as with ``publish``.
 
         This implementation publishes one message after the other; a transport whose
         confirms come over a network overrides it to pipeline them.
         """
-        batch = checks.require_publications(publications)
+        self._publish_one_by_one(checks.require_publications(publications), mandatory)
+
+    def _publish_one_by_one(self, batch: list[Publication], mandatory: bool, *,
+                            confirmed: bool = True) -> None:
+        """The default ``publish_batch`` of a checked batch. ``confirmed``: refusals are
+        collected into a ``PublishBatchFailed``; else a channel error is raised as
+        ``publish`` raises it, and the later messages are not sent."""
         failed: list[tuple[int, Publication, MsgbusError]] = []
         for index, message in enumerate(batch):
             try:
@@ -199,6 +206,8 @@ class Transport(abc.ABC):
             except (PublishNacked, Unroutable) as exc:
                 failed.append((index, message, exc))
             except (ChannelClosed, ConnectionClosed, ConnectionLost) as exc:
+                if not confirmed:
+                    raise
                 # the channel or connection went: this message and the later ones are lost
                 failed += [(later, batch[later], exc) for later in range(index, len(batch))]
                 break

@@ -31,8 +31,6 @@ from msgbus.errors import (
     ChannelClosed,
     ConnectionClosed,
     ConnectionLost,
-    MsgbusError,
-    PublishBatchFailed,
     PublishNacked,
     Unroutable,
     ValidationError,
@@ -313,28 +311,14 @@ class MemoryTransport(Transport):
 
     def publish_batch(self, publications: Iterable[Publication], *,
                       mandatory: bool = False) -> None:
-        """As documented by :class:`~msgbus.transport.Transport`; without confirms a channel
-        error is raised as ``publish`` raises it (the later messages are not sent)."""
+        """As documented by :class:`~msgbus.transport.Transport`: one message after the
+        other (confirms come at once here)."""
         batch = checks.require_publications(publications)
         if not batch:
             return
         if self._closed:
             raise self._closed_error()
-        failed: list[tuple[int, Publication, MsgbusError]] = []
-        for index, message in enumerate(batch):
-            try:
-                self.publish(message.exchange, message.routing_key, message.body,
-                             message.properties, mandatory=mandatory)
-            except (PublishNacked, Unroutable) as exc:
-                failed.append((index, message, exc))
-            except (ChannelClosed, ConnectionClosed, ConnectionLost) as exc:
-                if not self.confirm_publishes:
-                    raise
-                # the channel or connection went: this message and the later ones are lost
-                failed += [(later, batch[later], exc) for later in range(index, len(batch))]
-                break
-        if failed:
-            raise PublishBatchFailed(failed, len(batch))
+        self._publish_one_by_one(batch, mandatory, confirmed=self.confirm_publishes)
 
     def add_return_callback(self, callback: ReturnCallback) -> None:
         self._return_callbacks.append(callback)

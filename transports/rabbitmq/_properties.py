@@ -62,27 +62,16 @@ def from_pika(properties: pika.BasicProperties) -> Properties:
     )
 
 
-def _plain_table(table: dict[str, Any]) -> None:
-    """Turn pika's ``long`` values in ``table`` (a fresh decoded table) into ``int``."""
-    for key, value in table.items():
+def _plain_table(container: Any) -> None:
+    """Turn pika's ``long`` values in ``container`` (a table or an array, freshly decoded)
+    into ``int``, at every depth."""
+    pairs = container.items() if type(container) is dict else enumerate(container)
+    for key, value in pairs:
         kind = type(value)
         if kind is long:
-            table[key] = int(value)
-        elif kind is dict:
+            container[key] = int(value)
+        elif kind is dict or kind is list:
             _plain_table(value)
-        elif kind is list:
-            _plain_list(value)
-
-
-def _plain_list(array: list[Any]) -> None:
-    for index, value in enumerate(array):
-        kind = type(value)
-        if kind is long:
-            array[index] = int(value)
-        elif kind is dict:
-            _plain_table(value)
-        elif kind is list:
-            _plain_list(value)
 
 
 def returned_from_pika(
