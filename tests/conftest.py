@@ -15,7 +15,7 @@ import pytest
 
 from msgbus.clock import ManualClock
 from msgbus.transport import Transport
-from tests.support import Names, delete_on_server
+from tests.support import Names, delete_on_server, rabbitmq_restarter
 
 REQUIRE_RABBITMQ = os.environ.get("MSGBUS_REQUIRE_RABBITMQ") == "1"
 AMQP_URL = os.environ.get("MSGBUS_TEST_AMQP_URL", "")
@@ -148,21 +148,7 @@ def restart(transport_kind: TransportKind, connect: Callable[[], Transport],
         probe = connect()
         assert isinstance(probe, MemoryTransport)
         return probe.broker.restart
-    node = os.environ.get("MSGBUS_TEST_RABBITMQ_NODE")
-    home = os.environ.get("MSGBUS_TEST_RABBITMQ_HOME")
-    if not node or not home:
-        pytest.skip("restarting RabbitMQ needs the node started by scripts/test "
-                    "(MSGBUS_TEST_RABBITMQ_NODE / MSGBUS_TEST_RABBITMQ_HOME)")
-
-    def restart_node() -> None:
-        import subprocess
-
-        ctl = ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", node]
-        env = {**os.environ, "HOME": home}
-        for command in (["stop_app"], ["start_app"], ["await_startup"]):
-            subprocess.run(ctl + command, env=env, check=True, capture_output=True, timeout=120)
-
-    return restart_node
+    return rabbitmq_restarter()
 
 
 @pytest.fixture

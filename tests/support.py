@@ -1,11 +1,16 @@
-"""Helpers for tests: unique names, waiting on a transport, server-side clean-up."""
+"""Helpers for tests: unique names, waiting on a transport, server-side clean-up,
+restarting the RabbitMQ node."""
 
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import subprocess
 import time
 from collections.abc import Callable
+
+import pytest
 
 from msgbus.transport import Transport
 
@@ -34,6 +39,26 @@ class Names:
         name = f"{self.prefix}.{label}"
         self.exchanges.append(name)
         return name
+
+
+def rabbitmq_restarter() -> Callable[[], None]:
+    """What restarts the RabbitMQ node under test (stop_app, start_app), named by
+    ``MSGBUS_TEST_RABBITMQ_NODE`` with its Erlang cookie under ``MSGBUS_TEST_RABBITMQ_HOME``;
+    skips the test when they are not set."""
+    node = os.environ.get("MSGBUS_TEST_RABBITMQ_NODE")
+    home = os.environ.get("MSGBUS_TEST_RABBITMQ_HOME")
+    if not node or not home:
+        pytest.skip("restarting RabbitMQ needs the node started by scripts/test "
+                    "(MSGBUS_TEST_RABBITMQ_NODE / MSGBUS_TEST_RABBITMQ_HOME)")
+    ctl = ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", node]
+    env = {**os.environ, "HOME": home}
+
+    def restart() -> None:
+        for command in (["stop_app"], ["start_app"], ["await_startup"]):
+            subprocess.run(ctl + command, env=env, check=True, capture_output=True,
+                           timeout=120)
+
+    return restart
 
 
 def delete_on_server(url: str, names: Names) -> None:

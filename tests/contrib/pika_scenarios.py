@@ -22,7 +22,7 @@ import pika.frame
 import pika.spec
 
 from msgbus.clock import ManualClock
-from tests.support import Names
+from tests.support import Names, rabbitmq_restarter
 
 Scenario = Callable[["World"], None]
 
@@ -71,9 +71,12 @@ class World:
     """What a scenario gets: connections, time, unique names and a log."""
 
     def __init__(self, connect: Callable[[], Any], elapse: Callable[[float], None],
-                 names: Names, real: bool) -> None:
+                 names: Names, real: bool, restart: Callable[[], None]) -> None:
         self._connect = connect
         self.elapse = elapse
+        #: Restart the broker: the RabbitMQ node (the test skips without one to control),
+        #: or ``Broker.restart()`` of the memory facade's broker.
+        self.restart = restart
         self.names = names
         self.real = real
         self.log: list[Any] = []
@@ -154,7 +157,7 @@ class World:
 
 def run_real(scenario: Scenario, amqp_url: str, names: Names) -> list[Any]:
     world = World(lambda: pika.BlockingConnection(pika.URLParameters(amqp_url)), time.sleep,
-                  names, real=True)
+                  names, real=True, restart=lambda: rabbitmq_restarter()())
     try:
         scenario(world)
     finally:
@@ -174,7 +177,7 @@ def run_memory(scenario: Scenario, amqp_url: str, names: Names) -> list[Any]:
         broker.tick()
 
     world = World(lambda: BlockingConnection(pika.URLParameters(amqp_url), broker=broker),
-                  elapse, names, real=False)
+                  elapse, names, real=False, restart=broker.restart)
     try:
         scenario(world)
     finally:

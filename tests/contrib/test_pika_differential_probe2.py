@@ -5,18 +5,12 @@ queues). Each once differed between RabbitMQ and the memory facade."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pika
 import pika.exceptions
 import pytest
 
-from msgbus.clock import ManualClock
 from tests.contrib.pika_scenarios import World, check
 from tests.support import Names
 
@@ -225,62 +219,6 @@ def test_global_prefetch_stops_an_auto_ack_consumer(amqp_url: str, names: Names)
 
 # -- what a restart keeps -----------------------------------------------------------------
 
-RestartScenario = Callable[[World, Callable[[], None]], None]
-
-
-def _node_restarter() -> Callable[[], None]:
-    """What restarts the RabbitMQ node under test, as the ``restart`` fixture does it."""
-    node = os.environ.get("MSGBUS_TEST_RABBITMQ_NODE")
-    home = os.environ.get("MSGBUS_TEST_RABBITMQ_HOME")
-    if not node or not home:
-        pytest.skip("restarting RabbitMQ needs the node started by scripts/test "
-                    "(MSGBUS_TEST_RABBITMQ_NODE / MSGBUS_TEST_RABBITMQ_HOME)")
-    ctl = ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", node]
-    env = {**os.environ, "HOME": home}
-
-    def restart() -> None:
-        for command in (["stop_app"], ["start_app"], ["await_startup"]):
-            subprocess.run(ctl + command, env=env, check=True, capture_output=True,
-                           timeout=120)
-
-    return restart
-
-
-def _run_with_restart(world: World, scenario: RestartScenario,
-                      restart: Callable[[], None]) -> list[Any]:
-    try:
-        scenario(world, restart)
-    finally:
-        for connection in world.connections:
-            with contextlib.suppress(pika.exceptions.AMQPError, AttributeError):
-                if connection.is_open:
-                    connection.close()
-    return world.log
-
-
-def check_with_restart(scenario: RestartScenario, amqp_url: str, names: Names) -> None:
-    """:func:`check` for a scenario that restarts the broker once (the RabbitMQ node,
-    then ``Broker.restart()`` of the memory facade's broker)."""
-    from contrib.pika_compat import BlockingConnection
-    from transports.memory import Broker
-
-    restart_node = _node_restarter()
-    real = _run_with_restart(
-        World(lambda: pika.BlockingConnection(pika.URLParameters(amqp_url)), time.sleep,
-              names, real=True), scenario, restart_node)
-    clock = ManualClock()
-    broker = Broker(clock=clock)
-
-    def elapse(seconds: float) -> None:
-        clock.advance(seconds)
-        broker.tick()
-
-    memory = _run_with_restart(
-        World(lambda: BlockingConnection(pika.URLParameters(amqp_url), broker=broker),
-              elapse, names, real=False), scenario, broker.restart)
-    assert memory == real
-
-
 def _passive(w: World, label: str, kind: str, name: str) -> None:
     ch = w.channel()
     declare = ch.exchange_declare if kind == "exchange" else ch.queue_declare
@@ -294,7 +232,7 @@ def test_a_restart_forgets_transient_bindings_without_auto_deleting(amqp_url: st
     # durable auto-delete exchange left without bindings goes too. The other transient
     # queues, exchanges and bindings are just forgotten: a durable auto-delete exchange that
     # was bound only to them stays, with no bindings, until it loses one again
-    def scenario(w: World, restart: Callable[[], None]) -> None:
+    def scenario(w: World) -> None:
         connection = w.connect()
         ch = connection.channel()
         ch.confirm_delivery()
@@ -324,7 +262,7 @@ def test_a_restart_forgets_transient_bindings_without_auto_deleting(amqp_url: st
         ch.queue_bind(durable_q, ad["to-transient-and-durable"])
         ch.basic_consume(consumed, lambda *a: None)
 
-        restart()
+        w.restart()
 
         for label, x in ad.items():
             _passive(w, label, "exchange", x)
@@ -344,12 +282,12 @@ def test_a_restart_forgets_transient_bindings_without_auto_deleting(amqp_url: st
                       "to-transient-and-durable"):
             _passive(w, f"{label}, after an unbind", "exchange", ad[label])
 
-    check_with_restart(scenario, amqp_url, names)
+    check(scenario, amqp_url, names)
 
 
 def test_a_quorum_queue_keeps_its_transient_messages_over_a_restart(amqp_url: str,
                                                                    names: Names) -> None:
-    def scenario(w: World, restart: Callable[[], None]) -> None:
+    def scenario(w: World) -> None:
         ch = w.channel()
         quorum, classic = names.queue("quorum"), names.queue("classic")
         ch.queue_declare(quorum, durable=True, arguments={"x-queue-type": "quorum"})
@@ -364,7 +302,7 @@ def test_a_quorum_queue_keeps_its_transient_messages_over_a_restart(amqp_url: st
             returned = holder.basic_get(q)[0]
             holder.basic_nack(returned.delivery_tag, requeue=True)
 
-        restart()
+        w.restart()
 
         ch = w.channel()
         for q in (quorum, classic):
@@ -377,4 +315,4 @@ def test_a_quorum_queue_keeps_its_transient_messages_over_a_restart(amqp_url: st
                 left.append((body, method.redelivered, method.message_count, properties))
             w.record(f"{q} left", left)
 
-    check_with_restart(scenario, amqp_url, names)
+    check(scenario, amqp_url, names)
