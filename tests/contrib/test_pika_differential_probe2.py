@@ -64,6 +64,18 @@ def _settle_step(ch: Any, step: tuple[Any, ...]) -> None:
         ch.tx_commit()
 
 
+def _record_steps(w: World, connection: Any, ch: Any, got: list[Any], label: str,
+                  steps: Any) -> None:
+    """Record the first deliveries, then what each settlement step brings."""
+    _quiet(w, connection, got)
+    w.record(f"{label}: first", list(got))
+    for step in steps:
+        seen = len(got)
+        _settle_step(ch, step)
+        _quiet(w, connection, got)
+        w.record(f"{label}: {step}", got[seen:])
+
+
 def test_several_consumers_are_settled_one_consumer_at_a_time(amqp_url: str,
                                                              names: Names) -> None:
     # RabbitMQ's channel settles an ack (nack, recover) of several consumers' deliveries
@@ -84,13 +96,7 @@ def test_several_consumers_are_settled_one_consumer_at_a_time(amqp_url: str,
                 ch.basic_consume(q, lambda c, m, p, b: got.append(  # noqa: B023
                     (m.consumer_tag, b, m.delivery_tag, m.redelivered)),
                     consumer_tag=tag, arguments={"x-priority": priority})
-            _quiet(w, connection, got)
-            w.record(f"{label}: first", list(got))
-            for step in steps:
-                seen = len(got)
-                _settle_step(ch, step)
-                _quiet(w, connection, got)
-                w.record(f"{label}: {step}", got[seen:])
+            _record_steps(w, connection, ch, got, label, steps)
             w.record(f"{label}: left", w.get_all(publisher, q, ack=False))
             connection.close()
 
@@ -175,13 +181,7 @@ def test_global_and_per_consumer_prefetch_together(amqp_url: str, names: Names) 
             for tag in tags:
                 ch.basic_consume(q, lambda c, m, p, b: got.append(  # noqa: B023
                     (m.consumer_tag, b, m.delivery_tag)), consumer_tag=tag)
-            _quiet(w, connection, got)
-            w.record(f"{label}: first", list(got))
-            for step in steps:
-                seen = len(got)
-                _settle_step(ch, step)
-                _quiet(w, connection, got)
-                w.record(f"{label}: {step}", got[seen:])
+            _record_steps(w, connection, ch, got, label, steps)
             connection.close()
 
     check(scenario, amqp_url, names)
