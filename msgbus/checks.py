@@ -78,6 +78,7 @@ _INTEGER_PROPERTIES = (("delivery_mode", 255), ("priority", 255), ("timestamp", 
 _integers = operator.attrgetter(*(name for name, _ in _INTEGER_PROPERTIES))
 _MODE_TYPES = (int, DeliveryMode)
 _UINT64 = 2**64
+_FOREVER = float("inf")
 
 
 def require_properties(value: object) -> Properties | None:
@@ -123,8 +124,8 @@ def _require_integers(value: Properties) -> None:
 def require_timeout(value: object) -> float | None:
     """A ``process_events`` timeout: ``None`` (wait as long as it takes) or a finite number
     of seconds, at least 0."""
-    if value is None:
-        return None
+    if value is None or (type(value) is float and 0.0 <= value < _FOREVER):  # the common case
+        return value
     if (not isinstance(value, (int, float)) or isinstance(value, bool)
             or not math.isfinite(value) or value < 0):
         raise ValidationError(

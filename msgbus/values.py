@@ -40,6 +40,11 @@ class DeliveryMode(enum.IntEnum):
     PERSISTENT = 2
 
 
+#: A received ``delivery_mode`` number as the :class:`DeliveryMode` it names (what the
+#: transports hand out; other numbers stay as they are).
+DELIVERY_MODES: dict[int, DeliveryMode] = {int(mode): mode for mode in DeliveryMode}
+
+
 @dataclass(frozen=True, slots=True)
 class Properties:
     """The AMQP 0-9-1 basic properties of a message. ``None`` means "not set"."""

@@ -42,6 +42,7 @@ from msgbus.transport import (
     Transport,
 )
 from msgbus.values import (
+    DELIVERY_MODES,
     EMPTY_PROPERTIES,
     Delivery,
     DeliveryMode,
@@ -59,8 +60,6 @@ log = logging.getLogger("transports.memory")
 T = TypeVar("T")
 #: The delivery tag offset of a closed transport: every tag is at or below it, stale.
 _CLOSED_BASE = 2**64
-_DELIVERY_MODES = {1: DeliveryMode.TRANSIENT, 2: DeliveryMode.PERSISTENT}
-_FOREVER = float("inf")
 
 
 class _Consumer(ConsumerHandle):
@@ -302,7 +301,7 @@ class MemoryTransport(Transport):
             checked = Properties(
                 p.content_type, p.content_encoding,
                 checks.wire_table(headers, "headers") if headers is not None else None,
-                _DELIVERY_MODES.get(mode, mode) if mode is not None else None, p.priority,
+                DELIVERY_MODES.get(mode, mode) if mode is not None else None, p.priority,
                 p.correlation_id, p.reply_to, p.expiration, p.message_id, p.timestamp, p.type,
                 p.user_id, p.app_id, p.cluster_id)
         if headers is None:
@@ -395,8 +394,7 @@ class MemoryTransport(Transport):
             self._run(self._core.basic_nack, tag, multiple=False, requeue=requeue)
 
     def process_events(self, timeout: float | None = 0.0) -> None:
-        if timeout is not None and (type(timeout) is not float or not 0.0 <= timeout < _FOREVER):
-            timeout = checks.require_timeout(timeout)
+        timeout = checks.require_timeout(timeout)
         if self._closed:
             raise self._closed_error()
         if self._held_acks:  # a callback processing events itself

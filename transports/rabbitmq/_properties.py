@@ -14,12 +14,11 @@ from typing import Any
 import pika
 from pika.compat import long
 
-from msgbus.values import DeliveryMode, Properties, ReturnedMessage
+from msgbus.values import DELIVERY_MODES, Properties, ReturnedMessage
 
 __all__ = ["EMPTY", "from_pika", "returned_from_pika", "to_pika"]
 
 EMPTY = Properties()
-_DELIVERY_MODES = {1: DeliveryMode.TRANSIENT, 2: DeliveryMode.PERSISTENT}
 
 
 def to_pika(properties: Properties | None) -> pika.BasicProperties | None:
@@ -56,7 +55,7 @@ def from_pika(properties: pika.BasicProperties) -> Properties:
         _plain_table(headers)
     return Properties(  # positional, in the AMQP order (see to_pika)
         p.content_type, p.content_encoding, headers,
-        _DELIVERY_MODES.get(mode, mode) if mode is not None else None, p.priority,
+        DELIVERY_MODES.get(mode, mode) if mode is not None else None, p.priority,
         p.correlation_id, p.reply_to, p.expiration, p.message_id, p.timestamp, p.type,
         p.user_id, p.app_id, p.cluster_id,
     )

@@ -84,7 +84,6 @@ T = TypeVar("T")
 AfterRecovery = Literal["retry", "raise", "ignore"]
 _MAX_RETRIES = 3
 _REPLY_TO = "amq.rabbitmq.reply-to."
-_FOREVER = float("inf")
 
 
 class RabbitMQTransport(Transport):
@@ -542,8 +541,7 @@ class RabbitMQTransport(Transport):
         self._acks.settle("reject", checks.require_delivery_tag(delivery_tag), False, requeue)
 
     def process_events(self, timeout: float | None = 0.0) -> None:
-        if timeout is not None and (type(timeout) is not float or not 0.0 <= timeout < _FOREVER):
-            timeout = checks.require_timeout(timeout)  # pika would raise its own errors
+        timeout = checks.require_timeout(timeout)  # pika would raise its own errors
         self._owner = get_ident()
 
         def op(channel: BlockingChannel) -> None:
