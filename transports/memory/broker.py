@@ -50,6 +50,10 @@ class Broker(BrokerViews):
         self._core = BrokerCore(self.clock)
         self._connections: dict[int, Connection] = {}
         self._listeners: list[Callable[[BrokerEvent], None]] = []
+        # connections whose client is told when their inbox fills (see Connection.on_ready)
+        self._pushed: dict[int, Connection] = {}
+        self._deadline_watchers: list[Callable[[float], None]] = []
+        self._announced_deadline = float("inf")
         super().__init__(self._core, self._lock)
 
     def __repr__(self) -> str:
@@ -85,6 +89,26 @@ class Broker(BrokerViews):
         """Expire what is due now (every operation does this; call it after moving a clock)."""
         self.run(self._core.tick)
 
+    def next_deadline(self) -> float | None:
+        """When, on ``clock.monotonic()``, the broker next has something to do by itself (a
+        message TTL, a per-message expiration, a queue's ``x-expires``); ``None`` when
+        nothing is timed. Whoever waits for the broker calls :meth:`tick` at that time."""
+        with self._lock:
+            deadline = self._core.next_deadline()
+            self._announced_deadline = deadline
+        return None if deadline == float("inf") else deadline
+
+    def watch_deadline(self, watcher: Callable[[float], None]) -> None:
+        """Call ``watcher(deadline)`` (outside the lock, on the thread that made it) whenever
+        an operation sets a deadline earlier than the last one :meth:`next_deadline`
+        reported or a watcher was told, so that a loop sleeping until then wakes sooner."""
+        with self._lock:
+            self._deadline_watchers.append(watcher)
+
+    def unwatch_deadline(self, watcher: Callable[[float], None]) -> None:
+        with self._lock:
+            self._deadline_watchers.remove(watcher)
+
     def restart(self) -> None:
         """Behave like a node restart: every connection is closed (320 CONNECTION_FORCED)
         and their unacknowledged messages return, redelivered; non-durable exchanges and
@@ -99,6 +123,7 @@ class Broker(BrokerViews):
                         "CONNECTION_FORCED - broker forced connection closure with reason "
                         "'shutdown'")
             self._changed.notify_all()
+        self._after_call()
 
     def add_listener(self, listener: Callable[[BrokerEvent], None]) -> None:
         """Call ``listener`` with every :class:`BrokerEvent` (outside the broker lock)."""
@@ -123,6 +148,8 @@ class Broker(BrokerViews):
                     if self._waiting:
                         self._changed.notify_all()
         finally:
+            if self._pushed or self._deadline_watchers:
+                self._after_call()
             if self._core.events:
                 self._flush_events()
 
@@ -139,8 +166,30 @@ class Broker(BrokerViews):
                     if self._waiting:
                         self._changed.notify_all()
         finally:
+            if self._pushed or self._deadline_watchers:
+                self._after_call()
             if self._core.events:
                 self._flush_events()
+
+    def _after_call(self) -> None:
+        """Tell pushed connections whose inbox filled or who were closed, and deadline
+        watchers of an earlier deadline; outside the lock."""
+        with self._lock:
+            ready = [connection for connection in self._pushed.values()
+                     if not connection._signalled
+                     and (connection.state.outbox or not connection.state.open)]
+            for connection in ready:
+                connection._signalled = True
+            deadline = self._core.next_deadline()
+            watchers: list[Callable[[float], None]] = []
+            if deadline < self._announced_deadline:
+                self._announced_deadline = deadline
+                watchers = list(self._deadline_watchers)
+        for connection in ready:
+            if connection._on_ready is not None:
+                connection._on_ready()
+        for watcher in watchers:
+            watcher(deadline)
 
     def _flush_events(self) -> None:
         """Hand pending events to the listeners, outside the broker lock and in the order
@@ -164,6 +213,7 @@ class Broker(BrokerViews):
 
     def _forget(self, connection: Connection) -> None:
         self._connections.pop(connection.state.id, None)
+        self._pushed.pop(connection.state.id, None)
 
 
 class Connection:
@@ -174,6 +224,8 @@ class Connection:
         self.state = state
         self.closed_by: AMQPError | None = None
         self._woken = False
+        self._on_ready: Callable[[], None] | None = None
+        self._signalled = False
 
     def __repr__(self) -> str:
         return (f"<memory Connection #{self.state.id} vhost={self.state.vhost!r} "
@@ -205,7 +257,25 @@ class Connection:
             outbox = self.state.outbox
             events = list(outbox)
             outbox.clear()
+            self._signalled = False
             return events
+
+    def on_ready(self, callback: Callable[[], None] | None) -> None:
+        """Push instead of wait: call ``callback()`` when something arrives in this
+        connection's inbox or the connection is closed (by the broker, a restart or
+        another thread), once until the next :meth:`drain`. It runs on the thread whose
+        call made it happen, outside the broker lock, so it must only schedule work (an
+        event loop's ``call_soon_threadsafe``). ``None`` stops it."""
+        broker = self.broker
+        with broker._lock:
+            self._on_ready = callback
+            self._signalled = False
+            if callback is None:
+                broker._pushed.pop(self.state.id, None)
+            else:
+                broker._pushed[self.state.id] = self
+        if callback is not None:
+            broker._after_call()
 
     def wait(self, timeout: float | None) -> bool:
         """Wait until something waits in the inbox, the connection closes, :meth:`wake` is

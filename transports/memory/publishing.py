@@ -329,6 +329,12 @@ class PublishFlow(abc.ABC):
         self._timed.add(queue)
         self._next_check = min(self._next_check, deadline)
 
+    def next_deadline(self) -> float:
+        """When (on the clock's ``monotonic()``) :meth:`tick` may next have something to do:
+        a message or queue expiry; ``inf`` when nothing is timed. It may be early, never
+        late: a tick at that time finds nothing or sets the next one."""
+        return self._next_check
+
     def tick(self) -> None:
         """Expire messages and queues whose time has come (called by every operation).
 
