@@ -51,6 +51,12 @@ from msgbus.messages import (
 )
 from msgbus.processor import MessageProcessor
 from msgbus.producer import GenericProducer
+from msgbus.recovery import (
+    ConnectionEvent,
+    ConnectionListener,
+    ConnectionState,
+    RecoveryPolicy,
+)
 from msgbus.rpc import PendingReply
 from msgbus.transport import ConsumerHandle, Transport
 from msgbus.values import (
@@ -71,7 +77,10 @@ __all__ = [
     "ChannelClosed",
     "Clock",
     "ConnectionClosed",
+    "ConnectionEvent",
+    "ConnectionListener",
     "ConnectionLost",
+    "ConnectionState",
     "ConsumerHandle",
     "DecodeError",
     "DefaultExchange",
@@ -111,6 +120,7 @@ __all__ = [
     "PublishBatchFailed",
     "PublishNacked",
     "QueueInfo",
+    "RecoveryPolicy",
     "ResourceLocked",
     "ReturnedMessage",
     "RpcCommand",

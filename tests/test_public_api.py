@@ -52,3 +52,14 @@ def test_core_package_imports_without_pika_or_transports() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_recovery_names_belong_to_msgbus_and_stay_importable_from_rabbitmq() -> None:
+    import msgbus
+    import transports.rabbitmq as rabbitmq
+    from transports.rabbitmq import events
+
+    for name in ("ConnectionEvent", "ConnectionListener", "ConnectionState", "RecoveryPolicy"):
+        assert name in msgbus.__all__
+        assert getattr(rabbitmq, name) is getattr(msgbus, name)
+        assert getattr(events, name) is getattr(msgbus, name)

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from transports.rabbitmq.events import (
+from msgbus.recovery import (
     ConnectionEvent,
     ConnectionListener,
     ConnectionState,

@@ -12,9 +12,9 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
 from msgbus import errors
+from msgbus.recovery import ConnectionEvent, ConnectionState, RecoveryPolicy
 from transports.rabbitmq import _errors
 from transports.rabbitmq._topology import ExchangeDecl, QueueDecl, declare_binding
-from transports.rabbitmq.events import ConnectionEvent, ConnectionState, RecoveryPolicy
 
 if TYPE_CHECKING:
     from transports.rabbitmq._consumer import RabbitMQConsumer

@@ -22,7 +22,7 @@ caller is still there; it goes out on a second channel, without confirms.
 
 **Recovery.** When the connection is lost (socket drop, heartbeat timeout, node restart,
 ``rabbitmqctl close_all_connections``) the transport reconnects with backoff, bounded by
-its :class:`~transports.rabbitmq.events.RecoveryPolicy`, trying the URL's hosts in order;
+its :class:`~msgbus.recovery.RecoveryPolicy`, trying the URL's hosts in order;
 declares again the exchanges, queues and bindings it declared (a server-named queue comes
 back under a new name, with its bindings and consumers; the old name stays an alias on
 this transport) and restarts its consumers. The call that saw the loss carries on:
@@ -54,6 +54,7 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
 from msgbus import checks, errors
+from msgbus.recovery import ConnectionEvent, ConnectionListener, ConnectionState, RecoveryPolicy
 from msgbus.transport import Arguments, ConsumerHandle, DeliveryCallback, ReturnCallback, Transport
 from msgbus.values import Delivery, ExchangeType, Properties, Publication, QueueInfo
 from transports.rabbitmq import _errors
@@ -68,12 +69,6 @@ from transports.rabbitmq._topology import (
     QueueDecl,
     Topology,
     declare_binding,
-)
-from transports.rabbitmq.events import (
-    ConnectionEvent,
-    ConnectionListener,
-    ConnectionState,
-    RecoveryPolicy,
 )
 from transports.rabbitmq.url import ConnectionConfig, parse_url
 
