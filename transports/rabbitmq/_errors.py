@@ -15,6 +15,7 @@ from pika import exceptions as px
 from msgbus import errors
 
 __all__ = [
+    "CLIENT_FAULTS",
     "CONNECT_ERRORS",
     "PIKA_ERRORS",
     "is_channel_error",
@@ -34,15 +35,23 @@ def is_channel_error(exc: BaseException) -> bool:
     return isinstance(exc, px.ChannelClosedByBroker)
 
 
+#: The hard errors a client provokes by what it sends (a bad frame or method, a channel or
+#: a virtual host it may not use): the broker closing the connection with one of these is
+#: the answer to the call, raised once reconnected.
+CLIENT_FAULTS = frozenset({402, 501, 502, 503, 504, 505, 506, 530, 540})
+
+
 def is_connection_loss(exc: BaseException) -> bool:
     """The connection is gone, or going: what recovery should deal with.
 
-    A broker-initiated close counts only for ``320 CONNECTION_FORCED`` (an operator or a
-    node shutdown); any other hard error was provoked by this client and is raised.
+    Every close by the broker counts — ``320 CONNECTION_FORCED`` (an operator, a node
+    shutting down), ``541 INTERNAL_ERROR`` (a channel process that crashed, as when a
+    queue leader on a cluster goes away) or any other code — except the hard errors of
+    :data:`CLIENT_FAULTS`, which this client provoked and which are raised.
     """
     if isinstance(exc, px.ConnectionClosedByBroker):
         code: int = exc.reply_code
-        return code == errors.ConnectionForced.reply_code
+        return code not in CLIENT_FAULTS
     return isinstance(
         exc,
         (

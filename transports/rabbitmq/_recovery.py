@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from msgbus import errors
 from msgbus.recovery import ConnectionEvent, ConnectionState, RecoveryPolicy
 from transports.rabbitmq import _errors
 from transports.rabbitmq._topology import ExchangeDecl, QueueDecl, declare_binding
+from transports.rabbitmq.url import HostPort
 
 if TYPE_CHECKING:
     from transports.rabbitmq._consumer import RabbitMQConsumer
@@ -36,13 +38,31 @@ class Recovery:
         self._t = transport
         self.policy = policy
         self.sleep: Callable[[float], None] = time.sleep
+        self._reached = transport._url
+
+    def reached(self) -> str:
+        """The node the transport is (or was last) connected to, as a redacted URL.
+
+        A URL with several hosts names the one that answered, so that the connection
+        events say where a client moved: ``amqp://app:***@rabbit-2:5672/orders``.
+        """
+        t = self._t
+        connection = t._connection
+        # pika keeps the parameters of the host that answered on its connection object
+        params = getattr(getattr(connection, "_impl", None), "params", None)
+        host, port = getattr(params, "host", None), getattr(params, "port", None)
+        if isinstance(host, str) and isinstance(port, int):
+            config = dataclasses.replace(t._config, hosts=(HostPort(host, port),))
+            self._reached = config.redacted_url()
+        return self._reached
 
     def recover(self, cause: BaseException) -> None:
         """Reconnect and restore, or close the transport and raise ``ConnectionLost``."""
         t = self._t
+        lost = self.reached()
         self._discard()
         error = cause if isinstance(cause, errors.MsgbusError) else _errors.translate(cause)
-        t._emit(ConnectionEvent(ConnectionState.LOST, t._url, error=error))
+        t._emit(ConnectionEvent(ConnectionState.LOST, lost, error=error))
         last: BaseException = cause
         attempt = 0
         while attempt < self.policy.max_attempts:
@@ -62,9 +82,10 @@ class Recovery:
                 )
                 self._discard()
                 continue
-            log.info("reconnected to %s after %d attempt(s)", t._url, attempt)
+            node = self.reached()
+            log.info("reconnected to %s after %d attempt(s)", node, attempt)
             t._emit(ConnectionEvent(
-                ConnectionState.RECOVERED, t._url, attempts=attempt, renamed_queues=renamed
+                ConnectionState.RECOVERED, node, attempts=attempt, renamed_queues=renamed
             ))
             return
         t._closed = True
@@ -75,7 +96,7 @@ class Recovery:
             f"the connection to {t._url} was lost and could not be recovered "
             f"after {attempt} attempt(s): {_errors.translate(last)}"
         )
-        t._emit(ConnectionEvent(ConnectionState.FAILED, t._url, attempts=attempt, error=failure))
+        t._emit(ConnectionEvent(ConnectionState.FAILED, lost, attempts=attempt, error=failure))
         raise failure from last
 
     def _discard(self) -> None:

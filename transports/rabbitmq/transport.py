@@ -125,7 +125,7 @@ class RabbitMQTransport(Transport):
         except _errors.CONNECT_ERRORS as exc:
             self._closed = True
             raise self._translate(exc, connecting=True) from exc
-        self._emit(ConnectionEvent(ConnectionState.CONNECTED, self._url))
+        self._emit(ConnectionEvent(ConnectionState.CONNECTED, self._recovery.reached()))
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RabbitMQTransport:
@@ -582,10 +582,11 @@ class RabbitMQTransport(Transport):
         for consumer in self._consumers.values():
             consumer._stopped()
         self._consumers.clear()
+        node = self._recovery.reached()
         connection, self._connection = self._connection, None
         if connection is not None and connection.is_open:
             try:
                 connection.close()
             except _errors.PIKA_ERRORS as exc:
                 log.debug("closing the connection to %s: %r", self._url, exc)
-        self._emit(ConnectionEvent(ConnectionState.CLOSED, self._url))
+        self._emit(ConnectionEvent(ConnectionState.CLOSED, node))
