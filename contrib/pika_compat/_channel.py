@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pika.frame
 import pika.spec
 from pika import exceptions, validators
+from pika.adapters.blocking_connection import BlockingChannel as PikaBlockingChannel
 from pika.adapters.blocking_connection import ReturnedMessage
 
 from contrib.pika_compat._consumers import (
@@ -58,8 +59,10 @@ T = TypeVar("T")
 _MAX_TAG = 2**64 - 1  # a delivery tag is an unsigned 64-bit number on the wire
 
 
-class BlockingChannel(ChannelMethods, GeneratorMethods):
-    """pika's ``BlockingChannel`` API (see pika's documentation for each method)."""
+class BlockingChannel(ChannelMethods, GeneratorMethods, PikaBlockingChannel):  # type: ignore[misc]
+    """pika's ``BlockingChannel`` API (see pika's documentation for each method). A
+    subclass of pika's own class, for code that checks ``isinstance``; every method is
+    this class's own, none of pika's I/O runs."""
 
     def __init__(self, impl: Channel, connection: BlockingConnection) -> None:
         self._impl = impl

@@ -20,6 +20,8 @@ from types import TracebackType
 from typing import Any
 
 import pika
+import pika.adapters.blocking_connection
+import pika.spec
 from pika import exceptions, validators
 
 from contrib.pika_compat._channel import BlockingChannel
@@ -38,12 +40,13 @@ _IOLOOP_CLOSED = "Timeout closed before call"
 _SLICE = 0.5  # an upper bound only: wake() ends a wait as soon as there is work
 
 
-class BlockingConnection:
+class BlockingConnection(pika.adapters.blocking_connection.BlockingConnection):  # type: ignore[misc]
     """pika's ``BlockingConnection`` API over a :class:`~transports.memory.Broker`.
 
     ``parameters`` is a ``pika.ConnectionParameters`` / ``pika.URLParameters`` (or a
     sequence of them, tried in turn); its ``virtual_host`` and credentials are honoured.
-    ``broker`` defaults to the process's default broker.
+    ``broker`` defaults to the process's default broker. It is a subclass of pika's own
+    class (for code that checks ``isinstance``), but none of pika's I/O runs.
     """
 
     def __init__(self, parameters: Any = None, *, broker: Broker | None = None) -> None:
@@ -90,7 +93,8 @@ class BlockingConnection:
             except NotAllowed as denied:
                 error = exceptions.ProbableAccessDeniedError(repr(
                     exceptions.ConnectionClosedByBroker(denied.reply_code, denied.reply_text)))
-        assert error is not None
+        if error is None:  # unreachable: an empty sequence was refused above
+            raise ValueError("Expected a non-empty sequence of connection parameters")
         raise error
 
     # -- state ----------------------------------------------------------------------
@@ -141,6 +145,14 @@ class BlockingConnection:
                 320, "CONNECTION_FORCED - connection closed")
         self._shut(self._closing_reason)
 
+    def _lost_reason(self) -> BaseException:
+        """Close this connection as lost and return why (to be raised)."""
+        self._lost()
+        if self._closing_reason is None:
+            self._closing_reason = exceptions.ConnectionClosedByBroker(
+                320, "CONNECTION_FORCED - connection closed")
+        return self._closing_reason
+
     def _shut(self, reason: BaseException) -> None:
         self._closed = True
         self._closing_reason = reason
@@ -151,7 +163,8 @@ class BlockingConnection:
     def _broker_closed(self, error: AMQPError) -> exceptions.ConnectionClosedByBroker:
         """A connection error raised by the broker: close everything and return pika's."""
         reason = to_pika_error(error)
-        assert isinstance(reason, exceptions.ConnectionClosedByBroker)
+        if not isinstance(reason, exceptions.ConnectionClosedByBroker):
+            reason = exceptions.ConnectionClosedByBroker(error.reply_code, error.reply_text)
         if self._impl.is_open:
             self._impl.close()
         self._shut(reason)
@@ -258,9 +271,7 @@ class BlockingConnection:
         """Deliver what is waiting and run due timers and callbacks. ``time_limit`` None
         blocks until something was dispatched; a number bounds the wait in seconds."""
         if not self._closed and not self._impl.is_open:
-            self._lost()
-            assert self._closing_reason is not None
-            raise self._closing_reason
+            raise self._lost_reason()
         if self._holding_acks:
             self._flush_acks()
         # pika waits on its ioloop with a timer for time_limit: a closed connection's
@@ -277,9 +288,7 @@ class BlockingConnection:
         while True:
             self._pump()
             if not self._impl.is_open:
-                self._lost()
-                assert self._closing_reason is not None
-                raise self._closing_reason
+                raise self._lost_reason()
             if dispatch and self._ready():
                 break
             if deadline is not None and time.monotonic() >= deadline:
@@ -326,7 +335,8 @@ class BlockingConnection:
 
     def sleep(self, duration: float) -> None:
         """Sleep for ``duration`` seconds while processing events."""
-        assert duration >= 0, duration
+        if duration < 0:  # pika asserts this; an explicit raise survives python -O
+            raise AssertionError(duration)
         deadline = time.monotonic() + duration
         while True:
             self.process_data_events(max(0.0, deadline - time.monotonic()))
@@ -371,8 +381,12 @@ class BlockingConnection:
             raise TypeError("the first argument must be callable")
 
     def update_secret(self, new_secret: str, reason: str) -> None:
+        """RabbitMQ's secret update. The memory broker checks no secret (RabbitMQ, with its
+        internal user database, accepts any); the arguments are checked as pika checks
+        them, by encoding its ``Connection.UpdateSecret`` frame."""
         self._raise_if_closed("Secret update requires an open connection: "
                               + self._closed_impl_repr())
+        pika.spec.Connection.UpdateSecret(new_secret, reason).encode()
 
     def _closed_impl_repr(self) -> str:
         """How pika names its own closed connection object."""

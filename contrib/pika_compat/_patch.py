@@ -18,6 +18,11 @@ __all__ = ["patch"]
 
 _MODULES = (pika, pika.adapters, pika.adapters.blocking_connection)
 _lock = threading.Lock()
+#: The classes of the patch() contexts now open, oldest first: pika gets the newest one,
+#: and its own class back when the last context exits, in whatever order they exit.
+_active: list[type] = []
+#: pika's own classes, saved when the first context opened.
+_originals: list[tuple[Any, Any]] = []
 
 
 @contextlib.contextmanager
@@ -26,7 +31,9 @@ def patch(broker: Broker | None = None) -> Iterator[Broker]:
     ``pika.adapters.BlockingConnection`` and
     ``pika.adapters.blocking_connection.BlockingConnection``) connects to ``broker`` (the
     process's default broker when None), from any thread. Yields the broker; restores
-    pika's own class on exit. Code that imported the class *before* entering keeps it."""
+    pika's own class when the last open context exits (contexts may exit in any order;
+    while several are open, the newest still open is in effect). Code that imported the
+    class *before* entering keeps it."""
     target = broker if broker is not None else default_broker()
 
     class PatchedBlockingConnection(BlockingConnection):
@@ -36,12 +43,20 @@ def patch(broker: Broker | None = None) -> Iterator[Broker]:
             super().__init__(parameters, broker=target)
 
     with _lock:
-        saved = [(module, module.BlockingConnection) for module in _MODULES]
+        if not _active:
+            _originals[:] = [(module, module.BlockingConnection) for module in _MODULES]
+        _active.append(PatchedBlockingConnection)
         for module in _MODULES:
             module.BlockingConnection = PatchedBlockingConnection
     try:
         yield target
     finally:
         with _lock:
-            for module, original in saved:
-                module.BlockingConnection = original
+            _active.remove(PatchedBlockingConnection)
+            if _active:
+                for module in _MODULES:
+                    module.BlockingConnection = _active[-1]
+            else:
+                for module, original in _originals:
+                    module.BlockingConnection = original
+                _originals.clear()

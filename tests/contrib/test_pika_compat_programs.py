@@ -46,6 +46,30 @@ def test_patch_replaces_and_restores_pika_blocking_connection() -> None:
     assert [q.name for q in broker.queues()] == ["made-under-patch"]
 
 
+def _broker_of(connection: BlockingConnection) -> Broker:
+    broker: Broker = connection.broker
+    connection.close()
+    return broker
+
+
+def test_patches_that_exit_out_of_order_leave_pika_unpatched() -> None:
+    original = pika.BlockingConnection
+    first, second = Broker(), Broker()
+    outer, inner = patch(first), patch(second)
+    outer.__enter__()
+    inner.__enter__()
+    assert _broker_of(pika.BlockingConnection()) is second
+    outer.__exit__(None, None, None)  # the older one exits first: the newer stays in effect
+    assert _broker_of(pika.BlockingConnection()) is second
+    inner.__exit__(None, None, None)
+    assert pika.BlockingConnection is original
+    assert pika.adapters.BlockingConnection is original
+    assert pika.adapters.blocking_connection.BlockingConnection is original
+    with patch(first):  # and patching again works as the first time
+        assert _broker_of(pika.BlockingConnection()) is first
+    assert pika.BlockingConnection is original
+
+
 def test_hello_world_send_and_receive_in_threads() -> None:
     broker = Broker()
     output = _Output()

@@ -289,3 +289,41 @@ def test_channel_numbers_pika_cannot_use(amqp_url: str, names: Names) -> None:
 
     check(scenario, amqp_url, names)
 
+
+
+# -- pika's own classes and argument checks ---------------------------------------------
+
+
+def test_connections_and_channels_are_pikas_classes(amqp_url: str, names: Names) -> None:
+    import pika.adapters.blocking_connection as blocking
+
+    def scenario(w: World) -> None:
+        connection = w.connect()
+        ch = connection.channel()
+        w.record("isinstance", (isinstance(connection, blocking.BlockingConnection),
+                                isinstance(ch, blocking.BlockingChannel)))
+
+    check(scenario, amqp_url, names)
+
+
+def test_update_secret_and_sleep_check_their_arguments(amqp_url: str, names: Names) -> None:
+    # pika checks these with assert statements; the facade raises the same AssertionError
+    # (same text) explicitly, so that neither pytest's assertion rewriting nor python -O
+    # changes it
+    def scenario(w: World) -> None:
+        connection = w.connect()
+        attempts: dict[str, Callable[[], Any]] = {
+            "secret": lambda: connection.update_secret("guest", "renewed"),
+            "secret not a string": lambda: connection.update_secret(5, "renewed"),
+            "secret bytes": lambda: connection.update_secret(b"guest", "renewed"),
+            "reason not a string": lambda: connection.update_secret("guest", 5),
+            "reason too long": lambda: connection.update_secret("guest", "r" * 256),
+            "sleep -1": lambda: connection.sleep(-1),
+            "sleep -0.5": lambda: connection.sleep(-0.5),
+            "sleep 0": lambda: connection.sleep(0),
+        }
+        for label, action in attempts.items():
+            _outcome(w, label, action)
+        w.record("open", connection.is_open)
+
+    check(scenario, amqp_url, names)

@@ -161,6 +161,30 @@ def test_exchange_declare_and_delete_edges(amqp_url: str, names: Names) -> None:
     check(scenario, amqp_url, names)
 
 
+def test_the_trace_exchange_exists_and_is_internal(amqp_url: str, names: Names) -> None:
+    # RabbitMQ 3.10 predeclares amq.rabbitmq.trace in every vhost: a durable internal topic
+    # exchange that the firehose tracer publishes to and clients may only bind to
+    trace = "amq.rabbitmq.trace"
+
+    def scenario(w: World) -> None:
+        q = names.queue("traced")
+        each_on_its_own_channel(w, {
+            "passive": lambda ch: ch.exchange_declare(trace, passive=True),
+            "as declared": lambda ch: ch.exchange_declare(trace, "topic", durable=True,
+                                                          internal=True),
+            "not internal": lambda ch: ch.exchange_declare(trace, "topic", durable=True),
+            "other type": lambda ch: ch.exchange_declare(trace, "direct", durable=True,
+                                                         internal=True),
+            "publish": lambda ch: (ch.confirm_delivery(), ch.basic_publish(trace, "k", b"m")),
+            "bind a queue": lambda ch: (ch.queue_declare(q), ch.queue_bind(q, trace, "#"))[1],
+            "bind it to another exchange": lambda ch: ch.exchange_bind(
+                "amq.topic", trace, "#"),
+            "delete": lambda ch: ch.exchange_delete(trace),
+        })
+
+    check(scenario, amqp_url, names)
+
+
 def test_bindings_missing_ends_and_exclusive_queues(amqp_url: str, names: Names) -> None:
     def scenario(w: World) -> None:
         x, q, excl = names.exchange("x"), names.queue("q"), names.queue("excl")

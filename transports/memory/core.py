@@ -44,8 +44,11 @@ __all__ = ["BrokerCore", "PublishResult"]
 EXCHANGE_TYPES = ("direct", "fanout", "topic", "headers")
 PREDECLARED = {
     "amq.direct": "direct", "amq.fanout": "fanout", "amq.topic": "topic",
-    "amq.headers": "headers", "amq.match": "headers",
+    "amq.headers": "headers", "amq.match": "headers", "amq.rabbitmq.trace": "topic",
 }
+#: Predeclared exchanges that clients cannot publish to (RabbitMQ's firehose tracer
+#: publishes to amq.rabbitmq.trace itself; a client's basic.publish gets ACCESS_REFUSED).
+PREDECLARED_INTERNAL = frozenset({"amq.rabbitmq.trace"})
 NO_ARGS: Mapping[str, Any] = {}
 
 
@@ -96,7 +99,7 @@ class BrokerCore(MessageFlow):
         for xname, xtype in PREDECLARED.items():
             vh.exchanges[xname] = ExchangeState(
                 xname, xtype, router_for(xtype), durable=True, auto_delete=False,
-                internal=False, arguments=NO_ARGS)
+                internal=xname in PREDECLARED_INTERNAL, arguments=NO_ARGS)
 
     def open_connection(self, vhost: str, user: str, name: str = "") -> ConnectionState:
         if vhost not in self.vhosts:
