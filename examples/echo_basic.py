@@ -23,6 +23,7 @@ class EchoProducer(GenericProducer):
 
 class EchoReceiveProcessor(MessageProcessor):
     eqk = [(EchoExchange, [(SHARED_QUEUE, "echo-rk")])]
+    remote_control = True  # obeys the sender's "command quit"
 
     @MessageHandler("command", "echo")
     def msg_echo(self, content: Any) -> None:

@@ -28,6 +28,8 @@ class EchoProducer(GenericProducer):
 
 
 class EchoReceiveProcessor(MessageProcessor):
+    remote_control = True  # obeys the sender's "command quit"
+
     def __init__(self, label: str, url: str | None) -> None:
         eqk = [(EchoExchange, [(SHARED_QUEUE, "echo-rk"), (PRIVATE_QUEUE, "echo-fanout-rk")])]
         super().__init__(msgbus.Fingerprint(label, "controller"), eqk,

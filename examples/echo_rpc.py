@@ -26,6 +26,7 @@ class EchoProducer(GenericProducer):
 
 class EchoReceiveProcessor(MessageProcessor):
     eqk = [(EchoExchange, [(RPC_QUEUE, "echo-rpc-rk")])]
+    remote_control = True  # obeys the sender's "command quit"
 
     @RpcHandler("command", "echo")
     def msg_echo(self, content: Any, reply_func: ReplyFunction) -> None:

@@ -34,7 +34,7 @@ from msgbus.exchanges import Exchange
 from msgbus.fingerprint import Fingerprint
 from msgbus.handlers import MessageHandler, ReplyFunction, RpcHandler
 from msgbus.messages import MessageCommand, MessageResult, RpcCommand
-from msgbus.processor import MessageProcessor
+from msgbus.processor import MessageProcessor, UnknownMessages
 from msgbus.producer import GenericProducer
 from msgbus.transport import Transport
 
@@ -84,11 +84,14 @@ class GenericApplication(MessageProcessor):
         transport: Transport | None = None,
         encoder: Encoder | None = None,
         prefetch: int | None = None,
+        remote_control: bool | None = None,
+        unknown_messages: UnknownMessages | None = None,
     ) -> None:
         if isinstance(fingerprint, str):
             fingerprint = Fingerprint(fingerprint, "application")
         super().__init__(
-            fingerprint, (), transport=transport, encoder=encoder, prefetch=prefetch
+            fingerprint, (), transport=transport, encoder=encoder, prefetch=prefetch,
+            remote_control=remote_control, unknown_messages=unknown_messages,
         )
         name = self.fingerprint["name"]
         if not name:

@@ -99,6 +99,8 @@ class JsonEncoder:
                 value, end = _scan(text, 0)
             except (StopIteration, ValueError):
                 pass  # decoded again below, for the error message
+            except RecursionError as exc:
+                raise _too_deep(data) from exc
             else:
                 if end == len(text):
                     return value
@@ -109,12 +111,16 @@ class JsonEncoder:
                 f"JsonEncoder expects a UTF-8 JSON document, got {_preview(data)}: {exc}"
             ) from exc
         except RecursionError as exc:
-            raise DecodeError(
-                f"JsonEncoder cannot decode {_preview(data)}: it is nested too deeply"
-            ) from exc
+            raise _too_deep(data) from exc
 
     def __repr__(self) -> str:
         return "JsonEncoder()"
+
+
+def _too_deep(data: bytes) -> DecodeError:
+    return DecodeError(
+        f"JsonEncoder cannot decode {_preview(data)}: it is nested too deeply for this "
+        "interpreter's recursion limit")
 
 
 class MsgpackEncoder:

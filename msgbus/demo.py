@@ -89,6 +89,8 @@ class Monitor(MessageProcessor):
 
 
 class AreaService(MessageProcessor):
+    remote_control = True  # the producer's "command quit" stops it
+
     def __init__(self, say: Printer, **kw: Any) -> None:
         super().__init__(Fingerprint("area-service", "rpc"), [(DemoExchange, [(RPC_QUEUE, "rpc")])],
                          **kw)

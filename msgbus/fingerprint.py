@@ -17,7 +17,7 @@ from typing import Any
 
 from msgbus.errors import ValidationError
 
-__all__ = ["Fingerprint"]
+__all__ = ["Fingerprint", "fingerprint_dict"]
 
 FIELDS = ("name", "type", "pid", "host", "user", "vhost")
 
@@ -34,7 +34,8 @@ class Fingerprint:
     """The identity of a component; every value is a string on the wire.
 
     ``Fingerprint("billing", "worker")`` fills ``pid``, ``host`` and ``user`` from the
-    running process; ``vhost`` defaults to ``"/"``.
+    running process. ``vhost`` left as ``None`` is filled by the producer or processor the
+    fingerprint is given to, with the virtual host its transport is connected to.
     """
 
     name: str | None = None
@@ -42,12 +43,12 @@ class Fingerprint:
     pid: str = field(default_factory=lambda: str(os.getpid()))
     host: str = field(default_factory=lambda: socket.gethostname())
     user: str = field(default_factory=lambda: _current_user())
-    vhost: str = "/"
+    vhost: str | None = None
 
     def __post_init__(self) -> None:
         for attr in FIELDS:
             value = getattr(self, attr)
-            if value is None and attr in ("name", "type"):
+            if value is None and attr in ("name", "type", "vhost"):
                 continue
             if isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, attr, str(value))
@@ -77,3 +78,26 @@ class Fingerprint:
                 f"Fingerprint.from_dict expects a mapping, got {type(data).__name__}"
             )
         return cls(**{attr: data[attr] for attr in FIELDS if attr in data})
+
+
+def fingerprint_dict(
+    fingerprint: Fingerprint | Mapping[str, Any] | None, vhost: str
+) -> dict[str, Any]:
+    """The dictionary form a producer or processor sends: the running process's values,
+    ``vhost`` (its transport's virtual host), and over them what ``fingerprint`` sets (the
+    values of a :class:`Fingerprint` that are not ``None``, every key of a mapping)."""
+    base: dict[str, Any] = Fingerprint(vhost=vhost).as_dict()
+    if isinstance(fingerprint, Fingerprint):
+        base.update((k, v) for k, v in fingerprint.as_dict().items() if v is not None)
+    elif fingerprint is not None:
+        if not isinstance(fingerprint, Mapping):
+            raise ValidationError(
+                f"fingerprint must be a Fingerprint or a mapping, got "
+                f"{type(fingerprint).__name__}: {_short(fingerprint)}")
+        base.update(fingerprint)
+    return base
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -127,8 +127,13 @@ class Message:
         return value
 
     def set_fingerprint(self, fingerprint: Fingerprint | Mapping[str, Any]) -> None:
-        """Merge ``fingerprint`` (a :class:`Fingerprint` or its dict form) into the message."""
-        data = fingerprint.as_dict() if isinstance(fingerprint, Fingerprint) else fingerprint
+        """Merge ``fingerprint`` (a :class:`Fingerprint` or its dict form) into the message
+        (a Fingerprint's ``vhost`` only when it is set)."""
+        data: Any = fingerprint
+        if isinstance(fingerprint, Fingerprint):
+            data = fingerprint.as_dict()
+            if data["vhost"] is None:
+                del data["vhost"]
         if not isinstance(data, Mapping):
             raise InvalidMessage(
                 f"a fingerprint must be a Fingerprint or a mapping, got {type_name(data)}"

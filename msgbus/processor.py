@@ -2,9 +2,14 @@
 
 Handlers are the methods (or :class:`~msgbus.handlers.Handler` classes) decorated with
 :class:`~msgbus.handlers.MessageHandler`, :class:`~msgbus.handlers.MessageHandlerFullBody`
-or :class:`~msgbus.handlers.RpcHandler`; every processor also answers ``command quit``
-(stop) and ``command restart`` (stop, then :meth:`MessageProcessor.restart`, which
-re-executes the program — override it to do something else).
+or :class:`~msgbus.handlers.RpcHandler`.
+
+Remote control is off by default: a processor made with ``remote_control=True`` (or whose
+class sets ``remote_control = True``) also obeys ``command quit`` (stop) and ``command
+restart`` (stop, then :meth:`MessageProcessor.restart`, which re-executes the program —
+override it to do something else). Without it those two commands are messages no handler
+takes, like any other: anyone who can publish to the processor's queues could otherwise
+stop or re-execute it.
 
 Running: :meth:`~MessageProcessor.run` blocks until ``quit`` or :meth:`stop`;
 :meth:`start` runs it in a thread; :meth:`process_events` handles what has arrived and
@@ -19,6 +24,9 @@ Failure policy, per message:
   ``MessageResultException(name, text)``;
 - a filter that raises skips its handler; an RPC that no handler takes is answered with
   ``MessageResultError``;
+- a message that no handler takes is logged at WARNING and rejected without requeue (to
+  the dead-letter exchange if the queue has one), unless the processor was made with
+  ``unknown_messages="ignore"``: then it is acknowledged and dropped with a DEBUG line;
 - a message is acknowledged only after its handlers ran; messages delivered after a
   ``quit`` are requeued untouched.
 """
@@ -32,12 +40,13 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from msgbus.codecs import DecodeError, Encoder
 from msgbus.consumer import EQK, GenericConsumer, QueueSpec
+from msgbus.errors import ValidationError
 from msgbus.exchanges import Exchange
-from msgbus.fingerprint import Fingerprint
+from msgbus.fingerprint import Fingerprint, fingerprint_dict
 from msgbus.handlers import (
     FilterSpec,
     Handler,
@@ -56,6 +65,8 @@ __all__ = ["HandlerEntry", "MessageProcessor"]
 log = logging.getLogger("msgbus.processor")
 
 HandlerKey = tuple[str, str, str]
+UnknownMessages = Literal["reject", "ignore"]
+_UNKNOWN_POLICIES = ("reject", "ignore")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +92,12 @@ class MessageProcessor:
     eqk: ClassVar[EQK] = ()
     #: Real seconds ``run()`` waits for events per turn (it checks ``stop()`` in between).
     poll_interval: ClassVar[float] = 0.1
+    #: Whether ``command quit`` and ``command restart`` are obeyed (the constructor's
+    #: ``remote_control`` overrides it).
+    remote_control: bool = False
+    #: What to do with a message no handler takes: ``"reject"`` (WARNING, rejected without
+    #: requeue: dead-lettered where the queue has a DLX) or ``"ignore"`` (DEBUG, acked).
+    unknown_messages: UnknownMessages = "reject"
     _handler_entries: ClassVar[tuple[HandlerEntry, ...]] = ()
     _handler_cache: ClassVar[dict[HandlerKey, tuple[HandlerEntry, ...]]] = {}
 
@@ -126,13 +143,20 @@ class MessageProcessor:
         consumer: GenericConsumer | None = None,
         encoder: Encoder | None = None,
         prefetch: int | None = None,
+        remote_control: bool | None = None,
+        unknown_messages: UnknownMessages | None = None,
     ) -> None:
-        base = Fingerprint().as_dict()
-        if isinstance(fingerprint, Fingerprint):
-            base.update(fingerprint.as_dict())
-        elif fingerprint is not None:
-            base.update(fingerprint)
-        self.fingerprint: dict[str, Any] = base
+        if remote_control is not None:
+            if not isinstance(remote_control, bool):
+                raise ValidationError(
+                    f"remote_control must be True or False, got {_short(remote_control)}")
+            self.remote_control = remote_control
+        if unknown_messages is not None:
+            self.unknown_messages = unknown_messages
+        if self.unknown_messages not in _UNKNOWN_POLICIES:
+            raise ValidationError(
+                f"unknown_messages must be 'reject' or 'ignore', got "
+                f"{_short(self.unknown_messages)}")
         self.consumer: GenericConsumer = (
             consumer
             if consumer is not None
@@ -143,6 +167,8 @@ class MessageProcessor:
                 prefetch=prefetch,
             )
         )
+        self.fingerprint: dict[str, Any] = fingerprint_dict(
+            fingerprint, self.consumer.transport.vhost)
         #: Deliveries handled so far (decoded or not, acked or rejected).
         self.handled = 0
         #: The error that ended the thread of ``start()``, if one did.
@@ -172,13 +198,15 @@ class MessageProcessor:
 
     @MessageHandler("command", "quit")
     def msg_quit(self, content: Any) -> None:
-        """``command quit``: stop running once this message is acknowledged."""
+        """``command quit``: stop running once this message is acknowledged (obeyed only
+        with ``remote_control``)."""
         log.info("%s: quit requested", type(self).__name__)
         self._stop.set()
 
     @MessageHandler("command", "restart")
     def msg_restart(self, content: Any) -> None:
-        """``command restart``: stop, then call :meth:`restart`."""
+        """``command restart``: stop, then call :meth:`restart` (obeyed only with
+        ``remote_control``)."""
         log.info("%s: restart requested", type(self).__name__)
         self._restart_requested = True
         self._stop.set()
@@ -307,28 +335,29 @@ class MessageProcessor:
         if body["category"] == "rpc":
             ok = self._dispatch_rpc(delivery, body)
         else:
-            ok = self._dispatch_message(body)
+            ok = self._dispatch_message(body, delivery)
         if ok:
             consumer.transport.ack(delivery.delivery_tag)
         else:
             consumer.reject(delivery, requeue=False)
 
-    def _dispatch_message(self, body: dict[str, Any]) -> bool:
+    def _dispatch_message(self, body: dict[str, Any], delivery: Delivery) -> bool:
         entries = self.handlers_for("message", body["type"], body["name"])
+        if entries and not self.remote_control and body["name"] in _REMOTE_COMMANDS:
+            entries = tuple(e for e in entries if e.target not in _REMOTE_HANDLERS)
         if not entries:
-            log.debug("%s: no handler for %s %r", type(self).__name__, body["type"], body["name"])
-            return True
+            return self._unknown(body, delivery)
         ok = True
         shared = len(entries) > 1  # then each handler gets its own copy
         for entry in entries:
-            data = body if entry.spec.full_body else body.get("content", {})
-            if shared:
-                data = copy.deepcopy(data)
-            if entry.filters:
-                filtered, data = self._filter(entry, data, body)
-                if not filtered:
-                    continue
             try:
+                data = body if entry.spec.full_body else body.get("content", {})
+                if shared:
+                    data = copy.deepcopy(data)
+                if entry.filters:
+                    filtered, data = self._filter(entry, data, body)
+                    if not filtered:
+                        continue
                 if entry.is_class:
                     entry.target(self, data, None).call()
                 else:
@@ -343,6 +372,24 @@ class MessageProcessor:
                 )
                 ok = False
         return ok
+
+    def _unknown(self, body: dict[str, Any], delivery: Delivery) -> bool:
+        """A message no handler takes: False (reject it) unless told to ignore such."""
+        name = type(self).__name__
+        if self.unknown_messages == "ignore":
+            log.debug("%s: no handler for %s %r; ignored", name, body["type"], body["name"])
+            return True
+        if body["name"] in _REMOTE_COMMANDS and self.handlers_for(
+                "message", body["type"], body["name"]):
+            why = "remote control is off (remote_control=True turns it on)"
+        else:
+            why = "no handler takes it"
+        log.warning(
+            "%s: rejecting %s %r from exchange %r with routing key %r: %s "
+            "(unknown_messages='ignore' acknowledges and drops such messages instead)",
+            name, body["type"], body["name"], delivery.exchange, delivery.routing_key, why,
+        )
+        return False
 
     def _dispatch_rpc(self, delivery: Delivery, body: dict[str, Any]) -> bool:
         replied = False
@@ -364,15 +411,14 @@ class MessageProcessor:
             )
             return True
         entry = entries[-1]
-        data = body if entry.spec.full_body else body.get("content", {})
-        if entry.filters:
-            filtered, data = self._filter(entry, data, body)
-            if not filtered:
-                reply(
-                    MessageResultError(f"RPC {body['name']!r} refused by a filter of {entry.label}")
-                )
-                return True
         try:
+            data = body if entry.spec.full_body else body.get("content", {})
+            if entry.filters:
+                filtered, data = self._filter(entry, data, body)
+                if not filtered:
+                    reply(MessageResultError(
+                        f"RPC {body['name']!r} refused by a filter of {entry.label}"))
+                    return True
             returned = self._call(entry, data, reply)
         except Exception as exc:
             log.exception(
@@ -431,3 +477,10 @@ class MessageProcessor:
 
 
 MessageProcessor._collect_handlers()
+_REMOTE_COMMANDS = frozenset({"quit", "restart"})
+_REMOTE_HANDLERS = (MessageProcessor.msg_quit, MessageProcessor.msg_restart)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

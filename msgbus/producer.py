@@ -50,7 +50,7 @@ from msgbus.codecs import Encoder, JsonEncoder
 from msgbus.connect import connect
 from msgbus.errors import ValidationError
 from msgbus.exchanges import Exchange
-from msgbus.fingerprint import Fingerprint
+from msgbus.fingerprint import Fingerprint, fingerprint_dict
 from msgbus.messages import WIRE_VERSION, Message, MessageCommand, MessageResult, RpcCommand
 from msgbus.rpc import PendingReply, RpcClient
 from msgbus.transport import Transport
@@ -105,12 +105,7 @@ class GenericProducer:
         self.transport: Transport = transport if transport is not None else connect()
         self.encoder: Encoder = encoder if encoder is not None else self.encoder_class()
         self.clock: Clock = clock if clock is not None else SystemClock()
-        base = Fingerprint().as_dict()
-        if isinstance(fingerprint, Fingerprint):
-            base.update(fingerprint.as_dict())
-        elif fingerprint is not None:
-            base.update(fingerprint)
-        self.fingerprint: dict[str, Any] = base
+        self.fingerprint: dict[str, Any] = fingerprint_dict(fingerprint, self.transport.vhost)
         self._lock = threading.RLock()
         self._batching = _Batching()
         self._declared: set[type[Exchange]] = set()

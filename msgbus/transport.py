@@ -265,6 +265,11 @@ class Transport(abc.ABC):
         """Close the connection; unacknowledged messages return to their queues."""
 
     @property
+    def vhost(self) -> str:
+        """The virtual host this transport is connected to."""
+        return "/"
+
+    @property
     def supports_direct_reply_to(self) -> bool:
         """Whether consuming from ``amq.rabbitmq.reply-to`` works on this transport."""
         return True

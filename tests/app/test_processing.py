@@ -258,6 +258,8 @@ def test_handler_exception_is_logged_and_dead_lettered(
         (b"[1, 2]", "application/json", "a message must be a JSON object/mapping, got list"),
         (b'{"type": "command", "name": "x"}', None, "a message needs the key 'category'"),
         (b"\x80\x04K.", "application/x-python-pickle", "no decoder for content type"),
+        (b'{"a":' * 50_000, "application/json", "nested too deeply"),
+        (b"[" * 50_000 + b"]" * 50_000, None, "nested too deeply"),
     ],
 )
 def test_undecodable_bodies_are_logged_and_rejected(
@@ -321,7 +323,8 @@ def test_nothing_is_acked_before_its_handlers_ran(connect: Connect, names: Names
 def test_quit_stops_run_and_later_messages_stay_queued(connect: Connect, names: Names) -> None:
     x = make_exchange(names.exchange())
     q = names.queue()
-    processor = Recorder(eqk=[(x, [(q, "k")])], transport=connect(), prefetch=10)
+    processor = Recorder(eqk=[(x, [(q, "k")])], transport=connect(), prefetch=10,
+                         remote_control=True)
     producer = _producer(x, "k", connect())
     producer.message_echo(1)
     producer.message_quit()
@@ -346,7 +349,7 @@ def test_restart_acks_then_calls_restart(connect: Connect, names: Names) -> None
         def restart(self) -> None:
             self.restarts += 1
 
-    processor = Restartable(eqk=[(x, [(q, "k")])], transport=connect())
+    processor = Restartable(eqk=[(x, [(q, "k")])], transport=connect(), remote_control=True)
     _producer(x, "k", connect()).message_restart()
     processor.run()
     assert processor.restarts == 1 and not processor.running

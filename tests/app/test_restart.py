@@ -28,7 +28,8 @@ PROGRAM = textwrap.dedent(
         eks = [(X, "k")]
 
     transport = msgbus.connect("memory://")
-    processor = MessageProcessor(eqk=[(X, [("restart-q", "k")])], transport=transport)
+    processor = MessageProcessor(eqk=[(X, [("restart-q", "k")])], transport=transport,
+                                 remote_control=True)
     P(transport=transport).message_restart()
     print("first run", flush=True)
     processor.run()

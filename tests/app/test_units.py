@@ -72,10 +72,10 @@ def test_fingerprint_reads_the_process_when_created() -> None:
         "pid": str(os.getpid()),
         "host": socket.gethostname(),
         "user": fp.user,
-        "vhost": "/",
+        "vhost": None,  # the vhost of the transport it is used with (filled there)
     }
     assert fp.as_tuple() == ("billing", "worker", str(os.getpid()), socket.gethostname(),
-                             fp.user, "/")
+                             fp.user, None)
     assert fp.uid == f"{os.getpid()}@{socket.gethostname()}"
     assert Fingerprint.from_dict(fp.as_dict()) == fp
 
@@ -162,7 +162,7 @@ def test_msgpack_encoder_is_chosen_by_content_type_on_receipt() -> None:
 
 def test_message_wire_form() -> None:
     m = MessageCommand("echo", {"text": "hi"})
-    m.set_fingerprint(Fingerprint("sender", "app", pid="1", host="h", user="u"))
+    m.set_fingerprint(Fingerprint("sender", "app", pid="1", host="h", user="u", vhost="/"))
     assert m.body == {
         "type": "command",
         "name": "echo",

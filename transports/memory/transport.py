@@ -491,6 +491,10 @@ class MemoryTransport(Transport):
     def is_open(self) -> bool:
         return self._connection.is_open
 
+    @property
+    def vhost(self) -> str:
+        return self._connection.state.vhost
+
     def close(self) -> None:
         if self._held_acks and self._connection.is_open:
             self._flush_held_acks()

@@ -568,6 +568,10 @@ class RabbitMQTransport(Transport):
     def is_open(self) -> bool:
         return not self._closed
 
+    @property
+    def vhost(self) -> str:
+        return self._config.virtual_host
+
     def close(self) -> None:
         if self._closed:
             return
