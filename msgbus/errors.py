@@ -10,7 +10,7 @@ AMQP reply codes map to classes the way pamqp does it: *soft* errors close the c
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from msgbus.values import Publication
@@ -47,7 +47,15 @@ __all__ = [
 
 
 class MsgbusError(Exception):
-    """Base of every error msgbus raises on purpose."""
+    """Base of every error msgbus raises on purpose.
+
+    Every one survives ``pickle`` and ``copy``: it is rebuilt from its ``args`` and its
+    attributes without calling ``__init__`` again (whose parameters differ from ``args``
+    in several subclasses), so errors cross process boundaries (worker pools, test runners).
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args), self.__dict__ or None
 
 
 class ValidationError(MsgbusError, ValueError):
@@ -249,6 +257,13 @@ _BY_CODE: dict[int, type[AMQPError]] = {
         UnexpectedFrame, ResourceError, NotAllowed, AMQPNotImplemented, InternalError,
     )
 }
+
+
+def _rebuild(cls: type[MsgbusError], args: tuple[Any, ...]) -> MsgbusError:
+    """An error of class ``cls`` with ``args``, without its ``__init__`` (see MsgbusError)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    return error
 
 
 def error_for_reply(reply_code: int, reply_text: str) -> AMQPError:
