@@ -3,6 +3,7 @@ list_bindings / list_connections / list_channels``: immutable snapshots."""
 
 from __future__ import annotations
 
+import hmac
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ __all__ = [
     "BrokerViews",
     "ChannelSnapshot",
     "ConnectionSnapshot",
+    "ConsumerSnapshot",
     "ExchangeSnapshot",
     "QueueSnapshot",
 ]
@@ -76,6 +78,19 @@ class ChannelSnapshot:
     prefetch_count: int
     global_prefetch_count: int
     confirm: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSnapshot:
+    connection: int
+    channel: int
+    tag: str
+    queue: str
+    vhost: str
+    no_ack: bool
+    exclusive: bool
+    prefetch_count: int
+    arguments: Mapping[str, Any] = field(default_factory=dict)
 
 
 class BrokerViews:
@@ -149,3 +164,30 @@ class BrokerViews:
                                 ch.global_prefetch, ch.confirm)
                 for c in self.__core.connections.values() for ch in c.channels.values()
             ]
+
+    def consumers(self) -> list[ConsumerSnapshot]:
+        """Every consumer, by connection and channel (``rabbitmqctl list_consumers``)."""
+        with self.__lock:
+            return [
+                ConsumerSnapshot(c.id, ch.id, tag, consumer.queue.name, consumer.queue.vhost,
+                                 consumer.no_ack, consumer.exclusive, consumer.prefetch,
+                                 dict(consumer.arguments))
+                for c in self.__core.connections.values() for ch in c.channels.values()
+                for tag, consumer in ch.consumers.items()
+            ]
+
+    def vhosts(self) -> list[str]:
+        """The names of the virtual hosts, in the order they were added."""
+        with self.__lock:
+            return list(self.__core.vhosts)
+
+    def users(self) -> list[str]:
+        """The names of the users that may connect."""
+        with self.__lock:
+            return list(self.__core.users)
+
+    def check_password(self, username: str, password: str) -> bool:
+        """Whether ``username`` exists and ``password`` is its password."""
+        with self.__lock:
+            known = self.__core.users.get(username)
+        return known is not None and hmac.compare_digest(known.encode(), password.encode())
