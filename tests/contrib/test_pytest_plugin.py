@@ -4,10 +4,15 @@ loaded through its ``pytest11`` entry point, as in any project)."""
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytester"]
+
+#: the ``pytest`` command of this environment (not ``python -m pytest``)
+_PYTEST = str(Path(sys.executable).with_name("pytest"))
 
 
 def _run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
@@ -253,3 +258,45 @@ def test_forgotten_consumer(msgbus_connect, msgbus_wait_idle):
         "object(s) (is every consumer's transport or processor among them?)",
         "*jobs  0               1                        1",
     ])
+
+
+def _own_package(pytester: pytest.Pytester, name: str) -> None:
+    pytester.mkpydir(name)
+    (pytester.path / name / "helpers.py").write_text(f"WHO = 'the project\\'s own {name}'\n")
+
+
+def test_a_projects_own_contrib_and_transports_packages_still_work(
+        pytester: pytest.Pytester) -> None:
+    # generic top-level names: msgbus's plugin must neither fail on the project's packages
+    # (pytest exited 3, 'Error while loading plugin "pytest11"') nor hide them from its tests
+    _own_package(pytester, "contrib")
+    _own_package(pytester, "transports")
+    source = """
+from contrib.helpers import WHO as CONTRIB
+from transports.helpers import WHO as TRANSPORTS
+
+def test_own_packages(msgbus_clock):
+    assert (CONTRIB, TRANSPORTS) == ("the project's own contrib", "the project's own transports")
+    msgbus_clock.advance(1)
+"""
+    result = _run(pytester, source)  # python -m pytest: the project is first on sys.path
+    result.assert_outcomes(passed=1)
+    pytester.makeconftest("")  # the 'pytest' command: the rootdir conftest inserts it later
+    result = pytester.run(_PYTEST, "-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)
+
+
+def test_msgbus_fixtures_beside_a_projects_own_contrib_package(
+        pytester: pytest.Pytester) -> None:
+    _own_package(pytester, "contrib")
+    result = _run(pytester, """
+from contrib.helpers import WHO
+
+def test_both(msgbus_transport, msgbus_wait_idle):
+    assert WHO == "the project's own contrib"
+    msgbus_transport.declare_queue("q")
+    msgbus_transport.publish("", "q", b"x")
+    msgbus_wait_idle(msgbus_transport)
+    assert msgbus_transport.declare_queue("q", passive=True).message_count == 1
+""")
+    result.assert_outcomes(passed=1)
