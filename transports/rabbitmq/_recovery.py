@@ -56,6 +56,31 @@ class Recovery:
             self._reached = config.redacted_url()
         return self._reached
 
+    def after_nack(self, channel: BlockingChannel | None) -> None:
+        """A ``publish`` on ``channel`` was nacked: the next one goes on a new channel.
+
+        On RabbitMQ 3.10 a channel that first publishes to a quorum queue just after the
+        queue's leader died nacks every later publish to it until that node is back
+        (checked on a three-node cluster), while a new channel is served by the new
+        leader at once. So the transport replaces the channel, unless something lives on
+        it that a new one would lose: consumers, or messages taken with ``get`` and not
+        settled yet (then it stays, and publishing from a transport of its own avoids it).
+        """
+        t = self._t
+        if channel is None or channel is not t._channel or t._consumers:
+            return
+        if t._acks.open or t._acks.held:
+            return
+        t._channel = None
+        _close_quietly(channel, t._url)
+
+    def after_batch_nack(self) -> None:
+        """A batch had nacked messages: the next batch goes on a new channel (as above)."""
+        t = self._t
+        confirms, t._confirms = t._confirms, None
+        if confirms is not None:
+            _close_quietly(confirms.channel, t._url)
+
     def recover(self, cause: BaseException) -> None:
         """Reconnect and restore, or close the transport and raise ``ConnectionLost``."""
         t = self._t
@@ -192,3 +217,11 @@ def _declare_queue(q: QueueDecl, channel: BlockingChannel) -> str:
     )
     name: str = frame.method.queue
     return name
+
+
+def _close_quietly(channel: BlockingChannel, where: str) -> None:
+    if channel.is_open:
+        try:
+            channel.close()
+        except _errors.PIKA_ERRORS as exc:  # a lost connection shows at the next call
+            log.debug("closing a channel to %s: %r", where, exc)

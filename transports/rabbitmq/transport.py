@@ -243,6 +243,8 @@ class RabbitMQTransport(Transport):
         if not _errors.is_connection_loss(reason):
             if isinstance(reason, pika.exceptions.ConnectionClosedByBroker):
                 self._recovery.recover(reason)
+            elif isinstance(reason, pika.exceptions.NackError):
+                self._recovery.after_nack(channel)
             raise self._translate(reason, target=target) from exc
         log.warning("connection to %s lost: %r", self._url, reason)
         self._recovery.recover(reason)
@@ -442,7 +444,12 @@ class RabbitMQTransport(Transport):
                       mandatory: bool = False) -> None:
         """The messages go out together, their confirms awaited at the end; see
         :mod:`transports.rabbitmq._batch`."""
-        publish_batch(self, publications, mandatory)
+        try:
+            publish_batch(self, publications, mandatory)
+        except errors.PublishBatchFailed as failure:
+            if any(isinstance(error, errors.PublishNacked) for _, _, error in failure.failed):
+                self._recovery.after_batch_nack()
+            raise
 
     def _publish_reply(self, routing_key: str, body: bytes, properties: Any) -> None:
         """A reply on the channel kept for them; a channel error there closes it alone."""
