@@ -17,6 +17,7 @@ from msgbus.errors import ValidationError
 from msgbus.values import DeliveryMode, Properties, Publication
 
 __all__ = [
+    "MAX_TABLE_DEPTH",
     "SURELY_SHORT",
     "require_binding",
     "require_body",
@@ -34,20 +35,38 @@ _INT64 = 2**63
 _INT32 = 2**31
 
 
-#: A str of at most this many characters fits an AMQP short string (4 UTF-8 bytes each).
+#: An ASCII str of at most this many characters fits an AMQP short string: callers may skip
+#: :func:`require_str` for ``type(s) is str and len(s) <= SURELY_SHORT and s.isascii()``.
 SURELY_SHORT = 63
+#: How deep tables (headers, arguments) may nest: tables within tables or arrays.
+MAX_TABLE_DEPTH = 100
 
 
 def require_str(what: str, value: object) -> str:
     """A name the wire carries as an AMQP short string: a str of at most 255 UTF-8 bytes
-    (pika cannot encode a longer one, so no broker ever sees it)."""
+    (pika cannot encode a longer one, so no broker ever sees it), and text UTF-8 can
+    encode (no lone surrogates)."""
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be a str, got {type(value).__name__}: {value!r}")
-    if len(value) > SURELY_SHORT and len(value.encode()) > 255:
+    if value.isascii():
+        size = len(value)
+    else:
+        size = len(_utf8(what, value))
+    if size > 255:
         raise ValidationError(
             f"{what} must be at most 255 bytes (an AMQP short string), got "
-            f"{len(value.encode())} bytes: {_short(value)}")
+            f"{size} bytes: {_short(value)}")
     return value
+
+
+def _utf8(what: str, value: str) -> bytes:
+    """``value`` in UTF-8, or a ValidationError naming ``what`` (a lone surrogate)."""
+    try:
+        return value.encode()
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{what} must be text UTF-8 can encode, got the lone surrogate "
+            f"{value[exc.start]!r} at index {exc.start}: {_short(value)}") from None
 
 
 def require_binding(destination: object, source: object, routing_key: object) -> None:
@@ -91,7 +110,8 @@ def require_properties(value: object) -> Properties | None:
         raise ValidationError(
             f"properties must be msgbus.Properties or None, got {type(value).__name__}")
     for field in _short_strings(value):
-        if field is not None and (type(field) is not str or len(field) > SURELY_SHORT):
+        if field is not None and (type(field) is not str or len(field) > SURELY_SHORT
+                                  or not field.isascii()):
             _require_short_strings(value)
             break
     mode, priority, timestamp = _integers(value)
@@ -186,25 +206,38 @@ def require_prefetch(value: object) -> int:
 
 def wire_table(table: Mapping[str, Any] | None, what: str) -> dict[str, Any] | None:
     """``table`` (headers or arguments) as it arrives after encoding: datetimes become UTC
-    seconds; a value no AMQP field table can carry raises ``ValidationError`` naming
+    seconds; a value no AMQP field table can carry, text UTF-8 cannot encode, or tables
+    nested more than :data:`MAX_TABLE_DEPTH` deep raise ``ValidationError`` naming
     ``what`` and the key."""
     if table is None:
         return None
+    return _table(table, what, what, 0)
+
+
+def _table(table: object, what: str, where: str, depth: int) -> dict[str, Any]:
     if not isinstance(table, Mapping):
-        raise ValidationError(f"{what} must be a mapping, got {type(table).__name__}")
-    return {_key(k, what): _value(v, f"{what}[{k!r}]") for k, v in table.items()}
+        raise ValidationError(f"{where} must be a mapping, got {type(table).__name__}")
+    return {_key(k, where): _value(v, f"{where}[{k!r}]", what, depth)
+            for k, v in table.items()}
 
 
 def _key(key: object, what: str) -> str:
     if not isinstance(key, str):
         raise ValidationError(f"{what} keys must be str, got {type(key).__name__}: {key!r}")
-    if len(key.encode()) > 255:
+    if not key.isascii():
+        if len(_utf8(f"{what} key", key)) > 255:
+            raise ValidationError(f"{what} key {key[:20]!r}... is longer than 255 bytes")
+    elif len(key) > 255:
         raise ValidationError(f"{what} key {key[:20]!r}... is longer than 255 bytes")
     return key
 
 
-def _value(value: Any, where: str) -> Any:
-    if value is None or isinstance(value, (str, bytes, bool)):
+def _value(value: Any, where: str, what: str, depth: int) -> Any:
+    if isinstance(value, str):
+        if not value.isascii():
+            _utf8(where, value)
+        return value
+    if value is None or isinstance(value, (bytes, bool)):
         return value
     if isinstance(value, int):
         if not -_INT64 <= value < _INT64:
@@ -217,10 +250,14 @@ def _value(value: Any, where: str) -> Any:
             value = value.replace(tzinfo=datetime.timezone.utc)
         seconds = int(value.timestamp())
         return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
+    if isinstance(value, (Mapping, list)) and depth >= MAX_TABLE_DEPTH:
+        raise ValidationError(
+            f"{what} must not nest tables and arrays more than {MAX_TABLE_DEPTH} deep, got "
+            f"deeper at {_short_where(where)}")
     if isinstance(value, Mapping):
-        return wire_table(value, where)
+        return _table(value, what, where, depth + 1)
     if isinstance(value, list):
-        return [_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [_value(item, f"{where}[{i}]", what, depth + 1) for i, item in enumerate(value)]
     raise ValidationError(
         f"{where} has a value of type {type(value).__name__} ({_short(value)}), which an "
         "AMQP field table cannot hold: use str, bytes, bool, int, Decimal, datetime, dict, "
@@ -242,6 +279,10 @@ def _decimal(value: decimal.Decimal, where: str) -> decimal.Decimal:
             f"in 32 bits, got {value}")
     # as it is decoded: the unscaled value times ten to the minus scale (1.50 comes as 1.5)
     return decimal.Decimal(unscaled) * (decimal.Decimal(10) ** -scale)
+
+
+def _short_where(where: str) -> str:
+    return where if len(where) <= 80 else f"{where[:40]}...{where[-37:]}"
 
 
 def _short(value: object) -> str:

@@ -319,11 +319,18 @@ def sequences(*, consumers: bool = True, min_size: int = 0, max_size: int = 30
 #: Values of the wrong type for a str, bytes, int or bool parameter.
 _not_str = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.binary(max_size=4),
                      st.lists(st.text(max_size=2), max_size=2), st.just(object()))
-#: Not a name: not a str, or one longer than an AMQP short string (255 UTF-8 bytes).
+#: Text UTF-8 cannot encode: a lone surrogate somewhere in a short or a long string.
+_surrogates = st.builds(
+    lambda head, surrogate, tail: head + surrogate + tail,
+    st.text(max_size=3), st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+    st.one_of(st.text(max_size=3), st.integers(60, 300).map(lambda n: "k" * n)))
+#: Not a name: not a str, one longer than an AMQP short string (255 UTF-8 bytes), or text
+#: with a lone surrogate (short names included: no fast path may skip the check).
 _bad_names = st.one_of(
     _not_str,
     st.integers(256, 400).map(lambda n: "k" * n),
     st.integers(128, 200).map(lambda n: "é" * n),
+    _surrogates,
 )
 _not_bytes = st.one_of(st.none(), st.integers(), st.text(max_size=4), st.just(object()),
                        st.lists(st.integers(0, 255), max_size=2))
@@ -332,8 +339,20 @@ _bad_tags = st.one_of(st.integers(max_value=-1), st.text(max_size=3), st.none(),
 #: Header values no AMQP field table can carry, at any depth.
 _unencodable = st.one_of(st.just(object()), st.sets(st.integers(), min_size=1, max_size=2),
                          st.just(complex(1, 2)), st.integers(min_value=2**64))
+def _nested(depth: int, list_every: int) -> dict[str, Any]:
+    """A table nesting ``depth`` tables (every ``list_every``-th level an array)."""
+    inner: Any = 1
+    for level in range(depth):
+        inner = [inner] if list_every and level % list_every == 0 else {"n": inner}
+    return {"deep": inner}
+
+
 _bad_tables = st.one_of(
     st.dictionaries(st.sampled_from(["a", "x-b"]), _unencodable, min_size=1, max_size=2),
+    st.dictionaries(_surrogates, st.integers(), min_size=1, max_size=1),  # key
+    st.builds(lambda v: {"a": v}, _surrogates),  # value
+    st.builds(lambda v: {"a": [{"b": v}]}, _surrogates),
+    st.builds(_nested, st.sampled_from([101, 1_000, 5_000]), st.integers(0, 3)),
     st.builds(lambda v: {"nested": {"deep": v}}, _unencodable),
     st.builds(lambda v: {"list": [1, v]}, _unencodable),
     st.dictionaries(st.integers(), st.integers(), min_size=1, max_size=1),  # non-str keys

@@ -399,7 +399,8 @@ class RabbitMQTransport(Transport):
     ) -> None:
         if not (type(exchange) is str and type(routing_key) is str and type(body) is bytes
                 and len(exchange) <= checks.SURELY_SHORT
-                and len(routing_key) <= checks.SURELY_SHORT):
+                and len(routing_key) <= checks.SURELY_SHORT
+                and exchange.isascii() and routing_key.isascii()):
             checks.require_str("exchange name", exchange)
             checks.require_str("routing key", routing_key)
             body = checks.require_body(body)
