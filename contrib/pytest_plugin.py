@@ -19,6 +19,10 @@ with ``msgbus_`` so they never clash with a project's own:
 ``msgbus_wait_idle``
     ``msgbus_wait_idle(*things)`` runs ``process_events`` on transports and processors
     until nothing is left to do.
+``msgbus_amqp_server`` / ``msgbus_amqp_url``
+    ``msgbus_broker`` served over AMQP 0-9-1 on a free port of 127.0.0.1, and its
+    ``amqp://`` URL: give it to any client (pika, aio-pika, kombu, Celery, another
+    language). The broker's recorder, views and failure report see what they did.
 
 When a test that used ``msgbus_broker`` fails, its report shows the broker's queues,
 exchanges, bindings, connections and channels.
@@ -37,6 +41,7 @@ from msgbus.clock import ManualClock
 from msgbus.transport import Transport
 
 if TYPE_CHECKING:
+    from contrib.amqp_server import AmqpServer
     from contrib.recorder import Recorder
     from transports.memory import Broker
 
@@ -147,6 +152,21 @@ def msgbus_recorder(msgbus_url: str | None, request: pytest.FixtureRequest
     recorder.start()
     yield recorder
     recorder.stop()
+
+
+@pytest.fixture
+def msgbus_amqp_server(msgbus_broker: Broker) -> Iterator[AmqpServer]:
+    """``msgbus_broker`` served over AMQP 0-9-1 (a background thread, a free port)."""
+    from contrib.amqp_server import AmqpServer
+
+    with AmqpServer(msgbus_broker, port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def msgbus_amqp_url(msgbus_amqp_server: AmqpServer) -> str:
+    """The ``amqp://`` URL of ``msgbus_amqp_server``: this test's own broker, on the wire."""
+    return msgbus_amqp_server.url
 
 
 class Pumpable(Protocol):

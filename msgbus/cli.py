@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_demo_command(commands)
     _add_toolkit_commands(commands)
+    _add_serve_command(commands)
     return parser
 
 
@@ -27,6 +28,14 @@ def _add_toolkit_commands(commands: argparse._SubParsersAction[argparse.Argument
     from contrib.toolkit import add_commands
 
     add_commands(commands)
+
+
+def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]
+                       ) -> None:
+    """serve: the in-process broker over AMQP 0-9-1."""
+    from contrib.amqp_server.cli import add_serve_command
+
+    add_serve_command(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aiohttp import web
+from aiohttp import BasicAuth, hdrs, web
 
 from contrib.explain import EXCHANGE_TYPES, explain, parse_table
 from contrib.management import render
@@ -20,14 +20,17 @@ from transports.memory import Broker, ExchangeSnapshot, QueueSnapshot
 if TYPE_CHECKING:
     from contrib.amqp_server.details import ClientDetails
 
-__all__ = ["CONTEXT", "CREDENTIALS", "AmqpServerLike", "Context", "add_routes"]
+__all__ = ["CONTEXT", "AmqpServerLike", "Context", "add_routes", "credentials"]
 
 
 class AmqpServerLike(Protocol):
     """What the API reads of the AMQP server serving the same broker."""
 
-    host: str
-    port: int
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
 
     def connection_details(self) -> list[ClientDetails]: ...
 
@@ -40,12 +43,16 @@ class Context:
 
 
 CONTEXT = web.AppKey("msgbus_management", Context)
-#: The request's (username, password), set once authenticated.
-CREDENTIALS = "msgbus_credentials"
 DEFAULT_EXCHANGE = "amq.default"
 STATIC = files("contrib.management") / "static"
 ASSETS = {"app.js": "application/javascript", "style.css": "text/css",
           "index.html": "text/html"}
+
+
+def credentials(request: web.Request) -> tuple[str, str]:
+    """The (username, password) of the request (the server has checked them already)."""
+    auth = BasicAuth.decode(request.headers[hdrs.AUTHORIZATION])
+    return auth.login, auth.password
 
 
 def context(request: web.Request) -> Context:
@@ -189,7 +196,7 @@ async def vhost(request: web.Request) -> web.Response:
 
 
 async def whoami(request: web.Request) -> web.Response:
-    username, _ = request[CREDENTIALS]
+    username, _ = credentials(request)
     return reply(request, {"name": username, "tags": ["administrator"]})
 
 

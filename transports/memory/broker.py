@@ -10,6 +10,7 @@ time, in the order the broker made the events.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -69,6 +70,11 @@ class Broker(BrokerViews):
     def add_user(self, username: str, password: str) -> None:
         with self._lock:
             self._core.users[username] = password
+
+    def authenticate(self, username: str, password: str) -> bool:
+        """Whether ``username`` and ``password`` are those of one of the broker's users."""
+        with self._lock:
+            return self._core.users.get(username) == password
 
     def connect(self, vhost: str = "/", *, username: str = "guest", password: str = "guest",
                 name: str = "") -> Connection:
@@ -279,23 +285,36 @@ class Connection:
 
     def wait(self, timeout: float | None) -> bool:
         """Wait until something waits in the inbox, the connection closes, :meth:`wake` is
-        called (from any thread), or ``timeout`` passes. True unless it timed out."""
-        with self.broker._lock:
-            if self.state.outbox or not self.state.open or self._woken:
-                self._woken = False
-                return True
-            if timeout is not None and timeout <= 0:
-                return False
-            broker = self.broker
-            broker._waiting += 1
-            try:
-                woke = broker._changed.wait_for(
-                    lambda: bool(self.state.outbox) or not self.state.open or self._woken,
-                    timeout)
-            finally:
-                broker._waiting -= 1
-            self._woken = False
-            return woke
+        called (from any thread), or ``timeout`` passes. True unless it timed out.
+
+        The broker's timers run here: when its next deadline (:meth:`Broker.next_deadline`)
+        has come on its clock, the wait ticks it (a TTL dead-letters, a queue expires) and
+        goes on waiting for what that brings. Under the real clock it wakes for the next
+        deadline by itself; a :class:`~msgbus.clock.ManualClock` moves only when told, so
+        a wait never sleeps until one of its deadlines."""
+        broker = self.broker
+        clock = broker.clock
+        real = type(clock) is SystemClock
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with broker._lock:
+                if self.state.outbox or not self.state.open or self._woken:
+                    self._woken = False
+                    return True
+                until_due = broker._core.next_deadline() - clock.monotonic()
+                if until_due > 0:
+                    remaining = None if end is None else end - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    if real and (remaining is None or until_due < remaining):
+                        remaining = until_due
+                    broker._waiting += 1
+                    try:  # any call on the broker wakes it: the deadline may be sooner
+                        broker._changed.wait(remaining)
+                    finally:
+                        broker._waiting -= 1
+                    continue
+            broker.tick()  # outside the lock: listeners and pushed clients are told
 
     def wake(self) -> None:
         """Make a :meth:`wait` in another thread return now (e.g. to run a callback)."""

@@ -1,0 +1,83 @@
+"""``msgbus serve``: the in-process broker over AMQP 0-9-1 (and, with ``--management``,
+RabbitMQ's management HTTP API beside it), in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+from msgbus.errors import MsgbusError
+
+__all__ = ["add_serve_command"]
+
+
+def add_serve_command(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve", help="serve an in-process broker to AMQP 0-9-1 clients (any language)",
+        description="Serve an in-process broker that behaves like RabbitMQ 3.10 to any AMQP "
+                    "0-9-1 client: pika, aio-pika, FastStream, kombu, Celery, amqplib... "
+                    "Prints the amqp:// URL it listens on; Ctrl-C stops it.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="the address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5672,
+                       help="the AMQP port (default: 5672; 0: a free port)")
+    serve.add_argument("--broker", default="", metavar="NAME",
+                       help="serve the process's named broker NAME (default: the default one)")
+    serve.add_argument("--management", type=int, default=None, metavar="PORT",
+                       help="also serve RabbitMQ's management HTTP API and a web page on PORT "
+                            "(needs the 'management' extra: pip install 'msgbus[management]')")
+    serve.set_defaults(run=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_main(args))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _main(args: argparse.Namespace) -> int:
+    from contrib.amqp_server import AmqpServer
+    from transports.memory import named_broker
+
+    try:
+        broker = named_broker(args.broker)
+        server = AmqpServer(broker, host=args.host, port=args.port)
+        await server.start()
+    except MsgbusError as error:
+        print(f"msgbus serve: {error}", file=sys.stderr)
+        return 2
+    print(f"AMQP 0-9-1: {server.url}", flush=True)
+    management: Any = None
+    if args.management is not None:
+        try:
+            from contrib.management import ManagementServer
+        except ImportError as error:
+            print(f"msgbus serve: --management needs aiohttp (pip install "
+                  f"'msgbus[management]'): {error}", file=sys.stderr)
+            await server.close()
+            return 2
+        management = ManagementServer(broker, host=args.host, port=args.management,
+                                      amqp=server)
+        try:
+            await management.start()
+        except (MsgbusError, OSError) as error:
+            print(f"msgbus serve: {error}", file=sys.stderr)
+            await server.close()
+            return 2
+        print(f"management: {management.url}", flush=True)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    if management is not None:
+        await management.close()
+    await server.close()
+    print("stopped", flush=True)
+    return 0

@@ -1,0 +1,599 @@
+"""One client connection: the AMQP 0-9-1 handshake, frames in and out, heartbeats and flow.
+
+An :class:`asyncio.Protocol` on the server's loop. What the client sends is decoded and
+applied to its broker connection at once; what the broker has for the client (deliveries,
+returns, confirms, cancels) is pushed by :meth:`Connection.on_ready` and written as soon as
+the loop gets to it, a message's frames always together. Writes made while handling one
+batch of input are joined into one. A client that does not read its socket is not sent more
+(its deliveries wait in the broker, bounded by its prefetch), and publishers are not read
+from while such a backlog lasts, as RabbitMQ's flow control does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from pika import spec
+from pika.amqp_object import Method as PikaMethod
+
+from contrib.amqp_server import framing
+from contrib.amqp_server.auth import (
+    MECHANISMS,
+    AuthFailure,
+    client_capability,
+    credentials,
+    refusal_text,
+    server_properties,
+)
+from contrib.amqp_server.channels import (
+    CLIENT_METHODS,
+    MAX_MESSAGE_SIZE,
+    ChannelMethods,
+    PendingContent,
+)
+from contrib.amqp_server.details import ClientDetails
+from contrib.amqp_server.framing import BODY, HEADER, HEARTBEAT, METHOD, FrameError
+from contrib.amqp_server.properties import encode_properties
+from msgbus.errors import AMQPError, ChannelClosed, MsgbusError
+from transports.memory import Connection
+from transports.memory.entities import (
+    ConsumerCancelled,
+    Deliver,
+    DeliverMany,
+    PublishConfirm,
+    Return,
+)
+
+if TYPE_CHECKING:
+    from contrib.amqp_server.server import ServerState
+
+__all__ = ["ClientConnection"]
+
+log = logging.getLogger("msgbus.amqp_server")
+
+CHANNEL_MAX = 2047
+FRAME_MAX = 131072
+FRAME_MIN = 4096
+HEARTBEAT_SECONDS = 60
+HANDSHAKE_TIMEOUT = 10.0
+_UNEXPECTED_METHOD = "UNEXPECTED_FRAME - expected method frame, got non method frame instead"
+
+
+def _ids(method: PikaMethod) -> tuple[int, int]:
+    index: int = method.INDEX
+    return index >> 16, index & 0xFFFF
+
+
+class ClientConnection(asyncio.Protocol):
+    """The server's side of one client connection."""
+
+    def __init__(self, server: ServerState) -> None:
+        self.server = server
+        self.loop = server.loop
+        self.reader = framing.FrameReader()
+        self.state = "header"  # header, start, tune, open, running, closing, closed
+        self.out: list[bytes] = []
+        self.channels: dict[int, ChannelMethods] = {}
+        self.connection: Connection | None = None
+        self.transport: asyncio.Transport | None = None
+        self.user = ""
+        self.vhost = ""
+        self._password = ""
+        self._header = bytearray()
+        self.mechanism = ""
+        self.client_properties: dict[str, Any] = {}
+        self.channel_max = CHANNEL_MAX
+        self.frame_max = FRAME_MAX
+        self.heartbeat = 0
+        self.peer: tuple[str, int] = ("", 0)
+        self.local: tuple[str, int] = ("", 0)
+        self.connected_at = int(time.time() * 1000)
+        self.counters = [0, 0, 0, 0]  # recv_oct, send_oct, recv_cnt, send_cnt
+        self.last_recv = self.last_send = self.loop.time()
+        self.write_paused = False
+        self.flow_paused = False  # not read from while a consumer's backlog lasts
+        self.published = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._ready_pending = False
+
+    # -- asyncio.Protocol -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not isinstance(transport, asyncio.Transport):
+            raise TypeError(f"expected a stream transport, got {transport!r}")
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("", 0)
+        local = transport.get_extra_info("sockname") or ("", 0)
+        self.peer, self.local = (str(peer[0]), int(peer[1])), (str(local[0]), int(local[1]))
+        transport.set_write_buffer_limits(high=1 << 20)
+        self.server.connections.add(self)
+        self._timer = self.loop.call_later(HANDSHAKE_TIMEOUT, self._handshake_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state = "closed"
+        if self._timer is not None:
+            self._timer.cancel()
+        self.server.connections.discard(self)
+        self.server.writer_unblocked(self)
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.on_ready(None)
+            if connection.is_open:
+                connection.close()  # its unacknowledged messages return to their queues
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+        self.server.writer_blocked(self)
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.transport is not None and not self.flow_paused and self.state != "closed":
+            self.transport.resume_reading()
+        self.server.writer_unblocked(self)
+        self._pump()
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        counters = self.counters
+        counters[0] += len(data)
+        self.last_recv = self.loop.time()
+        if self.state == "header":
+            data = self._protocol_header(data)
+            if not data:
+                return
+        if self.state == "closed":
+            return
+        try:
+            frames = self.reader.feed(data)
+        except FrameError as error:
+            self._frame_error(error)
+            frames = []
+        for frame in frames:
+            if self.state == "closed":
+                break
+            counters[2] += 1
+            try:
+                self._handle(frame)
+            except FrameError as error:
+                self._frame_error(error)
+                break
+        if self.connection is not None and self.connection.has_events():
+            self._pump()
+        self._flush()
+        if self.published and self.server.blocked_writers and not self.flow_paused:
+            self.flow_paused = True
+            if self.transport is not None:
+                self.transport.pause_reading()
+        self.published = False
+
+    # -- writing ----------------------------------------------------------------------
+
+    def _send(self, channel: int, method: PikaMethod) -> None:
+        self.out.append(framing.method_frame(channel, method))
+
+    def _flush(self) -> None:
+        out = self.out
+        if out and self.transport is not None and self.state != "closed":
+            data = b"".join(out) if len(out) > 1 else out[0]
+            self.counters[1] += len(data)
+            self.counters[3] += len(out)
+            self.last_send = self.loop.time()
+            self.transport.write(data)
+        out.clear()
+
+    def resume_flow(self) -> None:
+        """The server's backlog is gone: read from this publisher again."""
+        if self.flow_paused:
+            self.flow_paused = False
+            if self.transport is not None and not self.write_paused:
+                self.transport.resume_reading()
+
+    # -- the handshake ----------------------------------------------------------------
+
+    def _protocol_header(self, data: bytes) -> bytes:
+        buffered = bytes(self._header) + data
+        if len(buffered) < 8:
+            self._header = bytearray(buffered)  # RabbitMQ waits for all eight bytes
+            return b""
+        self._header = bytearray()
+        if buffered[:8] != framing.PROTOCOL_HEADER:
+            self._reject_header()
+            return b""
+        self.state = "start"
+        self._send(0, spec.Connection.Start(0, 9, server_properties(self.server.node_name),
+                                            MECHANISMS, "en_US"))
+        self._flush()
+        return buffered[8:]
+
+    def _reject_header(self) -> None:
+        """A protocol header RabbitMQ does not speak: it answers with its own and closes."""
+        self.out.append(framing.PROTOCOL_HEADER)
+        self._flush()
+        self._abort()
+
+    def _handshake_timeout(self) -> None:
+        if self.state in ("header", "start", "tune", "open"):
+            log.info("closing %s: handshake timeout", self.name)
+            self._abort()
+
+    def _connection_method(self, method: PikaMethod) -> None:
+        state = self.state
+        if state == "closing":
+            if isinstance(method, spec.Connection.CloseOk):
+                self._abort()
+            elif isinstance(method, spec.Connection.Close):
+                self._send(0, spec.Connection.CloseOk())
+            return
+        if isinstance(method, spec.Connection.StartOk) and state == "start":
+            self._start_ok(method)
+        elif isinstance(method, spec.Connection.TuneOk) and state == "tune":
+            self._tune_ok(method)
+        elif isinstance(method, spec.Connection.Open) and state == "open":
+            self._open(method)
+        elif isinstance(method, spec.Connection.Close):
+            self._send(0, spec.Connection.CloseOk())
+            self._flush()
+            self._abort()
+        elif isinstance(method, spec.Connection.CloseOk):
+            self._abort()
+        elif state in ("start", "tune"):
+            self._abort()  # RabbitMQ drops a client that breaks the handshake
+        elif isinstance(method, (spec.Connection.UpdateSecret,)):
+            self._send(0, spec.Connection.UpdateSecretOk())
+        elif isinstance(method, (spec.Connection.Blocked, spec.Connection.Unblocked)):
+            return
+        else:
+            class_id, method_id = _ids(method)
+            raise FrameError(504, "CHANNEL_ERROR - unexpected method in connection state "
+                             f"{'running' if state == 'running' else 'opening'}",
+                             class_id, method_id)
+
+    def _start_ok(self, method: spec.Connection.StartOk) -> None:
+        self.client_properties = dict(method.client_properties or {})
+        mechanism = method.mechanism
+        self.mechanism = mechanism.decode() if isinstance(mechanism, bytes) else str(mechanism)
+        try:
+            username, password = credentials(self.mechanism, method.response)
+        except AuthFailure:
+            log.info("closing %s: bad authentication mechanism or response", self.name)
+            self._abort()
+            return
+        if not self.server.broker.authenticate(username, password):
+            log.info("closing %s: user %r refused", self.name, username)
+            if client_capability(self.client_properties, "authentication_failure_close"):
+                self._send(0, spec.Connection.Close(403, refusal_text(self.mechanism), 0, 0))
+                self._flush()
+            self._abort()
+            return
+        self.user = username
+        self._password = password
+        self.state = "tune"
+        self._send(0, spec.Connection.Tune(CHANNEL_MAX, FRAME_MAX, HEARTBEAT_SECONDS))
+
+    def _tune_ok(self, method: spec.Connection.TuneOk) -> None:
+        channel_max, frame_max = method.channel_max, method.frame_max
+        if (channel_max == 0 or channel_max > CHANNEL_MAX or frame_max == 0
+                or frame_max > FRAME_MAX or frame_max < FRAME_MIN):
+            log.info("closing %s: tune-ok out of bounds (channel_max=%s, frame_max=%s)",
+                     self.name, channel_max, frame_max)
+            self._abort()
+            return
+        self.channel_max, self.frame_max = channel_max, frame_max
+        self.reader.frame_max = frame_max
+        self.heartbeat = method.heartbeat
+        self.state = "open"
+
+    def _open(self, method: spec.Connection.Open) -> None:
+        vhost = method.virtual_host
+        vhost = vhost.decode("utf-8", "surrogateescape") if isinstance(vhost, bytes) else vhost
+        try:
+            connection = self.server.broker.connect(
+                vhost, username=self.user, password=self._password,
+                name=str(self.client_properties.get("connection_name") or ""))
+        except AMQPError as error:
+            self._close_connection(error.reply_code, error.reply_text, *_ids(method))
+            return
+        self._password = ""
+        self.connection = connection
+        self.vhost = vhost
+        self.state = "running"
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.heartbeat:
+            self._timer = self.loop.call_later(self.heartbeat / 2, self._heartbeat)
+        self._send(0, spec.Connection.OpenOk())
+        connection.on_ready(self._ready_from_any_thread)
+
+    # -- heartbeats -------------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        if self.state not in ("running", "closing"):
+            return
+        now = self.loop.time()
+        if now - self.last_recv >= 2 * self.heartbeat:
+            log.warning("closing %s: missed heartbeats from client, timeout: %ss",
+                        self.name, self.heartbeat)
+            self._abort()
+            return
+        if now - self.last_send >= self.heartbeat / 2 and not self.write_paused:
+            self.out.append(framing.HEARTBEAT_FRAME)
+            self._flush()
+        self._timer = self.loop.call_later(self.heartbeat / 2, self._heartbeat)
+
+    # -- frames on channels -----------------------------------------------------------
+
+    def _handle(self, frame: framing.Frame) -> None:
+        if frame.type == HEARTBEAT:
+            return
+        number = frame.channel
+        if number == 0:
+            if frame.type != METHOD:
+                raise FrameError(505, _UNEXPECTED_METHOD)
+            self._connection_method(frame.payload)
+            return
+        if self.state == "closing":
+            return
+        if self.state != "running":
+            self._abort()
+            return
+        wire = self.channels.get(number)
+        if wire is not None and wire.content is not None:
+            self._content_frame(wire, frame)
+            return
+        if frame.type != METHOD:
+            raise FrameError(505, _UNEXPECTED_METHOD)
+        method = frame.payload
+        if wire is None:
+            if isinstance(method, spec.Channel.Open):
+                self._open_channel(number)
+                return
+            raise FrameError(504, "CHANNEL_ERROR - expected 'channel.open'", *_ids(method))
+        if wire.closing:
+            if isinstance(method, (spec.Channel.CloseOk, spec.Channel.Close)):
+                if isinstance(method, spec.Channel.Close):
+                    self._send(number, spec.Channel.CloseOk())
+                del self.channels[number]
+            return
+        self._channel_method(wire, number, method)
+
+    def _open_channel(self, number: int) -> None:
+        connection = self.connection
+        if connection is None:
+            raise FrameError(504, "CHANNEL_ERROR - expected 'connection.open'", 20, 10)
+        if len(self.channels) >= self.channel_max:
+            raise FrameError(530, f"NOT_ALLOWED - number of channels opened "
+                             f"({len(self.channels)}) has reached the negotiated channel_max "
+                             f"({self.channel_max})")
+        channel = connection.channel(number)
+        self.channels[number] = ChannelMethods(channel)
+        self._send(number, spec.Channel.OpenOk())
+
+    def _channel_method(self, wire: ChannelMethods, number: int, method: PikaMethod) -> None:
+        kind = type(method)
+        if kind is spec.Basic.Publish:
+            wire.content = PendingContent(method)
+            self.published = True
+            return
+        if kind is spec.Channel.Close:
+            wire.channel.close()
+            del self.channels[number]
+            self._send(number, spec.Channel.CloseOk())
+            return
+        if kind is spec.Channel.Open:
+            raise FrameError(504, "CHANNEL_ERROR - second 'channel.open' seen", 20, 10)
+        try:
+            if kind is spec.Basic.Get:
+                self._get(wire, number, method)
+                return
+            handler = CLIENT_METHODS.get(kind)
+            if handler is None:
+                wire.unimplemented(method)
+                return
+            reply = handler(wire, method)
+        except AMQPError as error:
+            self._amqp_error(number, method, error)
+            return
+        if reply is not None:
+            self._send(number, reply)
+
+    def _content_frame(self, wire: ChannelMethods, frame: framing.Frame) -> None:
+        content = wire.content
+        if content is None:
+            return
+        if frame.type == HEADER:
+            header: framing.ContentHeader = frame.payload
+            if content.properties is not None:
+                raise FrameError(505, "UNEXPECTED_FRAME - expected content body, got non "
+                                 "content body frame instead", 60, 40)
+            if header.class_id != 60:
+                raise FrameError(505, "UNEXPECTED_FRAME - expected content header for class "
+                                 f"60, got one for class {header.class_id} instead", 60, 40)
+            content.properties = header.properties
+            content.body_size = header.body_size
+            content.too_large = header.body_size > MAX_MESSAGE_SIZE
+            if header.body_size == 0:
+                self._publish(wire, frame.channel)
+            return
+        if content.properties is None:
+            raise FrameError(505, "UNEXPECTED_FRAME - expected content header for class 60, "
+                             "got non content header frame instead", 60, 40)
+        if frame.type != BODY:
+            raise FrameError(505, "UNEXPECTED_FRAME - expected content body, got non content "
+                             "body frame instead", 60, 40)
+        body: bytes = frame.payload
+        content.received += len(body)
+        if not content.too_large:
+            content.chunks.append(body)
+        if content.received >= content.body_size:
+            self._publish(wire, frame.channel)
+
+    def _publish(self, wire: ChannelMethods, number: int) -> None:
+        content = wire.content
+        wire.content = None
+        if content is None:
+            return
+        try:
+            wire.basic_publish(content)
+        except AMQPError as error:
+            self._amqp_error(number, content.method, error)
+
+    def _get(self, wire: ChannelMethods, number: int, method: spec.Basic.Get) -> None:
+        delivery = wire.basic_get(method)
+        if delivery is None:
+            self._send(number, spec.Basic.GetEmpty())
+            return
+        self._content(number, spec.Basic.GetOk(
+            delivery.delivery_tag, delivery.redelivered, delivery.exchange,
+            delivery.routing_key, delivery.message_count or 0),
+            delivery.body, encode_properties(delivery.properties))
+
+    def _content(self, number: int, method: PikaMethod, body: bytes, properties: bytes
+                 ) -> None:
+        """A method with content: its frames, written together."""
+        out = self.out
+        out.append(framing.method_frame(number, method))
+        out.append(framing.content_header_frame(number, len(body), properties))
+        if body:
+            out.extend(framing.body_frames(number, body, self.frame_max))
+
+    # -- errors -----------------------------------------------------------------------
+
+    def _amqp_error(self, number: int, method: PikaMethod, error: AMQPError) -> None:
+        class_id, method_id = _ids(method)
+        if isinstance(error, ChannelClosed):
+            wire = self.channels.get(number)
+            if wire is not None:
+                wire.closing = True
+                wire.content = None
+            self._send(number, spec.Channel.Close(error.reply_code, error.reply_text,
+                                                  class_id, method_id))
+        else:
+            self._close_connection(error.reply_code, error.reply_text, class_id, method_id)
+
+    def _frame_error(self, error: FrameError) -> None:
+        if error.reply_code == 0 or self.state in ("header", "start", "tune"):
+            log.info("closing %s: %s", self.name, error)
+            self._abort()
+            return
+        self._close_connection(error.reply_code, error.reply_text, error.class_id,
+                               error.method_id)
+
+    def _close_connection(self, code: int, text: str, class_id: int = 0, method_id: int = 0
+                          ) -> None:
+        """Send connection.close and wait for close-ok (nothing else is read meanwhile)."""
+        if self.state in ("closing", "closed"):
+            return
+        log.info("closing %s: %s %s", self.name, code, text)
+        self.state = "closing"
+        self._send(0, spec.Connection.Close(code, text, class_id, method_id))
+        self._flush()
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.on_ready(None)
+            if connection.is_open:
+                connection.close()
+        if self._timer is not None:
+            self._timer.cancel()
+        # RabbitMQ waits a while for close-ok, then closes the socket anyway
+        self._timer = self.loop.call_later(HANDSHAKE_TIMEOUT, self._abort)
+
+    def shutdown(self) -> None:
+        """The server stops: tell the client as RabbitMQ does when its node shuts down."""
+        if self.state == "running":
+            self._close_connection(320, "CONNECTION_FORCED - broker forced connection closure "
+                                   "with reason 'shutdown'")
+        self._abort()
+
+    def _abort(self) -> None:
+        if self.state == "closed":
+            return
+        self.state = "closed"
+        self.out.clear()
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- what the broker sends --------------------------------------------------------
+
+    def _ready_from_any_thread(self) -> None:
+        """The broker has something for this client (called on whichever thread made it)."""
+        if self.server.on_loop_thread():
+            if not self._ready_pending:
+                self._ready_pending = True
+                self.loop.call_soon(self._ready)
+        else:
+            self.loop.call_soon_threadsafe(self._ready)
+
+    def _ready(self) -> None:
+        self._ready_pending = False
+        if self.state not in ("running",):
+            return
+        self._pump()
+        self._flush()
+
+    def _pump(self) -> None:
+        """Encode what waits in the broker for this client (unless it is not reading)."""
+        connection = self.connection
+        if connection is None or self.write_paused:
+            return
+        if not connection.is_open:
+            error = connection.closed_by
+            self.connection = None
+            connection.on_ready(None)
+            code, text = ((error.reply_code, error.reply_text) if error is not None
+                          else (320, "CONNECTION_FORCED - broker forced connection closure "
+                                "with reason 'shutdown'"))
+            self._close_connection(code, text)
+            return
+        try:
+            events = connection.drain()
+        except MsgbusError:
+            return
+        for event in events:
+            if isinstance(event, Deliver):
+                m = event.message
+                self._content(event.channel, spec.Basic.Deliver(
+                    event.consumer_tag, event.delivery_tag, event.redelivered, m.exchange,
+                    m.routing_key), m.body, encode_properties(m.properties))
+            elif isinstance(event, DeliverMany):
+                tag = event.first_tag
+                for message, redelivered in zip(event.messages, event.redelivered, strict=True):
+                    self._content(event.channel, spec.Basic.Deliver(
+                        event.consumer_tag, tag, redelivered, message.exchange,
+                        message.routing_key), message.body,
+                        encode_properties(message.properties))
+                    tag += 1
+            elif isinstance(event, PublishConfirm):
+                confirm = (spec.Basic.Ack(event.delivery_tag, event.multiple) if event.ack
+                           else spec.Basic.Nack(event.delivery_tag, event.multiple, False))
+                self._send(event.channel, confirm)
+            elif isinstance(event, Return):
+                r = event.message
+                self._content(event.channel, spec.Basic.Return(
+                    r.reply_code, r.reply_text, r.exchange, r.routing_key), r.body,
+                    encode_properties(r.properties))
+            elif isinstance(event, ConsumerCancelled):
+                self._send(event.channel, spec.Basic.Cancel(event.consumer_tag, True))
+
+    # -- what the management API lists ------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return f"{self.peer[0]}:{self.peer[1]} -> {self.local[0]}:{self.local[1]}"
+
+    def details(self) -> ClientDetails:
+        connection = self.connection
+        recv_oct, send_oct, recv_cnt, send_cnt = self.counters
+        return ClientDetails(
+            connection.state.id if connection is not None else None, self.name,
+            self.peer[0], self.peer[1], self.local[0], self.local[1], self.user,
+            self.vhost, self.mechanism, dict(self.client_properties),
+            self.channel_max, self.frame_max, self.heartbeat, self.connected_at,
+            "flow" if self.flow_paused else self.state if self.state != "open" else "opening",
+            recv_oct, send_oct, recv_cnt, send_cnt)
+

@@ -1,0 +1,176 @@
+"""AMQP 0-9-1 frames on a byte stream: splitting what a client sends into frames and
+decoding their payloads with pika's codec (``pika.spec``), and encoding what the server
+sends. A malformed frame raises :class:`FrameError` with the connection error RabbitMQ 3.10
+answers it with (501 FRAME_ERROR, 505 UNEXPECTED_FRAME, ...)."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, NamedTuple
+
+import pika.spec
+from pika.amqp_object import Method as PikaMethod
+
+__all__ = [
+    "BODY",
+    "FRAME_END",
+    "HEADER",
+    "HEARTBEAT",
+    "HEARTBEAT_FRAME",
+    "METHOD",
+    "PROTOCOL_HEADER",
+    "ContentHeader",
+    "Frame",
+    "FrameError",
+    "FrameReader",
+    "body_frames",
+    "method_frame",
+]
+
+METHOD, HEADER, BODY, HEARTBEAT = 1, 2, 3, 8
+FRAME_END = 0xCE
+PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
+HEARTBEAT_FRAME = b"\x08\x00\x00\x00\x00\x00\x00\xce"
+_FRAME_HEADER = struct.Struct(">BHI")
+_METHOD_ID = struct.Struct(">HH")
+_CONTENT_HEADER = struct.Struct(">HHQ")
+
+
+class FrameError(Exception):
+    """A frame the server cannot take: the connection is closed with ``reply_code`` and
+    ``reply_text`` (``class_id``/``method_id`` name the method, when one was decoded).
+    ``reply_code`` 0 means RabbitMQ closes the socket without a word."""
+
+    def __init__(self, reply_code: int, reply_text: str, class_id: int = 0,
+                 method_id: int = 0) -> None:
+        super().__init__(f"{reply_code} {reply_text}")
+        self.reply_code = reply_code
+        self.reply_text = reply_text
+        self.class_id = class_id
+        self.method_id = method_id
+
+
+class ContentHeader(NamedTuple):
+    """A content header frame: the body size and the encoded property flags and list
+    (kept as they came, so a delivery can carry them on unchanged)."""
+
+    class_id: int
+    body_size: int
+    properties: bytes
+
+
+class Frame(NamedTuple):
+    type: int
+    channel: int
+    payload: Any  # a pika Method, a ContentHeader, body bytes, or None for a heartbeat
+
+
+def _octets(payload: bytes) -> str:
+    """How RabbitMQ shows a frame's payload in a FRAME_ERROR (an Erlang binary)."""
+    return "<<" + ",".join(str(b) for b in payload[:32]) + ">>"
+
+
+def decode_method(payload: bytes) -> PikaMethod:
+    """A method frame's payload → a pika method object (decoded by pika's codec)."""
+    if len(payload) < 4:
+        raise FrameError(501, f"FRAME_ERROR - cannot decode {_octets(payload)}")
+    class_id, method_id = _METHOD_ID.unpack_from(payload)
+    method_class = pika.spec.methods.get((class_id << 16) | method_id)
+    if method_class is None:
+        # RabbitMQ's reader stops on a method it does not know, closing the socket
+        raise FrameError(0, f"unknown method {class_id}.{method_id}", class_id, method_id)
+    method = method_class()
+    try:
+        method.decode(payload, 4)
+    except (struct.error, IndexError, ValueError, TypeError, KeyError) as error:
+        raise FrameError(501, f"FRAME_ERROR - cannot decode {_octets(payload[4:])}",
+                         class_id, method_id) from error
+    return method
+
+
+class FrameReader:
+    """Splits the bytes a client sends into frames, checking each against ``frame_max``."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self.frame_max = 131072  # until tune-ok says otherwise
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Take ``data``; return the frames now complete (raises :class:`FrameError`)."""
+        buffer = self._buffer
+        buffer += data
+        frames: list[Frame] = []
+        offset = 0
+        size_limit = self.frame_max - 8 if self.frame_max else 0
+        length = len(buffer)
+        try:
+            while length - offset >= 7:
+                frame_type, channel, size = _FRAME_HEADER.unpack_from(buffer, offset)
+                if frame_type not in (METHOD, HEADER, BODY, HEARTBEAT):
+                    raise FrameError(
+                        501, f"FRAME_ERROR - type {frame_type}, all octets = <<>>: "
+                        "unknown_frame")
+                if size_limit and size > size_limit:
+                    raise FrameError(
+                        501, f"FRAME_ERROR - type {frame_type}, all octets = <<>>: "
+                        f"{{frame_too_large,{size},{size_limit}}}")
+                end = offset + 7 + size
+                if end >= length:
+                    break
+                payload = bytes(buffer[offset + 7:end])
+                if buffer[end] != FRAME_END:
+                    raise FrameError(
+                        501, f"FRAME_ERROR - type {frame_type}, all octets = "
+                        f"{_octets(payload)}: {{invalid_frame_end_marker,{buffer[end]}}}")
+                offset = end + 1
+                frames.append(_decode(frame_type, channel, payload))
+        finally:
+            del buffer[:offset]
+        return frames
+
+
+def _decode(frame_type: int, channel: int, payload: bytes) -> Frame:
+    if frame_type == METHOD:
+        return Frame(METHOD, channel, decode_method(payload))
+    if frame_type == BODY:
+        return Frame(BODY, channel, payload)
+    if frame_type == HEADER:
+        if len(payload) < 14:
+            raise FrameError(501, f"FRAME_ERROR - cannot decode {_octets(payload)}")
+        class_id, _weight, body_size = _CONTENT_HEADER.unpack_from(payload)
+        return Frame(HEADER, channel, ContentHeader(class_id, body_size, payload[12:]))
+    if channel != 0 or payload:
+        raise FrameError(505, "UNEXPECTED_FRAME - type 8, all octets = "
+                         f"{_octets(payload)}")
+    return Frame(HEARTBEAT, 0, None)
+
+
+def method_frame(channel: int, method: PikaMethod) -> bytes:
+    """The bytes of a method frame (encoded by pika's codec)."""
+    pieces = method.encode()
+    payload = b"".join(pieces)
+    return b"".join((
+        _FRAME_HEADER.pack(METHOD, channel, len(payload) + 4),
+        struct.pack(">I", method.INDEX), payload, b"\xce",
+    ))
+
+
+def content_header_frame(channel: int, body_size: int, properties: bytes) -> bytes:
+    size = 12 + len(properties)
+    return b"".join((
+        _FRAME_HEADER.pack(HEADER, channel, size),
+        _CONTENT_HEADER.pack(60, 0, body_size), properties, b"\xce",
+    ))
+
+
+def body_frames(channel: int, body: bytes, frame_max: int) -> list[bytes]:
+    """A body split into frames of at most ``frame_max`` bytes (none for an empty body)."""
+    limit = frame_max - 8
+    if len(body) <= limit:
+        return [_FRAME_HEADER.pack(BODY, channel, len(body)), body, b"\xce"] if body else []
+    pieces: list[bytes] = []
+    view = memoryview(body)
+    for start in range(0, len(body), limit):
+        chunk = view[start:start + limit]
+        pieces += [_FRAME_HEADER.pack(BODY, channel, len(chunk)), bytes(chunk), b"\xce"]
+    return pieces
