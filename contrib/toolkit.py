@@ -13,6 +13,7 @@ brokers. For a real RabbitMQ server use its own tools: ``rabbitmqctl list_queues
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import runpy
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 from contrib.explain import EXCHANGE_TYPES, explain, parse_table
 from contrib.trace import trace
 from contrib.views import TABLES, mermaid
-from transports.memory import Broker, named_broker
+from transports.memory import Broker, default_broker, named_broker
 
 __all__ = ["TUTORIALS", "add_commands", "run_program", "tutorial_path"]
 
@@ -42,7 +43,7 @@ TUTORIALS = {
     6: "rpc",
 }
 _runs = itertools.count(1)
-TUTORIAL_DIR = Path(__file__).resolve().parent.parent / "examples" / "tutorials"
+TUTORIAL_DIR = Path(__file__).resolve().parent / "tutorials"  # shipped with the package
 
 
 def add_commands(commands: Any) -> None:
@@ -87,10 +88,12 @@ def add_commands(commands: Any) -> None:
 
     tracing = commands.add_parser(
         "trace", help="run a program on an in-process broker and trace every message",
-        description="Run SCRIPT in this process on a fresh memory broker (MSGBUS_URL is set "
-                    "to it and pika.BlockingConnection is patched onto it), printing its "
-                    "output interleaved with the broker's trace: publish, route (which "
-                    "bindings matched), deliver, ack, reject, expire, dead-letter.",
+        description="Run SCRIPT in this process as python would (its folder first on "
+                    "sys.path) on a fresh memory broker (MSGBUS_URL is set to it and "
+                    "pika.BlockingConnection is patched onto it), printing its output "
+                    "interleaved with the broker's trace: publish, route (which bindings "
+                    "matched), deliver, ack, reject, expire, dead-letter. A program that "
+                    "connects to memory:// itself is traced too.",
         formatter_class=fmt)
     tracing.add_argument("script", help="a Python program")
     tracing.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
@@ -98,8 +101,9 @@ def add_commands(commands: Any) -> None:
 
     lesson = commands.add_parser(
         "tutorial", help="run one of the six RabbitMQ tutorials in-process, with its trace",
-        description="Run tutorial N of examples/tutorials in this process, showing the "
-                    "broker's trace. Tutorials: "
+        description="Run tutorial N (they come with msgbus; in a source checkout they are "
+                    "in examples/tutorials) in this process, showing the broker's trace. "
+                    "Without N, list them. Tutorials: "
                     + ", ".join(f"{n} {name}" for n, name in TUTORIALS.items()) + ".",
         formatter_class=fmt)
     lesson.add_argument("number", type=int, nargs="?", choices=list(TUTORIALS))
@@ -180,16 +184,22 @@ def _tutorial(args: argparse.Namespace) -> int:
 
 
 def tutorial_path(number: int, flavour: str = "msgbus") -> Path:
-    """The file of tutorial ``number`` (``flavour``: ``msgbus`` or ``pika``)."""
+    """The file of tutorial ``number`` (``flavour``: ``msgbus`` or ``pika``), shipped in
+    the package (``contrib/tutorials``)."""
     path = TUTORIAL_DIR / flavour / f"t{number}_{TUTORIALS[number]}.py"
     if not path.is_file():
-        raise SystemExit(f"msgbus: {path} is missing (tutorials come with a source checkout)")
+        raise SystemExit(f"msgbus: tutorial {number} ({flavour}) should be at {path}, but "
+                         "there is no such file: the msgbus installation is incomplete")
     return path
 
 
 def traced(script: str, argv: Sequence[str], broker: Broker, url: str) -> int:
-    """Run ``script`` on ``broker`` with its output and the broker's trace interleaved."""
-    with trace(broker, out=_print_trace):
+    """Run ``script`` on ``broker`` with its output and the broker's trace interleaved.
+    The process's default broker is traced too: a program may connect to ``memory://``
+    itself instead of following ``MSGBUS_URL``."""
+    with contextlib.ExitStack() as tracing:
+        for each in dict.fromkeys([broker, default_broker()]):
+            tracing.enter_context(trace(each, out=_print_trace))
         return run_program(script, argv, broker, url)
 
 
@@ -208,7 +218,8 @@ def run_program(script: str, argv: Sequence[str], broker: Broker, url: str) -> i
     ``MSGBUS_URL=url`` and pika's ``BlockingConnection`` patched onto ``broker``."""
     if not Path(script).is_file():
         raise SystemExit(f"msgbus: no such program: {script}")
-    with _environment(url, [script, *argv]), _pika_patched(broker):
+    with _environment(url, [script, *argv]), _script_folder_on_path(script), \
+            _pika_patched(broker):
         try:
             runpy.run_path(script, run_name="__main__")
         except SystemExit as stop:
@@ -230,6 +241,19 @@ def _environment(url: str, argv: list[str]) -> Iterator[None]:
             os.environ.pop("MSGBUS_URL", None)
         else:
             os.environ["MSGBUS_URL"] = saved_url
+
+
+@contextmanager
+def _script_folder_on_path(script: str) -> Iterator[None]:
+    """``sys.path[0]`` is the script's folder while it runs, as ``python script`` has it
+    (so that it imports the modules beside it)."""
+    folder = str(Path(script).resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):  # the program may have removed it itself
+            sys.path.remove(folder)
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -271,6 +272,31 @@ def test_trace_command(program: str, capsys: pytest.CaptureFixture[str]) -> None
         "  |       route  -> queue 'billing' (binding 'new')",
         "topology ready",
     ]
+
+
+def test_trace_runs_a_program_as_python_would(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # the script's folder is on sys.path (it imports the module beside it), and a program
+    # that connects to memory:// itself, not through MSGBUS_URL, is traced too
+    (tmp_path / "beside_it.py").write_text("QUEUE = 'from-beside'\n")
+    script = tmp_path / "explicit_url.py"
+    script.write_text(textwrap.dedent("""\
+        import msgbus
+        from beside_it import QUEUE
+
+        with msgbus.connect("memory://") as transport:
+            transport.declare_queue(QUEUE)
+            transport.publish("", QUEUE, b"seen")
+            transport.delete_queue(QUEUE)
+        print("done")
+    """))
+    out = _run(["trace", str(script)], capsys)
+    assert out.splitlines() == [
+        "  |     publish  the default exchange, routing key 'from-beside', body b'seen'",
+        "  |       route  the default exchange sends it to the queue named 'from-beside'",
+        "done",
+    ]
+    assert str(tmp_path) not in sys.path
 
 
 def test_the_cli_points_to_rabbitmqctl_for_a_server(capsys: pytest.CaptureFixture[str]
