@@ -24,9 +24,9 @@ from contrib.explain import EXCHANGE_TYPES
 from contrib.management import render
 from contrib.management.api import (
     CONTEXT,
-    CREDENTIALS,
     binding_ends,
     context,
+    credentials,
     exchange_name,
     find_exchange,
     find_queue,
@@ -108,7 +108,7 @@ def client(request: web.Request, vhost: str) -> Iterator[Channel]:
     """A channel on a connection of the request's user to ``vhost``, closed afterwards;
     the broker's refusals become RabbitMQ's answers."""
     broker: Broker = request.app[CONTEXT].broker
-    username, password = request[CREDENTIALS]
+    username, password = credentials(request)
     connection = broker.connect(vhost, username=username, password=password,
                                 name="management")
     try:
@@ -326,7 +326,8 @@ async def post_binding(request: web.Request) -> web.Response:
             channel.queue_bind(destination, source, routing_key, arguments)
         else:
             channel.exchange_bind(destination, source, routing_key, arguments)
-    location = f"{quote(destination, safe='')}/{render.properties_key(routing_key, arguments)}"
+    props = render.properties_key(routing_key, arguments)
+    location = f"{quote(destination, safe='')}/{quote(props, safe='')}"
     return web.Response(status=201, headers={"Location": location})
 
 
@@ -362,7 +363,7 @@ def password_hash(password: str) -> str:
 async def get_definitions(request: web.Request) -> web.Response:
     broker = context(request).broker
     vhosts = broker.vhosts()
-    username, password = request[CREDENTIALS]
+    username, password = credentials(request)
     users = [{"name": user, "password_hash": password_hash(password) if user == username
               else "", "hashing_algorithm": "rabbit_password_hashing_sha256",
               "tags": ["administrator"], "limits": {}} for user in broker.users()]

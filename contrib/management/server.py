@@ -186,7 +186,6 @@ class ManagementServer:
         if credentials.login == "guest" and not _loopback(request.remote):
             raise ApiError(401, "not_authorized", "User can only log in via localhost",
                            headers={hdrs.WWW_AUTHENTICATE: REALM})
-        request[api.CREDENTIALS] = (credentials.login, credentials.password)
         return await handler(request)
 
 
