@@ -1,5 +1,10 @@
 """msgbus's pytest plugin (registered through the ``pytest11`` entry point ``msgbus``).
 
+The entry point, :mod:`msgbus.pytest_entry`, loads this file by its path, without importing
+the package ``contrib``: a project may have a ``contrib`` or ``transports`` package of its
+own. So this module imports ``contrib`` and ``transports`` only inside fixtures and hooks
+(and for type checking), never at module level.
+
 Installing msgbus makes these fixtures available to every test suite; their names start
 with ``msgbus_`` so they never clash with a project's own:
 
