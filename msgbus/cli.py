@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from msgbus import __version__
+from msgbus.errors import MsgbusError
 
 __all__ = ["main"]
 
@@ -44,7 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
     run = getattr(args, "run", None)
-    if run is not None:
+    if run is None:
+        return 0
+    try:
         code: int = run(args)
-        return code
-    return 0
+    except MsgbusError as error:
+        # what went wrong outside the program (a server down, a bad URL): one line, no
+        # traceback; the errors never carry credentials
+        text = " ".join(str(error).split())
+        print(f"msgbus {args.command}: {type(error).__name__}: {text}", file=sys.stderr)
+        return 1
+    return code

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -297,6 +299,21 @@ def test_trace_runs_a_program_as_python_would(tmp_path: Path,
         "done",
     ]
     assert str(tmp_path) not in sys.path
+
+
+def test_a_server_that_is_down_gets_one_line_and_a_failing_exit(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"amqp://guest:s3cretPW@127.0.0.1:{port}/%2F"
+    done = subprocess.run([sys.executable, "-m", "msgbus", "demo", "--url", url],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"msgbus demo: ConnectionLost: cannot connect to "
+                                  f"amqp://guest:***@127.0.0.1:{port}/%2F")
+    assert len(done.stderr.splitlines()) == 1
+    assert "s3cretPW" not in done.stdout + done.stderr
 
 
 def test_the_cli_points_to_rabbitmqctl_for_a_server(capsys: pytest.CaptureFixture[str]
