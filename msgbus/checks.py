@@ -11,7 +11,7 @@ import decimal
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from msgbus.errors import ValidationError
 from msgbus.values import DeliveryMode, Properties, Publication
@@ -23,6 +23,7 @@ __all__ = [
     "require_body",
     "require_callback",
     "require_delivery_tag",
+    "require_instance",
     "require_prefetch",
     "require_properties",
     "require_publications",
@@ -31,6 +32,7 @@ __all__ = [
     "wire_table",
 ]
 
+_T = TypeVar("_T")
 _INT64 = 2**63
 _INT32 = 2**31
 
@@ -187,8 +189,19 @@ def _publication(value: object) -> Publication:
 
 
 def require_delivery_tag(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValidationError(f"delivery_tag must be a non-negative int, got {value!r}")
+    """A delivery tag as AMQP carries it: an unsigned 64-bit int."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**64:
+        raise ValidationError(
+            f"delivery_tag must be an int in 0..2**64-1 (AMQP's longlong), got {value!r}")
+    return value
+
+
+def require_instance(what: str, value: object, cls: type[_T], expected: str) -> _T:
+    """``value`` if it is a ``cls``; else a ValidationError naming ``what`` and
+    ``expected`` (e.g. a transport's constructor given a str instead of its broker)."""
+    if not isinstance(value, cls):
+        raise ValidationError(
+            f"{what} must be {expected}, got {type(value).__name__}: {_short(value)}")
     return value
 
 

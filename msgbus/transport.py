@@ -17,6 +17,29 @@ returns once all are confirmed, or raises :class:`~msgbus.errors.PublishBatchFai
 listing the ones that are not.
 
 Callbacks (consumers, returns) run only inside ``process_events`` on the thread calling it.
+A callback that raises: the error reaches the caller of ``process_events``, and the next
+call goes on with the deliveries after it (they are not lost, nor held until the channel
+closes). ``process_events`` on a closed transport raises ``ConnectionLost``: a loop around
+it never spins.
+
+Both transports keep the same promises through:
+
+- **time**: the broker acts on its own clock. A message TTL, a per-message expiration or a
+  queue's ``x-expires`` acts when its time comes, with nobody calling the broker (a
+  consumer of a dead-letter queue behind a TTL queue gets the message while it waits in
+  ``process_events``); the in-process broker under a manual clock acts when it is moved.
+- **restarts and connection errors**: when the connection is lost (a node or
+  ``Broker.restart()``, a forced close, a connection error) the transport reconnects under
+  its :class:`~msgbus.recovery.RecoveryPolicy`, declares again what it declared, restarts
+  its consumers and reports each step to ``add_connection_listener`` listeners as a
+  :class:`~msgbus.recovery.ConnectionEvent`. A transport that gave up is closed: every
+  call raises :class:`~msgbus.errors.ConnectionLost`.
+- **threads**: ``ack``, ``nack`` and ``reject`` may be called from any thread. A delivery
+  tag carries its channel (tags grow across channels and connections): a tag of a channel
+  that is gone is ignored with a WARNING, never applied to another channel's delivery.
+  Settlements wait in a queue the transport owns, drained by ``process_events`` and by
+  ``close()``, so that acks a worker made before ``close()`` are sent. A tag must fit in
+  64 bits (:class:`~msgbus.errors.ValidationError` otherwise).
 """
 
 from __future__ import annotations
@@ -36,6 +59,7 @@ from msgbus.errors import (
     PublishNacked,
     Unroutable,
 )
+from msgbus.recovery import ConnectionListener
 from msgbus.values import (
     Delivery,
     ExchangeType,
@@ -263,6 +287,13 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Close the connection; unacknowledged messages return to their queues."""
+
+    @abc.abstractmethod
+    def add_connection_listener(self, listener: ConnectionListener) -> None:
+        """Call ``listener`` with a :class:`~msgbus.recovery.ConnectionEvent` on every
+        change of connection state (lost, recovered, failed, closed). Listeners run on the
+        thread whose call noticed the change, in the middle of recovery: they should record
+        or signal, not call the transport."""
 
     @property
     def vhost(self) -> str:

@@ -15,6 +15,27 @@ the broker had sent it but its callback had not been given yet; a consumer tag a
 use on the transport is a ``ValidationError``; once ``close()`` ran, calls raise
 ``ConnectionLost`` and settling a tag only logs a warning. Published properties arrive as
 the wire would carry them (``delivery_mode`` as a ``DeliveryMode``, decimals normalised).
+
+**Time.** While ``process_events`` waits, the broker's timers run: under the real clock a
+message TTL, a per-message expiration or a queue's ``x-expires`` acts on time (a consumer
+of a dead-letter queue behind a TTL queue gets the message), with a
+:class:`~msgbus.clock.ManualClock` when the clock is moved.
+
+**Recovery**, as on the RabbitMQ transport: when ``Broker.restart()`` or a connection
+error (a 503 the call provoked, a forced close) closes the connection, the transport
+connects again under its :class:`~msgbus.recovery.RecoveryPolicy`, declares again what it
+declared and restarts its consumers (see :mod:`transports.memory.recovery`); listeners of
+``add_connection_listener`` see every step. The call that saw the loss carries on, except
+``publish``, which raises ``ConnectionLost`` once reconnected (publish it again) unless
+``republish_unconfirmed=True``; a hard error the call provoked is raised after recovery.
+Once recovery gave up, every call raises ``ConnectionLost``.
+
+**Settlement.** A delivery tag carries its channel: tags grow across channels and
+connections, and a tag of a channel that is gone only logs a WARNING. Resolving a tag and
+settling it happen under the transport's lock, against which the channel is replaced, so
+a tag from another thread never settles another channel's delivery; a 406 names the tag
+the client sent. A callback that raises: the error reaches the caller of
+``process_events``, and the next call hands out the deliveries after it.
 """
 
 from __future__ import annotations
@@ -28,13 +49,17 @@ from typing import Any, TypeVar
 
 from msgbus import checks
 from msgbus.errors import (
+    AMQPError,
     ChannelClosed,
-    ConnectionClosed,
     ConnectionLost,
+    MsgbusError,
+    PreconditionFailed,
     PublishNacked,
+    TransportError,
     Unroutable,
     ValidationError,
 )
+from msgbus.recovery import ConnectionEvent, ConnectionListener, ConnectionState, RecoveryPolicy
 from msgbus.transport import (
     ConsumerHandle,
     DeliveryCallback,
@@ -51,8 +76,9 @@ from msgbus.values import (
     Publication,
     QueueInfo,
 )
-from transports.memory.broker import Broker, Channel, default_broker
+from transports.memory.broker import Broker, Channel, Connection, default_broker
 from transports.memory.entities import ConsumerCancelled, Deliver, DeliverMany, Return
+from transports.memory.recovery import Recovery, Topology
 
 __all__ = ["MemoryTransport"]
 
@@ -60,17 +86,26 @@ log = logging.getLogger("transports.memory")
 T = TypeVar("T")
 #: The delivery tag offset of a closed transport: every tag is at or below it, stale.
 _CLOSED_BASE = 2**64
+_MAX_RETRIES = 3
+_UNKNOWN_TAG = "PRECONDITION_FAILED - unknown delivery tag "
+#: What a settlement returns when its channel closed before the broker saw it.
+_STALE = object()
 
 
 class _Consumer(ConsumerHandle):
     def __init__(self, transport: MemoryTransport, channel: Channel, tag: str, queue: str,
-                 callback: DeliveryCallback, auto_ack: bool) -> None:
+                 callback: DeliveryCallback, auto_ack: bool, prefetch: int = 0,
+                 exclusive: bool = False, arguments: Mapping[str, Any] | None = None) -> None:
         self._transport = transport
         self._channel = channel
         self._tag = tag
         self._queue = queue
         self.callback = callback
         self.auto_ack = auto_ack
+        # what basic.consume was given, for recovery to start it again
+        self.prefetch = prefetch
+        self.exclusive = exclusive
+        self.arguments = arguments
         self.last_tag = 0  # the delivery tag last handed to the callback
         self._active = True
 
@@ -84,12 +119,12 @@ class _Consumer(ConsumerHandle):
 
     @property
     def active(self) -> bool:
-        return self._active and self._channel.is_open
+        return self._active and (self._channel.is_open or not self._transport._closed)
 
     def cancel(self) -> None:
         transport = self._transport
         transport._flush_held_acks()
-        was_active = self.active
+        was_active = self._active and self._channel.is_open
         if was_active:
             self._channel.basic_cancel(self._tag)
         self._active = False
@@ -102,13 +137,27 @@ class _Consumer(ConsumerHandle):
 
 
 class MemoryTransport(Transport):
-    """A transport on ``broker`` (the process default broker when ``None``)."""
+    """A transport on ``broker`` (the process default broker when ``None``).
+
+    ``recovery`` bounds reconnection after the connection closed (default
+    :class:`~msgbus.recovery.RecoveryPolicy`; ``max_attempts=0`` disables it);
+    ``connection_listeners`` are called with every :class:`~msgbus.recovery.ConnectionEvent`.
+    """
 
     def __init__(self, broker: Broker | None = None, *, vhost: str = "/",
                  username: str = "guest", password: str = "guest",
-                 confirm_publishes: bool = True, name: str = "") -> None:
-        self.broker = broker if broker is not None else default_broker()
+                 confirm_publishes: bool = True, name: str = "",
+                 recovery: RecoveryPolicy | None = None, republish_unconfirmed: bool = False,
+                 connection_listeners: Iterable[ConnectionListener] = ()) -> None:
+        self.broker = default_broker() if broker is None else checks.require_instance(
+            "MemoryTransport's broker", broker, Broker, "a transports.memory.Broker or None")
         self.confirm_publishes = confirm_publishes
+        self._login = (vhost, username, password, name)
+        self._url = f"memory://{self.broker.name}" + ("" if vhost == "/" else f"/{vhost}")
+        self._listeners: list[ConnectionListener] = list(connection_listeners)
+        self._recovery = Recovery(self, recovery if recovery is not None else RecoveryPolicy())
+        self._republish = republish_unconfirmed
+        self._topology = Topology()
         self._connection = self.broker.connect(vhost, username=username, password=password,
                                                name=name)
         self._channel = self._connection.channel()
@@ -118,55 +167,150 @@ class MemoryTransport(Transport):
         self._held_acks: dict[int, None] = {}
         self._batching: int | None = None  # the thread handing out a batch
         self._held_on: Channel | None = None  # the channel the held acks are for
+        self._abandoned: Channel | None = None  # the last channel whose tags went stale
         self._tag_base = 0  # delivery tags of earlier channels are <= this
         self._consumers: dict[str, _Consumer] = {}
         self._return_callbacks: list[ReturnCallback] = []
-        self._lock = threading.Lock()
-        self._closed = False  # by close()
+        # taken to replace the channel or connection, and to resolve and apply a settlement
+        self._lock = threading.RLock()
+        self._closed = False  # by close(), or recovery gave up
         self._dispatched: list[Any] = []  # the events process_events hands out last
+        self._pending: list[Any] = []  # events not handed out yet: a callback raised
         # the last properties published and what they became once checked (see publish)
         self._last_properties: Properties | None = None
         self._last_checked: Properties = EMPTY_PROPERTIES
+        self._emit(ConnectionEvent(ConnectionState.CONNECTED, self._url))
 
     def __repr__(self) -> str:
         return f"<MemoryTransport {self.broker!r} vhost={self._connection.state.vhost!r}>"
+
+    # -- connection state -------------------------------------------------------------
+
+    def add_connection_listener(self, listener: ConnectionListener) -> None:
+        """As documented by :class:`~msgbus.transport.Transport`."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: ConnectionEvent) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    def _lost(self) -> None:
+        """The connection closed under the transport: recover (or raise ``ConnectionLost``)."""
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            connection = self._connection
+            if connection.is_open:
+                return  # recovered by another thread meanwhile
+            cause: MsgbusError = connection.closed_by or ConnectionLost(
+                f"the connection to {self._url} was closed")
+            self._abandon_channel()
+            self._recovery.recover(cause)
+
+    def _abandon_channel(self) -> None:
+        """The channel is gone: its tags are stale, its held acks and events void."""
+        if self._abandoned is self._channel:
+            return
+        self._abandoned = self._channel
+        self._tag_base += self._channel.state.next_tag - 1
+        self._held_acks = {}  # their messages went back to their queues with the channel
+        self._pending = []
+
+    def _reconnect(self) -> Connection:
+        """For recovery: a new connection and channel (the consumers are started again)."""
+        vhost, username, password, name = self._login
+        connection = self.broker.connect(vhost, username=username, password=password,
+                                         name=name)
+        self._abandon_channel()  # a failed attempt's channel, if any
+        self._connection = connection
+        self._channel = connection.channel()
+        return connection
+
+    def _restartable(self) -> list[_Consumer]:
+        return [c for c in self._consumers.values() if c._active]
+
+    def _restart_consumer(self, channel: Channel, consumer: _Consumer, queue: str) -> bool:
+        channel.basic_qos(consumer.prefetch)
+        channel.basic_consume(queue, consumer.consumer_tag, no_ack=consumer.auto_ack,
+                              exclusive=consumer.exclusive, arguments=consumer.arguments)
+        consumer._channel, consumer._queue, consumer.last_tag = channel, queue, 0
+        return True
+
+    def _drop_consumer(self, consumer: _Consumer) -> None:
+        consumer._active = False
+        self._consumers.pop(consumer.consumer_tag, None)
+
+    def _give_up(self) -> None:
+        """Recovery failed: the transport is closed."""
+        self._closed = True
+        self._tag_base = _CLOSED_BASE
+        for consumer in self._consumers.values():
+            consumer._active = False
+        self._consumers.clear()
 
     # -- the channel ------------------------------------------------------------------
 
     def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a :class:`Channel` method on this transport's channel."""
-        channel = self._ready_channel()
-        try:
-            return method(channel, *args, **kwargs)
-        except ChannelClosed:
-            self._replace_channel(channel)
-            raise
+        for _ in range(_MAX_RETRIES):
+            channel = self._ready_channel()
+            try:
+                return method(channel, *args, **kwargs)
+            except ChannelClosed:
+                self._replace_channel(channel)
+                raise
+            except TransportError as exc:
+                self._connection_failed(exc)
+        raise self._unstable_error()
 
     def _run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a method of the broker core on this transport's channel (the short way, for
         what runs per message)."""
-        channel = self._ready_channel()
-        try:
-            return self.broker.run_on_channel(channel.state, method, *args, **kwargs)
-        except ChannelClosed:
-            self._replace_channel(channel)
-            raise
+        for _ in range(_MAX_RETRIES):
+            channel = self._ready_channel()
+            try:
+                return self.broker.run_on_channel(channel.state, method, *args, **kwargs)
+            except ChannelClosed:
+                self._replace_channel(channel)
+                raise
+            except TransportError as exc:
+                self._connection_failed(exc)
+        raise self._unstable_error()
 
-    def _ready_channel(self) -> Channel:
-        """The open channel, once the acks held for it have gone to the broker."""
+    def _connection_failed(self, exc: TransportError) -> None:
+        """A call failed on the connection: recover, then raise the hard error the call
+        provoked, or return for the call to be made again (the connection was closed by
+        something else before the broker saw it)."""
+        connection = self._connection
+        if connection.is_open:
+            raise exc
+        provoked = isinstance(exc, AMQPError) and exc is not connection.closed_by
+        self._lost()
+        if provoked:
+            raise exc
+
+    def _unstable_error(self) -> ConnectionLost:
+        return ConnectionLost(
+            f"the connection to {self._url} was lost {_MAX_RETRIES} times during one call")
+
+    def _ready_channel(self, publishing: bool = False) -> Channel:
+        """The open channel, once the acks held for it have gone to the broker; after a
+        lost connection, once recovered (a publish then raises: publish it again)."""
         if self._held_acks:
             self._flush_held_acks()
         channel = self._channel
-        return channel if channel.state.open else self._open_channel()
-
-    def _open_channel(self) -> Channel:
+        if channel.state.open:
+            return channel
         with self._lock:
+            if self._closed:
+                raise self._closed_error()
             if not self._connection.is_open:
-                if self._closed:
-                    raise self._closed_error()
-                raise self._connection.closed_by or ConnectionClosed(
-                    "connection is closed", 320)
-            if not self._channel.is_open:
+                self._lost()
+                if publishing and not self._republish:
+                    raise ConnectionLost(
+                        f"the connection to {self._url} was lost before the message was "
+                        "published; the transport has reconnected, publish it again")
+            elif not self._channel.is_open:
                 self._replace_channel_locked(self._channel)
             return self._channel
 
@@ -177,33 +321,30 @@ class MemoryTransport(Transport):
     def _replace_channel_locked(self, dead: Channel) -> None:
         if self._channel is not dead or not self._connection.is_open:
             return
-        self._tag_base += dead.state.next_tag - 1
-        self._held_acks = {}  # their messages went back to their queues with the channel
+        self._abandon_channel()
         for consumer in self._consumers.values():
             consumer._active = False
         self._consumers.clear()
         self._channel = self._connection.channel()
 
     def _closed_error(self) -> ConnectionLost:
-        broker = f"memory broker {self.broker.name!r}" if self.broker.name else "a memory broker"
-        return ConnectionLost(
-            f"the transport to {broker} (vhost {self._connection.state.vhost!r}) is closed")
+        return ConnectionLost(f"the transport to {self._url} is closed")
 
-    def _local_tag(self, delivery_tag: int, action: str) -> int | None:
-        if type(delivery_tag) is int and delivery_tag > self._tag_base:
-            return delivery_tag - self._tag_base
+    def _local_tag(self, delivery_tag: int, action: str, base: int) -> int | None:
+        """The channel's tag for ``delivery_tag`` (of the channel whose offset is
+        ``base``), or None (logged) when it belongs to a channel that is gone."""
+        if type(delivery_tag) is int and base < delivery_tag < _CLOSED_BASE:
+            return delivery_tag - base
         checks.require_delivery_tag(delivery_tag)
+        if delivery_tag == 0:
+            return 0
         if self._closed:  # its channel went with it, as did every tag (_CLOSED_BASE)
             log.warning("ignoring %s of delivery tag %d: the transport is closed (the "
                         "message was returned to its queue)", action, delivery_tag)
-            return None
-        if delivery_tag == 0:
-            return 0
-        if delivery_tag <= self._tag_base:
+        else:
             log.warning("ignoring %s of delivery tag %d: it belongs to a closed channel "
                         "(the message was returned to its queue)", action, delivery_tag)
-            return None
-        return delivery_tag - self._tag_base
+        return None
 
     # -- exchanges, queues, bindings --------------------------------------------------
 
@@ -214,55 +355,74 @@ class MemoryTransport(Transport):
         checks.require_str("exchange name", name)
         exchange_type = type.value if isinstance(type, ExchangeType) else type
         checks.require_str("exchange type", exchange_type)
+        table = checks.wire_table(arguments, "exchange arguments")
         self._call(Channel.exchange_declare, name, exchange_type, passive=passive,
                    durable=durable, auto_delete=auto_delete, internal=internal,
-                   arguments=checks.wire_table(arguments, "exchange arguments"))
+                   arguments=table)
+        if not passive:
+            self._topology.add_exchange(name, exchange_type=exchange_type, durable=durable,
+                                        auto_delete=auto_delete, internal=internal,
+                                        arguments=table)
 
     def delete_exchange(self, name: str, *, if_unused: bool = False) -> None:
         checks.require_str("exchange name", name)
         self._call(Channel.exchange_delete, name, if_unused=if_unused)
+        self._topology.remove_exchange(name)
 
     def declare_queue(self, name: str = "", *, passive: bool = False, durable: bool = False,
                       exclusive: bool = False, auto_delete: bool = False,
                       arguments: Mapping[str, Any] | None = None) -> QueueInfo:
-        checks.require_str("queue name", name)
+        name = self._topology.resolve(checks.require_str("queue name", name))
+        table = checks.wire_table(arguments, "queue arguments")
         queue, messages, consumers = self._call(
             Channel.queue_declare, name, passive=passive, durable=durable, exclusive=exclusive,
-            auto_delete=auto_delete, arguments=checks.wire_table(arguments, "queue arguments"))
+            auto_delete=auto_delete, arguments=table)
+        if not passive:
+            self._topology.add_queue(queue, name == "", durable=durable, exclusive=exclusive,
+                                     auto_delete=auto_delete, arguments=table)
         return QueueInfo(queue, messages, consumers)
 
     def delete_queue(self, name: str, *, if_unused: bool = False, if_empty: bool = False
                      ) -> int:
-        checks.require_str("queue name", name)
-        return self._call(Channel.queue_delete, name, if_unused=if_unused, if_empty=if_empty)
+        name = self._topology.resolve(checks.require_str("queue name", name))
+        count = self._call(Channel.queue_delete, name, if_unused=if_unused, if_empty=if_empty)
+        self._topology.remove_queue(name)
+        return count
 
     def purge_queue(self, name: str) -> int:
-        checks.require_str("queue name", name)
+        name = self._topology.resolve(checks.require_str("queue name", name))
         return self._call(Channel.queue_purge, name)
 
     def bind_queue(self, queue: str, exchange: str, routing_key: str = "",
                    arguments: Mapping[str, Any] | None = None) -> None:
-        checks.require_binding(queue, exchange, routing_key)
-        self._call(Channel.queue_bind, queue, exchange, routing_key,
-                   checks.wire_table(arguments, "binding arguments"))
+        self._bind(False, queue, exchange, routing_key, arguments, bound=True)
 
     def unbind_queue(self, queue: str, exchange: str, routing_key: str = "",
                      arguments: Mapping[str, Any] | None = None) -> None:
-        checks.require_binding(queue, exchange, routing_key)
-        self._call(Channel.queue_unbind, queue, exchange, routing_key,
-                   checks.wire_table(arguments, "binding arguments"))
+        self._bind(False, queue, exchange, routing_key, arguments, bound=False)
 
     def bind_exchange(self, destination: str, source: str, routing_key: str = "",
                       arguments: Mapping[str, Any] | None = None) -> None:
-        checks.require_binding(destination, source, routing_key)
-        self._call(Channel.exchange_bind, destination, source, routing_key,
-                   checks.wire_table(arguments, "binding arguments"))
+        self._bind(True, destination, source, routing_key, arguments, bound=True)
 
     def unbind_exchange(self, destination: str, source: str, routing_key: str = "",
                         arguments: Mapping[str, Any] | None = None) -> None:
+        self._bind(True, destination, source, routing_key, arguments, bound=False)
+
+    def _bind(self, to_exchange: bool, destination: str, source: str, routing_key: str,
+              arguments: Mapping[str, Any] | None, *, bound: bool) -> None:
         checks.require_binding(destination, source, routing_key)
-        self._call(Channel.exchange_unbind, destination, source, routing_key,
-                   checks.wire_table(arguments, "binding arguments"))
+        if not to_exchange:
+            destination = self._topology.resolve(destination)
+        table = checks.wire_table(arguments, "binding arguments")
+        method: Callable[..., None]
+        if to_exchange:
+            method = Channel.exchange_bind if bound else Channel.exchange_unbind
+        else:
+            method = Channel.queue_bind if bound else Channel.queue_unbind
+        self._call(method, destination, source, routing_key, table)
+        self._topology.binding(to_exchange, destination, source, routing_key, table,
+                               bound=bound)
 
     # -- publishing -------------------------------------------------------------------
 
@@ -281,6 +441,10 @@ class MemoryTransport(Transport):
             properties = self._last_checked
         else:
             properties = self._checked_properties(properties)
+        if not exchange and self._topology.aliases:
+            routing_key = self._topology.resolve(routing_key)
+        if self._held_acks or not self._channel.state.open:
+            self._ready_channel(publishing=True)
         confirm = self.confirm_publishes
         result = self._run(self._core.basic_publish, exchange, routing_key, body, properties,
                            mandatory=mandatory and not confirm)
@@ -328,43 +492,92 @@ class MemoryTransport(Transport):
     def consume(self, queue: str, callback: DeliveryCallback, *, prefetch: int = 0,
                 auto_ack: bool = False, exclusive: bool = False, consumer_tag: str = "",
                 arguments: Mapping[str, Any] | None = None) -> ConsumerHandle:
-        checks.require_str("queue name", queue)
+        queue = self._topology.resolve(checks.require_str("queue name", queue))
         checks.require_callback("consumer callback", callback)
         checks.require_prefetch(prefetch)
         if consumer_tag and consumer_tag in self._consumers:  # nothing is sent, as with pika
             raise ValidationError(f"consumer tag {consumer_tag!r} is already in use")
-        channel = self._open_channel()
+        table = checks.wire_table(arguments, "consumer arguments")
+        channel = self._ready_channel()
         self._call(Channel.basic_qos, prefetch)
         tag = self._call(Channel.basic_consume, queue, consumer_tag, no_ack=auto_ack,
-                         exclusive=exclusive,
-                         arguments=checks.wire_table(arguments, "consumer arguments"))
-        handle = _Consumer(self, channel, tag, queue, callback, auto_ack)
+                         exclusive=exclusive, arguments=table)
+        handle = _Consumer(self, self._channel, tag, queue, callback, auto_ack, prefetch,
+                           exclusive, table)
+        if self._channel is not channel:  # recovered meanwhile: started on the new one
+            handle._channel = self._channel
         self._consumers[tag] = handle
         return handle
 
     def get(self, queue: str, *, auto_ack: bool = False) -> Delivery | None:
-        checks.require_str("queue name", queue)
-        delivery = self._call(Channel.basic_get, queue, no_ack=auto_ack)
-        return self._global(delivery) if delivery is not None else None
+        queue = self._topology.resolve(checks.require_str("queue name", queue))
+        with self._lock:  # the tag and the channel it is for go together
+            delivery = self._call(Channel.basic_get, queue, no_ack=auto_ack)
+            if delivery is None or not self._tag_base:
+                return delivery
+            return dataclasses.replace(delivery,
+                                       delivery_tag=delivery.delivery_tag + self._tag_base)
 
-    def _global(self, delivery: Delivery) -> Delivery:
-        if not self._tag_base:
-            return delivery
-        return dataclasses.replace(delivery, delivery_tag=delivery.delivery_tag + self._tag_base)
+    # -- settling -----------------------------------------------------------------------
 
     def ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
-        tag = self._local_tag(delivery_tag, "ack")
-        if tag is None:
+        with self._lock:
+            channel, base = self._channel, self._tag_base
+            tag = self._local_tag(delivery_tag, "ack", base)
+            if tag is None:
+                return
+            held = self._held_acks
+            if (not multiple and self._batching == threading.get_ident()
+                    and tag not in held and tag in channel.state.unacked
+                    and (not held or self._held_on is channel)):
+                if not held:
+                    self._held_on = channel
+                held[tag] = None
+                return
+            self._settle(channel, base, "ack", self._core.basic_ack, tag, multiple=multiple)
+
+    def nack(self, delivery_tag: int, *, multiple: bool = False, requeue: bool = True) -> None:
+        with self._lock:
+            channel, base = self._channel, self._tag_base
+            tag = self._local_tag(delivery_tag, "nack", base)
+            if tag is not None:
+                self._settle(channel, base, "nack", self._core.basic_nack, tag,
+                             multiple=multiple, requeue=requeue)
+
+    def reject(self, delivery_tag: int, *, requeue: bool = True) -> None:
+        with self._lock:
+            channel, base = self._channel, self._tag_base
+            tag = self._local_tag(delivery_tag, "reject", base)
+            if tag is not None:
+                self._settle(channel, base, "reject", self._core.basic_nack, tag,
+                             multiple=False, requeue=requeue)
+
+    def _settle(self, channel: Channel, base: int, action: str, method: Callable[..., Any],
+                tag: int, **kwargs: Any) -> None:
+        """Apply a settlement of the channel's ``tag`` on ``channel`` (the transport's
+        lock is held: the channel is not replaced meanwhile), or warn when that channel
+        closed before the broker saw it."""
+        if self._held_acks:
+            self._flush_held_acks()
+        if not channel.state.open or channel is not self._channel:
+            self._warn_stale(action, tag + base)
+            if not self._closed:
+                self._ready_channel()  # a new channel, or a recovered connection
             return
-        held = self._held_acks
-        channel = self._channel
-        if (not multiple and self._batching == threading.get_ident()
-                and tag not in held and tag in channel.state.unacked):
-            if not held:
-                self._held_on = channel
-            held[tag] = None
-            return
-        self._run(self._core.basic_ack, tag, multiple=multiple)
+        try:
+            result = self.broker.run_on_channel(channel.state, _if_open, method, tag, **kwargs)
+        except ChannelClosed as exc:
+            self._replace_channel(channel)
+            raise _client_tag(exc, base) from None
+        except TransportError as exc:
+            self._connection_failed(exc)
+            result = _STALE
+        if result is _STALE:
+            self._warn_stale(action, tag + base)
+
+    def _warn_stale(self, action: str, delivery_tag: int) -> None:
+        log.warning("ignoring %s of delivery tag %d: it belongs to a closed channel (the "
+                    "message was returned to its queue)", action, delivery_tag)
 
     def _flush_held_acks(self) -> None:
         """Send the held acks, if this is the thread that holds them (another thread's
@@ -373,26 +586,19 @@ class MemoryTransport(Transport):
             self._flush_acks()
 
     def _flush_acks(self) -> None:
-        tags = list(self._held_acks)
-        self._held_acks = {}
-        channel = self._channel
-        if channel is not self._held_on or not channel.state.open:
-            return  # closed meanwhile: the messages went back to their queues
-        try:
-            self.broker.run_on_channel(channel.state, self._core.basic_ack_each, tags)
-        except ChannelClosed:
-            self._replace_channel(channel)
-            raise
+        with self._lock:
+            tags = list(self._held_acks)
+            self._held_acks = {}
+            channel = self._channel
+            if channel is not self._held_on or not channel.state.open:
+                return  # closed meanwhile: the messages went back to their queues
+            try:
+                self.broker.run_on_channel(channel.state, self._core.basic_ack_each, tags)
+            except ChannelClosed as exc:
+                self._replace_channel(channel)
+                raise _client_tag(exc, self._tag_base) from None
 
-    def nack(self, delivery_tag: int, *, multiple: bool = False, requeue: bool = True) -> None:
-        tag = self._local_tag(delivery_tag, "nack")
-        if tag is not None:
-            self._run(self._core.basic_nack, tag, multiple=multiple, requeue=requeue)
-
-    def reject(self, delivery_tag: int, *, requeue: bool = True) -> None:
-        tag = self._local_tag(delivery_tag, "reject")
-        if tag is not None:
-            self._run(self._core.basic_nack, tag, multiple=False, requeue=requeue)
+    # -- events -------------------------------------------------------------------------
 
     def process_events(self, timeout: float | None = 0.0) -> None:
         timeout = checks.require_timeout(timeout)
@@ -400,30 +606,38 @@ class MemoryTransport(Transport):
             raise self._closed_error()
         if self._held_acks:  # a callback processing events itself
             self._flush_held_acks()
+        if self._pending:  # what a raising callback left: handed out first
+            events, self._pending = self._pending, []
+            self._hand_out(events)
+            return
         connection = self._connection
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             events = connection.drain()
             if events:
-                if self._core.tracing or self._batching is not None:
-                    self._dispatch(events)
-                    return
-                self._batching = threading.get_ident()
-                try:
-                    self._dispatch(events)
-                finally:
-                    try:
-                        if self._held_acks:
-                            self._flush_acks()
-                    finally:
-                        self._batching = None
+                self._hand_out(events)
                 return
             if not connection.is_open:
+                if connection is self._connection:
+                    self._ready_channel()  # recover, or raise ConnectionLost
                 return
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not connection.wait(remaining):  # also runs the broker's timers
                 return
-            connection.wait(remaining)
+
+    def _hand_out(self, events: list[Any]) -> None:
+        if self._core.tracing or self._batching is not None:
+            self._dispatch(events)
+            return
+        self._batching = threading.get_ident()
+        try:
+            self._dispatch(events)
+        finally:
+            try:
+                if self._held_acks:
+                    self._flush_acks()
+            finally:
+                self._batching = None
 
     def _requeue_undispatched(self, consumer: _Consumer) -> None:
         """Nack, requeued, what the broker delivered to ``consumer`` (cancelled, acking)
@@ -433,75 +647,116 @@ class MemoryTransport(Transport):
             return
         number, tag, base = channel.state.id, consumer.consumer_tag, self._tag_base
         with self.broker._lock:
-            events = [*self._dispatched, *self._connection.state.outbox]
+            events = [*self._dispatched, *self._pending, *self._connection.state.outbox]
             unacked = channel.state.unacked
-            tags: list[int] = []
+            tags: dict[int, None] = {}
             for event in events:
                 if type(event) is Deliver and event.channel == number:
                     if event.consumer_tag == tag:
-                        tags.append(event.delivery_tag)
+                        tags[event.delivery_tag] = None
                 elif (type(event) is DeliverMany and event.channel == number
                       and event.consumer_tag == tag):
-                    tags.extend(range(event.first_tag, event.first_tag + len(event.messages)))
-            tags = [t for t in tags if t + base > consumer.last_tag and t in unacked]
-        for local in tags:
-            self._run(self._core.basic_nack, local, multiple=False, requeue=True)
+                    tags.update(dict.fromkeys(
+                        range(event.first_tag, event.first_tag + len(event.messages))))
+            local = [t for t in tags if t + base > consumer.last_tag and t in unacked]
+        for one in local:
+            self._run(self._core.basic_nack, one, multiple=False, requeue=True)
 
     def _dispatch(self, events: list[Any]) -> None:
+        """Run the callbacks of ``events``; if one raises, those after it wait in
+        ``_pending`` for the next ``process_events``."""
         self._dispatched = events
         current = self._channel.state.id
         consumers = self._consumers
-        for event in events:
-            if event.channel != current:
-                continue  # for a channel closed since: its consumers are gone
-            if type(event) is Deliver:
-                consumer = consumers.get(event.consumer_tag)
-                if consumer is not None:
-                    message = event.message
-                    consumer.last_tag = tag = event.delivery_tag + self._tag_base
-                    consumer.callback(Delivery(
-                        message.body, tag, message.exchange,
-                        message.routing_key, event.redelivered, message.properties,
-                        event.consumer_tag))
-            elif type(event) is DeliverMany:
-                self._deliver_many(event)
-            elif isinstance(event, Return):
-                for callback in list(self._return_callbacks):
-                    callback(event.message)
-            elif isinstance(event, ConsumerCancelled):
-                cancelled = self._consumers.pop(event.consumer_tag, None)
-                if cancelled is not None:
-                    cancelled._active = False
+        index = 0
+        done = False
+        try:
+            for index, event in enumerate(events):  # noqa: B007 (used after a raise)
+                if event.channel != current:
+                    continue  # for a channel closed since: its consumers are gone
+                if type(event) is Deliver:
+                    consumer = consumers.get(event.consumer_tag)
+                    if consumer is not None:
+                        message = event.message
+                        consumer.last_tag = tag = event.delivery_tag + self._tag_base
+                        consumer.callback(Delivery(
+                            message.body, tag, message.exchange,
+                            message.routing_key, event.redelivered, message.properties,
+                            event.consumer_tag))
+                elif type(event) is DeliverMany:
+                    self._deliver_many(event)
+                elif isinstance(event, Return):
+                    for callback in list(self._return_callbacks):
+                        callback(event.message)
+                elif isinstance(event, ConsumerCancelled):
+                    cancelled = self._consumers.pop(event.consumer_tag, None)
+                    if cancelled is not None:
+                        cancelled._active = False
+            done = True
+        finally:
+            if not done and self._channel.state.id == current:
+                self._pending = [*events[index + 1:], *self._pending]
 
     def _deliver_many(self, event: DeliverMany) -> None:
         consumers, consumer_tag = self._consumers, event.consumer_tag
         consumer = consumers.get(consumer_tag)
         tag = event.first_tag + self._tag_base
-        for message, redelivered in zip(event.messages, event.redelivered, strict=True):
+        messages, redelivered = event.messages, event.redelivered
+        for index, message in enumerate(messages):
             if consumers.get(consumer_tag) is not consumer or consumer is None:
                 return  # cancelled, or its channel closed, by an earlier callback
             consumer.last_tag = tag
-            consumer.callback(Delivery(
-                message.body, tag, message.exchange, message.routing_key, redelivered,
-                message.properties, consumer_tag))
+            done = False
+            try:
+                consumer.callback(Delivery(
+                    message.body, tag, message.exchange, message.routing_key,
+                    redelivered[index], message.properties, consumer_tag))
+                done = True
+            finally:
+                if not done and index + 1 < len(messages):  # the rest wait their turn
+                    self._pending.insert(0, DeliverMany(
+                        event.channel, consumer_tag, event.first_tag + index + 1,
+                        messages[index + 1:], redelivered[index + 1:]))
             tag += 1
 
     # -- lifecycle --------------------------------------------------------------------
 
     @property
     def is_open(self) -> bool:
-        return self._connection.is_open
+        return not self._closed
 
     @property
     def vhost(self) -> str:
         return self._connection.state.vhost
 
     def close(self) -> None:
-        if self._held_acks and self._connection.is_open:
-            self._flush_held_acks()
-        self._closed = True
-        self._tag_base = _CLOSED_BASE
-        self._connection.close()
-        for consumer in self._consumers.values():
-            consumer._active = False
-        self._consumers.clear()
+        with self._lock:
+            if self._closed:
+                return
+            if self._held_acks and self._connection.is_open:
+                self._flush_acks()
+            self._closed = True
+            self._tag_base = _CLOSED_BASE
+            self._connection.close()
+            for consumer in self._consumers.values():
+                consumer._active = False
+            self._consumers.clear()
+            self._pending = []
+        self._emit(ConnectionEvent(ConnectionState.CLOSED, self._url))
+
+
+def _if_open(channel: Any, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a core channel method unless the channel closed (under the broker lock)."""
+    if not channel.open:
+        return _STALE
+    return method(channel, *args, **kwargs)
+
+
+def _client_tag(error: ChannelClosed, base: int) -> ChannelClosed:
+    """``error`` naming the delivery tag as the client sent it (``base`` + the channel's)."""
+    text = error.reply_text
+    if base and isinstance(error, PreconditionFailed) and text.startswith(_UNKNOWN_TAG):
+        number = text[len(_UNKNOWN_TAG):]
+        if number.isdigit():
+            return PreconditionFailed(f"{_UNKNOWN_TAG}{int(number) + base}")
+    return error

@@ -2,9 +2,14 @@
 
 Tags handed out are the channel's raw tags plus the transport's offset for that channel;
 a tag at or below the offset belongs to a channel that is gone and is ignored with a
-WARNING (the broker has requeued its message). Settling from a thread other than the
-owning one goes through pika's ``add_callback_threadsafe`` and happens in the owning
-thread's next ``process_events``.
+WARNING (the broker has requeued its message). So a tag carries its channel: it is
+resolved against the channel of the moment when it is applied, never before.
+
+**Other threads.** A settlement made on a thread other than the owning one waits in a
+locked queue the transport owns, and pika's ``add_callback_threadsafe`` wakes the owning
+thread to apply it. The queue is drained by ``process_events`` (before and after pika's
+I/O, which may return before it ran the callbacks it was given) and by ``close()``, before
+the connection closes: acks a worker made are sent, not dropped with the connection.
 
 **Held acks.** While ``process_events`` runs the consumer callbacks, an ack of a single
 delivery made on the owning thread is held back instead of being written and flushed at
@@ -19,7 +24,7 @@ message.
 from __future__ import annotations
 
 import logging
-from threading import get_ident
+from threading import Lock, get_ident
 from typing import TYPE_CHECKING
 
 from pika.adapters.blocking_connection import BlockingChannel
@@ -37,7 +42,7 @@ log = logging.getLogger("transports.rabbitmq")
 class Acks:
     """The settlements of a :class:`RabbitMQTransport` (see the module documentation)."""
 
-    __slots__ = ("_t", "dispatching", "held", "open")
+    __slots__ = ("_lock", "_t", "dispatching", "held", "open", "queued")
 
     def __init__(self, transport: RabbitMQTransport) -> None:
         self._t = transport
@@ -48,13 +53,16 @@ class Acks:
         self.held: list[int] = []
         #: How deep the owning thread is in ``process_events``.
         self.dispatching = 0
+        #: Settlements other threads made, (verb, tag, multiple, requeue), in their order.
+        self.queued: list[tuple[str, int, bool, bool]] = []
+        self._lock = Lock()
 
     # -- the transport's ack, nack and reject ------------------------------------------
 
     def ack(self, tag: int, multiple: bool) -> None:
         t = self._t
         channel, base = t._channel, t._tag_base
-        if channel is None or tag <= base or get_ident() != t._owner:
+        if channel is None or tag <= base or get_ident() != t._owner or self.queued:
             self.settle("ack", tag, multiple, False)
             return
         raw = tag - base
@@ -72,18 +80,29 @@ class Acks:
     def settle(self, verb: str, tag: int, multiple: bool, requeue: bool) -> None:
         t = self._t
         if get_ident() != t._owner:
+            if t._closed:
+                self.warn_stale(verb, tag)
+                return
+            with self._lock:
+                self.queued.append((verb, tag, multiple, requeue))
             connection = t._connection
             if connection is not None:
-                try:
-                    connection.add_callback_threadsafe(
-                        lambda: self._settle_now(verb, tag, multiple, requeue)
-                    )
-                    return
-                except _errors.PIKA_ERRORS:
-                    pass  # the connection is gone, so is the tag: warned about below
-            self.warn_stale(verb, tag)
+                try:  # wake the owning thread's process_events
+                    connection.add_callback_threadsafe(self.drain)
+                except _errors.PIKA_ERRORS as exc:
+                    log.debug("waking the owner of %s: %r", t._url, exc)
             return
+        if self.queued:  # those made before it go first
+            self.drain()
         self._settle_now(verb, tag, multiple, requeue)
+
+    def drain(self) -> None:
+        """Apply, on the owning thread, the settlements other threads queued."""
+        while self.queued:
+            with self._lock:
+                batch, self.queued = self.queued, []
+            for verb, tag, multiple, requeue in batch:
+                self._settle_now(verb, tag, multiple, requeue)
 
     def _settle_now(self, verb: str, tag: int, multiple: bool, requeue: bool) -> None:
         t = self._t

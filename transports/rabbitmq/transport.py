@@ -37,10 +37,10 @@ the transport is closed. Listeners of ``add_connection_listener`` see every step
 **Threading.** pika's connection is not thread-safe, nor is this transport: use it from
 one thread, the one running ``process_events`` (where consumer and return callbacks run;
 listeners run in the call that saw the change). ``ack``, ``nack`` and ``reject`` are safe
-from any thread: from another one they go through ``add_callback_threadsafe`` and happen
-in the owning thread's next ``process_events``. An ack made in a consumer callback is held
-and sent with the others when the callbacks are done, as one ``multiple`` ack where that
-acknowledges exactly the same messages (see :mod:`transports.rabbitmq._acks`).
+from any thread: from another one they wait in the transport's queue of settlements, sent
+by the owning thread's next ``process_events`` or by ``close()``. An ack made in a consumer
+callback is held and sent with the others when the callbacks are done, as one ``multiple``
+ack where that acknowledges exactly the same messages (see :mod:`._acks`).
 """
 
 from __future__ import annotations
@@ -60,7 +60,12 @@ from msgbus.values import Delivery, ExchangeType, Properties, Publication, Queue
 from transports.rabbitmq import _errors
 from transports.rabbitmq._acks import Acks
 from transports.rabbitmq._batch import ConfirmChannel, publish_batch
-from transports.rabbitmq._consumer import RabbitMQConsumer, start_consumer
+from transports.rabbitmq._consumer import (
+    Parked,
+    RabbitMQConsumer,
+    process_events,
+    start_consumer,
+)
 from transports.rabbitmq._properties import from_pika, returned_from_pika, to_pika
 from transports.rabbitmq._recovery import Recovery
 from transports.rabbitmq._topology import (
@@ -107,6 +112,7 @@ class RabbitMQTransport(Transport):
         self._tag_high = 0  # the highest tag handed out so far
         self._qos = 0  # the per-consumer prefetch the channel is set to
         self._acks = Acks(self)
+        self._parked = Parked()  # deliveries after a callback that raised
         self._replies: BlockingChannel | None = None  # direct reply-to, without confirms
         self._confirms: ConfirmChannel | None = None  # batches (see _batch)
         self._last_properties: Properties | None = None  # and the pika ones made of them
@@ -178,6 +184,7 @@ class RabbitMQTransport(Transport):
         self._tag_base = self._tag_high
         self._qos = 0
         self._acks.reset()
+        self._parked.clear()
         self._channel = channel
         return channel
 
@@ -185,6 +192,7 @@ class RabbitMQTransport(Transport):
         """The broker closed the channel: its consumers are gone, a new one opens next."""
         self._channel = None
         self._acks.reset()
+        self._parked.clear()
         for consumer in self._consumers.values():
             consumer._stopped()
         self._consumers.clear()
@@ -544,31 +552,9 @@ class RabbitMQTransport(Transport):
         self._acks.settle("reject", checks.require_delivery_tag(delivery_tag), False, requeue)
 
     def process_events(self, timeout: float | None = 0.0) -> None:
-        timeout = checks.require_timeout(timeout)  # pika would raise its own errors
-        self._owner = get_ident()
-
-        def op(channel: BlockingChannel) -> None:
-            assert self._connection is not None
-            self._acks.dispatching += 1
-            try:
-                self._connection.process_data_events(time_limit=timeout)
-            finally:
-                self._acks.dispatching -= 1
-                if self._acks.held and channel.is_open:  # what the callbacks acked
-                    self._acks.flush(channel)
-            if channel.is_closed:
-                raise pika.exceptions.ChannelWrongStateError("channel closed")
-
-        channel = self._channel
-        if channel is None:
-            self._run(op, "ignore")
-            return
-        try:  # the common case, without the detour through _run
-            if self._acks.held:
-                self._acks.flush(channel)
-            op(channel)
-        except _errors.PIKA_ERRORS as exc:
-            self._failed(channel, exc, "ignore")
+        """Run callbacks; a callback's error is raised once the others pika handed out are
+        parked, and the next call hands those out first (see :mod:`._consumer`)."""
+        process_events(self, checks.require_timeout(timeout))  # pika would raise its own
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -583,6 +569,11 @@ class RabbitMQTransport(Transport):
     def close(self) -> None:
         if self._closed:
             return
+        if self._acks.queued and self._channel is not None:  # what other threads settled
+            try:
+                self._acks.drain()
+            except errors.MsgbusError as exc:
+                log.debug("sending the last settlements to %s: %r", self._url, exc)
         self._closed = True
         channel, self._channel, self._replies, self._confirms = self._channel, None, None, None
         if channel is not None and self._acks.held:
