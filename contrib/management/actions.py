@@ -20,7 +20,6 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from contrib.explain import EXCHANGE_TYPES
 from contrib.management import render
 from contrib.management.api import (
     CONTEXT,
@@ -114,13 +113,13 @@ def client(request: web.Request, vhost: str) -> Iterator[Channel]:
     try:
         yield connection.channel()
     except PreconditionFailed as error:
-        raise bad_request(error.reply_text.removeprefix("PRECONDITION_FAILED - ")) from None
+        raise bad_request(_explanation(error.reply_text)) from None
     except AccessRefused:
         raise ApiError(401, "not_authorised", "Access refused.") from None
     except NotFound as error:
         raise ApiError(404, "not_found", error.reply_text) from None
-    except AMQPError as error:
-        raise bad_request(error.reply_text) from None
+    except AMQPError as error:  # "COMMAND_INVALID - unknown exchange type 'x'"
+        raise bad_request(_explanation(error.reply_text)) from None
     except ValidationError as error:
         raise bad_request(str(error)) from None
     finally:
@@ -128,11 +127,25 @@ def client(request: web.Request, vhost: str) -> Iterator[Channel]:
             connection.close()
 
 
+def _explanation(reply_text: str) -> str:
+    """A reply text without its ``NAME - `` head, as RabbitMQ's API gives it."""
+    head, sep, rest = reply_text.partition(" - ")
+    return rest if sep and head.replace("_", "").isupper() else reply_text
+
+
 # -- queues -------------------------------------------------------------------------------
 
 
+def vhost_to_declare_in(request: web.Request) -> str:
+    """The path's vhost; 404 ``vhost_not_found`` when the broker has no such vhost."""
+    vhost = request.match_info["vhost"]
+    if vhost not in request.app[CONTEXT].broker.vhosts():
+        raise ApiError(404, "not_found", "vhost_not_found")
+    return vhost
+
+
 async def put_queue(request: web.Request) -> web.Response:
-    vhost = vhost_of(request)
+    vhost = vhost_to_declare_in(request)
     body = await body_of(request)
     durable, auto_delete = flag(body, "durable"), flag(body, "auto_delete")
     arguments = table(body, "arguments")
@@ -238,11 +251,9 @@ async def get_messages(request: web.Request) -> web.Response:
 
 
 async def put_exchange(request: web.Request) -> web.Response:
-    vhost = vhost_of(request)
+    vhost = vhost_to_declare_in(request)
     body = await body_of(request)
     kind = text(body, "type", "direct")
-    if kind not in EXCHANGE_TYPES:
-        raise bad_request(f"invalid exchange type '{kind}'")
     durable, auto_delete = flag(body, "durable"), flag(body, "auto_delete")
     internal = flag(body, "internal")
     arguments = table(body, "arguments")
@@ -317,7 +328,18 @@ async def publish(request: web.Request) -> web.Response:
 
 
 async def post_binding(request: web.Request) -> web.Response:
-    vhost, source, kind, destination = binding_ends(request)
+    vhost = vhost_to_declare_in(request)
+    broker = context(request).broker
+    source = exchange_name(request.match_info["source"])
+    kind = "queue" if request.match_info["kind"] == "q" else "exchange"
+    destination = request.match_info["destination"]
+    if kind == "exchange":
+        destination = exchange_name(destination)
+    for what, name in (("exchange", source), (kind, destination)):
+        exists = (broker.queue(name, vhost) is not None if what == "queue"
+                  else any(x.name == name for x in broker.exchanges(vhost)))
+        if not exists:
+            raise ApiError(404, "not_found", f"no {what} '{name}' in vhost '{vhost}'")
     body = await body_of(request)
     routing_key = text(body, "routing_key")
     arguments = table(body, "arguments")

@@ -182,7 +182,8 @@ def _vhost_json(broker: Broker, vhost: str) -> dict[str, Any]:
             "default_queue_type": "undefined", "tracing": False,
             "cluster_state": {render.NODE: "running"},
             "messages": ready + unacked, "messages_ready": ready,
-            "messages_unacknowledged": unacked}
+            "messages_unacknowledged": unacked, "recv_oct": 0,
+            "recv_oct_details": {"rate": 0.0}, "send_oct": 0, "send_oct_details": {"rate": 0.0}}
 
 
 async def vhosts(request: web.Request) -> web.Response:

@@ -1,4 +1,40 @@
-# Sourced by scripts/test: the browser that the web page's tests drive (Debian's chromium).
+# Sourced by scripts/test: what the management page's tests need.
+#
+# - Debian's chromium, which Playwright drives (no browser download): installed with apt-get
+#   when missing and run as root. Its path is exported as MSGBUS_TEST_CHROMIUM.
+# - RabbitMQ's management plugin on the node scripts/test started (the differential tests
+#   of contrib/management compare answers with it): enabled on a free port, exported as
+#   MSGBUS_TEST_MANAGEMENT_URL. rabbitmqadmin comes with the rabbitmq-server package.
 setup_browser() {
-    :
+    local chromium
+    chromium=$(command -v chromium || true)
+    if [ -z "$chromium" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        say "installing chromium with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        chromium=$(command -v chromium || true)
+    fi
+    if [ -n "$chromium" ]; then
+        export MSGBUS_TEST_CHROMIUM="$chromium"
+    else
+        echo "!!! chromium is missing: the management page's browser tests will be SKIPPED" >&2
+    fi
+    enable_management_plugin
+}
+
+enable_management_plugin() {
+    if [ -n "${MSGBUS_TEST_MANAGEMENT_URL:-}" ] || [ -z "${node_started:-}" ]; then
+        return 0
+    fi
+    local base="$node_base" node="$node_started" port
+    local ctl=/usr/lib/rabbitmq/bin/rabbitmqctl plugins=/usr/lib/rabbitmq/bin/rabbitmq-plugins
+    port=$(free_port)
+    say "enabling RabbitMQ's management plugin on $node, port $port"
+    # load the application first, so that its listener settings are not replaced on load
+    HOME="$base" "$ctl" -n "$node" eval \
+        "application:load(rabbitmq_management), application:set_env(rabbitmq_management, tcp_config, [{port, $port}, {ip, \"127.0.0.1\"}])." \
+        >/dev/null
+    HOME="$base" RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins" \
+        "$plugins" -n "$node" enable rabbitmq_management >/dev/null
+    export MSGBUS_TEST_MANAGEMENT_URL="http://guest:guest@127.0.0.1:$port/"
 }
