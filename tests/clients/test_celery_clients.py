@@ -32,11 +32,11 @@ def _app(url: str, unique: Unique) -> Celery:
 def test_worker_runs_tasks_and_results_come_back(server_url: str, unique: Unique) -> None:
     app = _app(server_url, unique)
 
-    @app.task(name="clients.add")
+    @app.task(name="clients.add", shared=False)
     def add(x: int, y: int) -> int:
         return x + y
 
-    @app.task(name="clients.fail")
+    @app.task(name="clients.fail", shared=False)
     def fail(text: str) -> None:
         raise ValueError(text)
 
