@@ -28,6 +28,11 @@ with ``msgbus_`` so they never clash with a project's own:
     ``msgbus_broker`` served over AMQP 0-9-1 on a free port of 127.0.0.1, and its
     ``amqp://`` URL: give it to any client (pika, aio-pika, kombu, Celery, another
     language). The broker's recorder, views and failure report see what they did.
+``msgbus_management``
+    RabbitMQ's management HTTP API and web page on ``msgbus_broker`` (a
+    :class:`~contrib.management.ManagementServer` on a free port: ``.url``), for tests
+    that use HTTP tools; it lists the clients of ``msgbus_amqp_server`` when the test uses
+    that too. Needs the ``management`` extra. Rates move with ``msgbus_clock``.
 
 When a test that used ``msgbus_broker`` fails, its report shows the broker's queues,
 exchanges, bindings, connections and channels.
@@ -47,6 +52,7 @@ from msgbus.transport import Transport
 
 if TYPE_CHECKING:
     from contrib.amqp_server import AmqpServer
+    from contrib.management import ManagementServer
     from contrib.recorder import Recorder
     from transports.memory import Broker
 
@@ -172,6 +178,21 @@ def msgbus_amqp_server(msgbus_broker: Broker) -> Iterator[AmqpServer]:
 def msgbus_amqp_url(msgbus_amqp_server: AmqpServer) -> str:
     """The ``amqp://`` URL of ``msgbus_amqp_server``: this test's own broker, on the wire."""
     return msgbus_amqp_server.url
+
+
+@pytest.fixture
+def msgbus_management(msgbus_broker: Broker, request: pytest.FixtureRequest
+                      ) -> Iterator[ManagementServer]:
+    """RabbitMQ's management HTTP API on ``msgbus_broker`` (a background thread, a free
+    port of 127.0.0.1; guest/guest or any user added to the broker)."""
+    pytest.importorskip("aiohttp", reason="msgbus_management needs the management extra: "
+                                          "pip install 'msgbus[management]'")
+    from contrib.management import ManagementServer
+
+    amqp = (request.getfixturevalue("msgbus_amqp_server")
+            if "msgbus_amqp_server" in request.fixturenames else None)
+    with ManagementServer(msgbus_broker, port=0, amqp=amqp) as server:
+        yield server
 
 
 class Pumpable(Protocol):

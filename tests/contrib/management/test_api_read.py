@@ -173,3 +173,31 @@ def test_the_page_and_its_assets_are_served(http_api: Http) -> None:
     assert script.headers["content-type"].startswith("application/javascript")
     assert b"/api/overview" in script.body
     assert http_api("GET", "/static/style.css").status == 200
+
+
+def test_network_clients_show_their_peer_on_connections_channels_and_consumers(
+        msgbus_broker: Broker) -> None:
+    import pika
+
+    from contrib.amqp_server import AmqpServer
+
+    with AmqpServer(msgbus_broker, port=0) as amqp, \
+            ManagementServer(msgbus_broker, port=0, amqp=amqp) as server:
+        client = Http(server.url)
+        connection = pika.BlockingConnection(pika.URLParameters(amqp.url))
+        try:
+            channel = connection.channel()
+            channel.queue_declare("jobs")
+            channel.basic_consume("jobs", lambda *args: None, consumer_tag="worker")
+            [listed] = client("GET", "/api/connections").json()
+            assert (listed["type"], listed["port"], listed["peer_host"]) \
+                == ("network", amqp.port, "127.0.0.1")
+            assert listed["name"] == f"127.0.0.1:{listed['peer_port']} -> 127.0.0.1:{amqp.port}"
+            [on_channel] = client("GET", "/api/channels").json()
+            assert on_channel["name"] == f"{listed['name']} (1)"
+            assert on_channel["connection_details"]["peer_port"] == listed["peer_port"]
+            [consumer] = client("GET", "/api/consumers").json()
+            assert consumer["consumer_tag"] == "worker"
+            assert consumer["channel_details"]["connection_name"] == listed["name"]
+        finally:
+            connection.close()
