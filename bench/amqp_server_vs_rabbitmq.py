@@ -408,19 +408,22 @@ def main(argv: list[str] | None = None) -> int:
 
     node = None if args.url else start_rabbitmq_node()
     embedded = None if args.embedded_url else start_embedded()
+    memory: list[str] = []
     try:
-        servers = {"rabbitmq": args.url or node.url,  # type: ignore[union-attr]
-                   "embedded": args.embedded_url or embedded.url}  # type: ignore[union-attr]
+        if args.connections:  # first, while both servers are fresh
+            for server in (node, embedded):
+                if server is not None:
+                    kb = memory_per_connection(server, args.connections)
+                    memory.append(f"{server.name}: {kb:,.1f} KB resident per idle connection "
+                                  f"({args.connections} pika connections, one channel each, "
+                                  f"on a fresh server)")
+        servers = {"rabbitmq": args.url or (node.url if node else ""),
+                   "embedded": args.embedded_url or (embedded.url if embedded else "")}
         lines = run_clients(servers, args.messages, args.calls, args.rounds, args.only)
         print(render(lines))
         print(f"\n{args.messages:,} messages a run, {args.calls:,} RPC calls, "
               f"{len(BODY)}-byte bodies, {args.rounds} alternating rounds; medians")
-        if args.connections:
-            for server in (node, embedded):
-                if server is not None:
-                    kb = memory_per_connection(server, args.connections)
-                    print(f"{server.name}: {kb:,.1f} KB resident per idle connection "
-                          f"({args.connections} pika connections, one channel each)")
+        print("\n".join(memory))
     finally:
         if embedded is not None:
             embedded.stop()
