@@ -50,10 +50,7 @@ def require_str(what: str, value: object) -> str:
     encode (no lone surrogates)."""
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be a str, got {type(value).__name__}: {value!r}")
-    if value.isascii():
-        size = len(value)
-    else:
-        size = len(_utf8(what, value))
+    size = len(value) if value.isascii() else len(_utf8(what, value))
     if size > 255:
         raise ValidationError(
             f"{what} must be at most 255 bytes (an AMQP short string), got "

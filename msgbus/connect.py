@@ -30,15 +30,22 @@ def connect(url: str | None = None) -> Transport:
     url = url if url is not None else default_url()
     if not isinstance(url, str):
         raise ValidationError(f"connect() expects a URL string, got {type(url).__name__}")
-    scheme = urlsplit(url).scheme.lower()
+    head, colon, _ = url.partition(":")
+    scheme = head.lower() if colon else ""
     if scheme == "memory":
         from transports.memory import MemoryTransport, named_broker
 
-        return MemoryTransport(named_broker(urlsplit(url).netloc))
+        try:
+            name = urlsplit(url).netloc
+        except ValueError as exc:  # e.g. an unclosed "[" (the URL holds no secret)
+            raise ValidationError(f"connect(): malformed URL {url!r}: {exc}") from None
+        return MemoryTransport(named_broker(name))
     if scheme in ("amqp", "amqps"):
         from transports.rabbitmq import RabbitMQTransport
 
         return RabbitMQTransport.from_url(url)
+    # the rest of the URL may hold credentials: never shown
+    shown = f"scheme {scheme!r}" if "@" not in url and "/" not in head else "another scheme"
     raise ValidationError(
-        f"connect() expects a memory://, amqp:// or amqps:// URL, got scheme {scheme!r}"
+        f"connect() expects a memory://, amqp:// or amqps:// URL, got {shown}"
     )

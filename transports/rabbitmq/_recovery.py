@@ -16,7 +16,7 @@ from msgbus import errors
 from msgbus.recovery import ConnectionEvent, ConnectionState, RecoveryPolicy
 from transports.rabbitmq import _errors
 from transports.rabbitmq._topology import ExchangeDecl, QueueDecl, declare_binding
-from transports.rabbitmq.url import HostPort
+from transports.rabbitmq.url import HostPort, resolvable
 
 if TYPE_CHECKING:
     from transports.rabbitmq._consumer import RabbitMQConsumer
@@ -96,7 +96,7 @@ class Recovery:
             if delay:
                 self.sleep(delay)
             try:
-                t._connection = pika.BlockingConnection(t._params)
+                t._connection = pika.BlockingConnection(resolvable(t._params))
                 t._open_channel()
                 renamed = self._restore()
             except _errors.CONNECT_ERRORS as exc:

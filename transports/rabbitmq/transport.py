@@ -75,7 +75,7 @@ from transports.rabbitmq._topology import (
     Topology,
     declare_binding,
 )
-from transports.rabbitmq.url import ConnectionConfig, parse_url
+from transports.rabbitmq.url import ConnectionConfig, parse_url, resolvable
 
 __all__ = ["RabbitMQTransport"]
 
@@ -126,7 +126,7 @@ class RabbitMQTransport(Transport):
             self._closed = True
             raise errors.ValidationError(f"cannot set up TLS for {self._url}: {exc}") from exc
         try:
-            self._connection = pika.BlockingConnection(self._params)
+            self._connection = pika.BlockingConnection(resolvable(self._params))
             self._open_channel()
         except _errors.CONNECT_ERRORS as exc:
             self._closed = True

@@ -18,11 +18,18 @@ The accepted form is::
   certificate against). Unknown options are an error.
 
 The password never appears in a ``repr``, a log line or an error message:
-:meth:`ConnectionConfig.redacted_url` shows it as ``***``.
+:meth:`ConnectionConfig.redacted_url` shows it as ``***``, and an error about a URL that
+cannot be parsed shows none of its user info. A password (or user name) holding ``/``,
+``?`` or ``#`` must percent-encode them (``%2F``, ``%3F``, ``%23``): unencoded, they end
+the host part early, and such a URL is refused without echoing any of it.
+
+Host names are resolved at each connection attempt (:func:`resolvable`): a host that does
+not resolve is skipped, so failover moves on to the next one.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +37,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from msgbus.errors import ValidationError
 
-__all__ = ["ConnectionConfig", "HostPort", "TLSOptions", "parse_url"]
+__all__ = ["ConnectionConfig", "HostPort", "TLSOptions", "parse_url", "resolvable"]
 
 DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671}
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -132,6 +139,31 @@ class ConnectionConfig:
         return params
 
 
+def resolvable(parameters: list[Any]) -> list[Any]:
+    """The ``pika.ConnectionParameters`` of :meth:`ConnectionConfig.pika_parameters` whose
+    host name resolves now, in order.
+
+    pika ends a failover attempt at the first host that does not resolve (it raises
+    ``socket.gaierror`` instead of trying the next host): the transport connects through
+    this list instead. When no host resolves, pika's ``AMQPConnectionError`` says so (the
+    transport raises it as ``ConnectionLost``; recovery tries again).
+    """
+    import pika.exceptions
+
+    found, failures = [], []
+    for params in parameters:
+        try:
+            socket.getaddrinfo(params.host, params.port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            failures.append(f"{params.host}: {exc}")
+            continue
+        found.append(params)
+    if not found:
+        raise pika.exceptions.AMQPConnectionError(
+            f"no host of the URL resolves ({'; '.join(failures)})")
+    return found
+
+
 def _split_hosts(hostlist: str, default_port: int, url: str) -> tuple[HostPort, ...]:
     hosts = []
     for item in hostlist.split(","):
@@ -149,9 +181,10 @@ def _split_hosts(hostlist: str, default_port: int, url: str) -> tuple[HostPort, 
             raise ValidationError(f"empty host in AMQP URL {url}")
         if port_text:
             if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+                # not echoed unless a number: a password missing its '@' would show
+                found = f", got {int(port_text)}" if port_text.isdigit() else ""
                 raise ValidationError(
-                    f"port of host {host!r} must be a number from 1 to 65535, got {port_text!r}"
-                )
+                    f"port of host {host!r} must be a number from 1 to 65535{found}")
             port = int(port_text)
         else:
             port = default_port
@@ -194,12 +227,27 @@ def _parse_options(query: str) -> dict[str, Any]:
 
 def parse_url(url: str) -> ConnectionConfig:
     """The :class:`ConnectionConfig` an ``amqp://`` or ``amqps://`` URL describes."""
-    parts = urlsplit(url)
+    if not isinstance(url, str):
+        raise ValidationError(f"an AMQP URL must be a str, got {type(url).__name__}")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # its text may quote the host part: not shown
+        known = str(exc) == "Invalid IPv6 URL"
+        raise ValidationError(
+            "malformed AMQP URL: "
+            + ("an IPv6 address in its host part lacks its closing ']'" if known
+               else "its host part cannot be parsed")) from None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
         raise ValidationError(f"expected an amqp:// or amqps:// URL, got scheme {scheme!r}")
     userinfo, at, hostlist = parts.netloc.rpartition("@")
-    redacted_netloc = (userinfo.partition(":")[0] + ":***@" if at else "") + hostlist
+    after_host = url.split("//", 1)[1][len(parts.netloc):] if "//" in url else url
+    if "@" in after_host:
+        raise ValidationError(
+            "malformed AMQP URL (not shown: it may hold a password): an '@' follows the end "
+            "of its host part. Percent-encode '/', '?', '#' and '@' in a user name or "
+            "password (%2F, %3F, %23, %40), and '@' in a vhost or option value (%40)")
+    redacted_netloc = ("***@" if at else "") + hostlist
     shown = f"{scheme}://{redacted_netloc}{parts.path}"
     username, password = "guest", "guest"
     if at:
