@@ -18,7 +18,7 @@ the consumer runs; a queue bound while consuming is consumed at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
@@ -31,7 +31,7 @@ from msgbus.messages import Message
 from msgbus.transport import ConsumerHandle, Transport
 from msgbus.values import Delivery, Properties
 
-__all__ = ["EQK", "Binding", "GenericConsumer", "QueueSpec"]
+__all__ = ["EQK", "Binding", "GenericConsumer", "QueueSpec", "require_eqk"]
 
 log = logging.getLogger("msgbus.consumer")
 
@@ -87,8 +87,9 @@ class GenericConsumer:
         return list(self._queues)
 
     def add_eqk(self, eqk: EQK) -> None:
-        """Declare and bind everything in ``eqk``."""
-        for exchange, qk_list in eqk:
+        """Declare and bind everything in ``eqk`` (checked first: a malformed ``eqk`` raises
+        :class:`~msgbus.errors.ValidationError` before anything is declared)."""
+        for exchange, qk_list in require_eqk(eqk):
             for queue, key in qk_list:
                 self.queue_bind(exchange, queue, key)
 
@@ -241,12 +242,69 @@ def _queue_spec(queue: QueueSpec) -> tuple[str, dict[str, Any]]:
             )
         return queue["name"], dict(flags)
     raise ValidationError(
-        f"a queue is a name or a mapping {{'name': str, 'flags': {{...}}}}, got {queue!r}"
+        f"a queue is a name or a mapping {{'name': str, 'flags': {{...}}}}, got {_short(queue)}"
     )
 
 
-def _check_exchange(exchange: Any) -> None:
+def _check_exchange(exchange: Any, what: str = "exchange") -> None:
     if not (isinstance(exchange, type) and issubclass(exchange, Exchange)):
         raise ValidationError(
-            f"expected an Exchange subclass (the class itself), got {exchange!r}"
+            f"{what}: expected an Exchange subclass (the class itself), got {_short(exchange)}"
         )
+
+
+_EQK_FORM = "a list of (Exchange subclass, [(queue, routing key), ...]) pairs"
+
+
+def require_eqk(eqk: object, what: str = "eqk") -> list[tuple[type[Exchange], list[Any]]]:
+    """``eqk`` as a list, checked: a :class:`~msgbus.errors.ValidationError` naming the
+    entry that is not (Exchange subclass, [(queue, routing key), ...])."""
+    if isinstance(eqk, (str, bytes, Mapping)) or not isinstance(eqk, Iterable):
+        raise ValidationError(
+            f"{what} must be {_EQK_FORM}, got {type(eqk).__name__}: {_short(eqk)}")
+    entries = list(eqk)
+    if len(entries) == 2 and _is_exchange(entries[0]):
+        raise ValidationError(
+            f"{what} must be {_EQK_FORM}, got a single pair {_short(eqk)}: put it in a "
+            "list, [(Exchange, [...])]")
+    checked = []
+    for i, entry in enumerate(entries):
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 2):
+            raise ValidationError(
+                f"{what}[{i}] must be a pair (Exchange subclass, [(queue, routing key), ...]), "
+                f"got {_short(entry)}")
+        exchange, qk_list = entry
+        _check_exchange(exchange, f"{what}[{i}]")
+        if isinstance(qk_list, (str, bytes, Mapping)) or not isinstance(qk_list, Iterable):
+            raise ValidationError(
+                f"{what}[{i}] must pair its exchange with a list of (queue, routing key) "
+                f"pairs, got {type(qk_list).__name__}: {_short(qk_list)}")
+        pairs = list(qk_list)
+        if len(pairs) == 2 and isinstance(pairs[1], str) and isinstance(pairs[0], (str, Mapping)):
+            raise ValidationError(
+                f"{what}[{i}] must pair its exchange with a list of (queue, routing key) "
+                f"pairs, got the single pair {_short(qk_list)}: put it in a list")
+        for j, pair in enumerate(pairs):
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                raise ValidationError(
+                    f"{what}[{i}] queue #{j} must be a pair (queue, routing key), got "
+                    f"{_short(pair)}")
+            if not isinstance(pair[1], str):
+                raise ValidationError(
+                    f"{what}[{i}] queue #{j}: the routing key must be a str, got "
+                    f"{type(pair[1]).__name__}: {_short(pair[1])}")
+            try:
+                _queue_spec(pair[0])
+            except ValidationError as exc:
+                raise ValidationError(f"{what}[{i}] queue #{j}: {exc}") from None
+        checked.append((exchange, pairs))
+    return checked
+
+
+def _is_exchange(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, Exchange)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -42,7 +42,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeAlias
 
 from msgbus.clock import Clock, SystemClock
@@ -56,7 +56,7 @@ from msgbus.rpc import PendingReply, RpcClient
 from msgbus.transport import Transport
 from msgbus.values import DeliveryMode, Properties, Publication
 
-__all__ = ["EKS", "GenericProducer"]
+__all__ = ["EKS", "GenericProducer", "require_eks"]
 
 EKS: TypeAlias = "Sequence[tuple[type[Exchange], str]]"
 _TAIL = b'},"_reserved":{}}'  # what follows a command's parameters in JSON
@@ -122,8 +122,10 @@ class GenericProducer:
             lock=self._lock,
             persistent=self.persistent,
         )
-        for exchange, _key in self.eks:
-            self._declare(exchange)
+        if self.eks:
+            self._default_eks = require_eks(self.eks, f"{type(self).__name__}.eks")
+            for exchange, _key in self._default_eks:
+                self._declare(exchange)
 
     # -- magic methods -----------------------------------------------------------------
 
@@ -221,34 +223,24 @@ class GenericProducer:
     ) -> list[tuple[type[Exchange], str]]:
         """Where a message goes: ``_eks`` if given, else ``eks`` (with ``_key`` if given)."""
         if _eks is not None:
-            eks = list(_eks)
+            eks = require_eks(_eks, "_eks")
             if not eks:
                 raise ValidationError(f"{type(self).__name__}: _eks is empty")
-        elif not self.eks:
+            return eks
+        if not self.eks:
             raise ValidationError(
                 f"{type(self).__name__} has no eks: set the class attribute "
                 "eks = [(ExchangeClass, routing_key)] or pass _eks=[...]"
             )
-        elif _key is not None:
-            eks = [(self.eks[0][0], _key)]
-        else:
-            if self._default_eks is None:
-                self._default_eks = self._check_eks(list(self.eks))
-            return self._default_eks
-        return self._check_eks(eks)
-
-    @staticmethod
-    def _check_eks(eks: list[tuple[type[Exchange], str]]) -> list[tuple[type[Exchange], str]]:
-        for exchange, key in eks:
-            if not (isinstance(exchange, type) and issubclass(exchange, Exchange)):
+        if self._default_eks is None:
+            self._default_eks = require_eks(self.eks, f"{type(self).__name__}.eks")
+        if _key is not None:
+            if not isinstance(_key, str):
                 raise ValidationError(
-                    f"eks entries are (Exchange subclass, routing key), got exchange {exchange!r}"
-                )
-            if not isinstance(key, str):
-                raise ValidationError(
-                    f"eks entries are (Exchange subclass, routing key), got key {key!r}"
-                )
-        return eks
+                    f"_key must be a str (a routing key), got {type(_key).__name__}: "
+                    f"{_short(_key)}")
+            return [(self._default_eks[0][0], _key)]
+        return self._default_eks
 
     # -- sending -----------------------------------------------------------------------
 
@@ -490,6 +482,43 @@ class GenericProducer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+_EKS_FORM = "a list of (Exchange subclass, routing key) pairs"
+
+
+def require_eks(eks: object, what: str = "eks") -> list[tuple[type[Exchange], str]]:
+    """``eks`` as a list, checked: a :class:`~msgbus.errors.ValidationError` naming
+    ``what`` and the entry that is not (Exchange subclass, routing key)."""
+    if isinstance(eks, (str, bytes, Mapping)) or not isinstance(eks, Iterable):
+        raise ValidationError(
+            f"{what} must be {_EKS_FORM}, got {type(eks).__name__}: {_short(eks)}")
+    entries = list(eks)
+    if (len(entries) == 2 and isinstance(entries[0], type) and issubclass(entries[0], Exchange)
+            and isinstance(entries[1], str)):
+        raise ValidationError(
+            f"{what} must be {_EKS_FORM}, got the single pair {_short(eks)}: put it in a "
+            "list, [(Exchange, key)]")
+    for i, entry in enumerate(entries):
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 2):
+            raise ValidationError(
+                f"{what}[{i}] must be a pair (Exchange subclass, routing key), got "
+                f"{_short(entry)}")
+        exchange, key = entry
+        if not (isinstance(exchange, type) and issubclass(exchange, Exchange)):
+            raise ValidationError(
+                f"{what}[{i}]: expected an Exchange subclass (the class itself), got "
+                f"{_short(exchange)}")
+        if not isinstance(key, str):
+            raise ValidationError(
+                f"{what}[{i}]: the routing key must be a str, got {type(key).__name__}: "
+                f"{_short(key)}")
+    return [(exchange, key) for exchange, key in entries]
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 _builders: dict[tuple[type[GenericProducer], str, str], Callable[..., Any] | None] = {}

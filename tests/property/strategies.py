@@ -37,6 +37,8 @@ __all__ = [
     "Settle",
     "Unbind",
     "bad_calls",
+    "bad_ekses",
+    "bad_eqks",
     "binding_arguments",
     "binding_operations",
     "field_values",
@@ -373,6 +375,42 @@ def _bad_batches(queue: str) -> st.SearchStrategy[Any]:
     in_a_list = st.tuples(st.lists(good, max_size=3), bad, st.lists(good, max_size=3)).map(
         lambda parts: [*parts[0], parts[1], *parts[2]])
     return st.one_of(in_a_list, st.sampled_from([None, 5, b"bytes", "text", {"a": 1}]))
+
+
+# -- bad input to the application layer ---------------------------------------------------
+
+_not_a_list = st.one_of(st.integers(), st.floats(allow_nan=False), st.just(object()),
+                        st.text(max_size=4), st.binary(max_size=3),
+                        st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+
+
+def bad_eqks(exchange: type[Any]) -> st.SearchStrategy[Any]:
+    """An ``eqk`` that is not a list of (Exchange subclass, [(queue, key), ...]) pairs:
+    ``exchange`` is a good Exchange subclass to build the almost-right forms with."""
+    pair = st.sampled_from([("q", "k"), ({"name": "q", "flags": {}}, "k")])
+    return st.one_of(
+        _not_a_list,
+        st.builds(lambda qk: (exchange, [qk]), pair),  # one pair, not in a list
+        st.builds(lambda qk: [(exchange, qk)], pair),  # one (queue, key), not in a list
+        st.builds(lambda k: [(exchange, [("q", k)])], _not_str),
+        st.builds(lambda q: [(exchange, [(q, "k")])],
+                  st.one_of(st.integers(), st.none(), st.just({"flags": {}}))),
+        st.builds(lambda x: [(x, [("q", "k")])], _not_str),
+        st.sampled_from([[(exchange, [("q", "k", "z")])], [(exchange, "q")], [(exchange,)],
+                         [exchange], [(exchange, [("q",)])]]),
+        st.builds(lambda v: [(exchange, v)], _not_a_list.filter(lambda v: not isinstance(v, str))),
+    )
+
+
+def bad_ekses(exchange: type[Any]) -> st.SearchStrategy[Any]:
+    """An ``_eks`` that is not a list of (Exchange subclass, routing key) pairs."""
+    return st.one_of(
+        _not_a_list,
+        st.just((exchange, "k")),  # one pair, not in a list
+        st.builds(lambda k: [(exchange, k)], _not_str),
+        st.builds(lambda x: [(x, "k")], _not_str),
+        st.sampled_from([[], [exchange], [(exchange,)], [(exchange, "k", "z")], ["k"]]),
+    )
 
 
 def bad_calls(queue: str, exchange: str) -> st.SearchStrategy[tuple[str, tuple[Any, ...],
