@@ -266,7 +266,9 @@ async function topology() {
       : `M ${x1} ${from.y} C 360 ${from.y}, 360 ${to.y}, ${x2} ${to.y}`;
     box.append(svg("path", { d: path, fill: "none", stroke: "#888" }));
     const label = b.routing_key || (Object.keys(b.arguments).length ? JSON.stringify(b.arguments) : "");
-    box.append(svg("text", { x: 300, y: (from.y + to.y) / 2 - 3, fill: "#444" }, label));
+    const midX = to.x === 40 ? 300 : 360;  // the middle of the curve
+    box.append(svg("text", { x: midX, y: (from.y + to.y) / 2 - 4, fill: "#444",
+                             "text-anchor": "middle" }, label));
   }
   return [h("h2", {}, "Topology"), box];
 }
