@@ -76,9 +76,10 @@ class GenericProducer:
     eks: ClassVar[EKS] = ()
     encoder_class: ClassVar[type[Encoder]] = JsonEncoder
     #: Seconds an RPC attempt waits for its reply (``_timeout``).
-    rpc_timeout: ClassVar[float] = 30.0
-    #: How many times an RPC is sent again after a timeout (``_max_retry``).
-    max_retry: ClassVar[int] = 4
+    rpc_timeout: ClassVar[float] = 5.0
+    #: How many times an RPC is sent again after a timeout (``_max_retry``): with the
+    #: defaults a call nobody answers ends after 10 s, with a WARNING at each timeout.
+    max_retry: ClassVar[int] = 1
     #: Publish with delivery mode 2, so messages in durable queues survive a restart.
     persistent: ClassVar[bool] = False
     _default_eks: list[tuple[type[Exchange], str]] | None = None

@@ -13,9 +13,10 @@ lone caller takes no condition variable at all). Time is read from an injected c
 :class:`~msgbus.clock.ManualClock` drives timeouts in tests.
 
 A call that gets no reply within ``timeout`` is published again (with a new correlation
-id), up to ``max_retry`` more times; a reply to any of its attempts completes it. After
-the last attempt it completes with ``MessageResultException("TimeoutError", ...)``.
-Replies that come after their call completed are discarded.
+id), up to ``max_retry`` more times, each time with a WARNING log line; a reply to any of
+its attempts completes it. After the last attempt it completes with
+``MessageResultException("TimeoutError", ...)``, logged at WARNING too. Replies that come
+after their call completed are discarded.
 """
 
 from __future__ import annotations
@@ -278,16 +279,15 @@ class RpcClient:
                 return
             last = call.attempts > call.max_retry
         if last:
-            self._finish(
-                call,
-                MessageResultException(
-                    "TimeoutError",
-                    f"no reply to RPC {call.description} after {call.attempts} attempt(s) "
-                    f"of {call.timeout:g}s each",
-                ),
-            )
+            text = (f"no reply to RPC {call.description} after {call.attempts} attempt(s) "
+                    f"of {call.timeout:g}s each")
+            log.warning("%s: giving up (is anything consuming that queue?)", text)
+            self._finish(call, MessageResultException("TimeoutError", text))
             return
-        log.info("RPC %s timed out after %gs; retrying", call.description, call.timeout)
+        log.warning(
+            "no reply to RPC %s within %gs (attempt %d of %d); sending it again",
+            call.description, call.timeout, call.attempts, call.max_retry + 1,
+        )
         self._publish_attempt(call)
 
     # -- waiting -----------------------------------------------------------------------

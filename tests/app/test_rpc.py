@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from msgbus import (
     Exchange,
@@ -289,3 +292,34 @@ def test_rpc_without_direct_reply_to(names: Names, clock: ManualClock) -> None:
     assert pending.wait().value == 4
     reply_queue = producer.rpc_client.reply_queue()
     assert reply_queue.startswith("amq.gen-")
+
+
+def test_an_rpc_nobody_serves_ends_soon_and_says_so_at_warning(
+    names: Names, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The defaults (README): 5 s per attempt, one retry, a WARNING at each timeout."""
+    from transports.memory import Broker, MemoryTransport
+
+    broker = Broker(clock=clock)
+    x = make_exchange(names.exchange())
+
+    class Producer(GenericProducer):
+        eks = [(x, "nobody")]
+
+    producer = Producer(transport=MemoryTransport(broker), clock=clock)
+    assert (producer.rpc_timeout, producer.max_retry) == (5.0, 1)
+    with caplog.at_level(logging.WARNING, logger="msgbus.rpc"):
+        pending = producer.start_rpc_lonely()
+        clock.advance(4.9)
+        assert not pending.poll() and not caplog.records
+        clock.advance(0.1)
+        assert not pending.poll()
+        [retry] = caplog.records
+        assert retry.levelno == logging.WARNING
+        assert "'lonely'" in retry.getMessage() and "attempt 1 of 2" in retry.getMessage()
+        clock.advance(5.0)
+        assert pending.poll()
+    result = pending.wait()
+    assert isinstance(result, MessageResultException) and result.exception_name == "TimeoutError"
+    assert "after 2 attempt(s) of 5s each" in result.message
+    assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.WARNING]
