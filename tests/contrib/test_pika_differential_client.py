@@ -1,7 +1,7 @@
-"""Differential scenarios for pika's client API itself, on RabbitMQ and on the memory facade:
-when the consume() generator starts and what its consumer's cancels leave, basic_get's
-get-ok bookkeeping, timers and threadsafe callbacks (checks, order, one that raises), calls
-on a closed connection, channel numbers pika cannot use."""
+"""The same pika program on RabbitMQ and on the memory facade (see pika_scenarios.py).
+pika's client API itself: when the consume() generator starts and what its consumer's
+cancels leave, basic_get's get-ok bookkeeping, timers and threadsafe callbacks, calls on a
+closed connection, channel numbers, pika's own classes and argument checks."""
 
 from __future__ import annotations
 
@@ -10,10 +10,17 @@ from typing import Any
 
 import pytest
 
-from tests.contrib.pika_scenarios import World, check, normalise
+from tests.contrib.pika_scenarios import (
+    World,
+    check,
+    normalise,
+)
 from tests.support import Names
 
 pytestmark = pytest.mark.rabbitmq
+
+
+# -- the consume() generator ---------------------------------------------------------------
 
 
 def _outcome(w: World, label: str, action: Callable[[], Any]) -> Any:
@@ -26,9 +33,6 @@ def _outcome(w: World, label: str, action: Callable[[], Any]) -> Any:
         return None
     w.record(label, result)
     return result
-
-
-# -- the consume() generator ----------------------------------------------------------
 
 
 def test_consume_starts_on_the_first_next(amqp_url: str, names: Names) -> None:
@@ -124,7 +128,7 @@ def test_a_negative_inactivity_timeout(amqp_url: str, names: Names) -> None:
     check(scenario, amqp_url, names)
 
 
-# -- basic_get -------------------------------------------------------------------------
+# -- basic_get -----------------------------------------------------------------------------
 
 
 def test_a_basic_get_that_raised_blocks_the_next_ones(amqp_url: str, names: Names) -> None:
@@ -159,7 +163,7 @@ def test_a_basic_get_that_raised_blocks_the_next_ones(amqp_url: str, names: Name
     check(scenario, amqp_url, names)
 
 
-# -- timers and callbacks -------------------------------------------------------------
+# -- timers and callbacks ------------------------------------------------------------------
 
 
 def test_timer_and_callback_argument_checks(amqp_url: str, names: Names) -> None:
@@ -231,7 +235,7 @@ def test_a_callback_that_raises_leaves_the_others_queued(amqp_url: str,
     check(scenario, amqp_url, names)
 
 
-# -- a closed connection --------------------------------------------------------------
+# -- a closed connection -------------------------------------------------------------------
 
 
 def test_calls_on_a_closed_connection(amqp_url: str, names: Names) -> None:
@@ -266,7 +270,7 @@ def test_calls_on_a_closed_connection(amqp_url: str, names: Names) -> None:
     check(scenario, amqp_url, names)
 
 
-# -- channel numbers ------------------------------------------------------------------
+# -- channel numbers -----------------------------------------------------------------------
 
 
 def test_channel_numbers_pika_cannot_use(amqp_url: str, names: Names) -> None:
@@ -290,8 +294,25 @@ def test_channel_numbers_pika_cannot_use(amqp_url: str, names: Names) -> None:
     check(scenario, amqp_url, names)
 
 
+def test_channel_numbers(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        connection = w.connect()
+        channels = [connection.channel() for _ in range(3)]
+        w.record("numbers", [c.channel_number for c in channels])
+        channels[1].close()
+        w.record("lowest free number again", connection.channel().channel_number)
+        w.attempt("a chosen number", lambda: connection.channel(channel_number=7).channel_number)
+        failed = connection.channel()
+        w.attempt("a channel error", lambda: failed.queue_declare(names.queue("none"),
+                                                                  passive=True))
+        w.record("its number is free again", connection.channel().channel_number)
+        w.attempt("a number in use", lambda: connection.channel(channel_number=1))
+        w.attempt("then", lambda: connection.channel())
 
-# -- pika's own classes and argument checks ---------------------------------------------
+    check(scenario, amqp_url, names)
+
+
+# -- pika's own classes and argument checks ------------------------------------------------
 
 
 def test_connections_and_channels_are_pikas_classes(amqp_url: str, names: Names) -> None:

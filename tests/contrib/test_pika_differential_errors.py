@@ -1,6 +1,6 @@
-"""Differential scenarios, pika on RabbitMQ vs the memory facade: channel and connection
-errors (codes, texts, when they surface), client-side validation, connection refusals and
-closes, transactions."""
+"""The same pika program on RabbitMQ and on the memory facade (see pika_scenarios.py).
+Channel and connection errors (codes, texts, when they surface), client-side validation,
+connection refusals and closes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.support import Names
 pytestmark = pytest.mark.rabbitmq
 
 
-# -- errors ---------------------------------------------------------------------------
+# -- errors --------------------------------------------------------------------------------
 
 
 def test_channel_errors_codes_and_texts(amqp_url: str, names: Names) -> None:
@@ -60,6 +60,13 @@ def test_channel_errors_codes_and_texts(amqp_url: str, names: Names) -> None:
     check(scenario, amqp_url, names)
 
 
+def _publish_internal(w: World, names: Names) -> Any:
+    ch = w.channel()
+    x = names.exchange("internal")
+    ch.exchange_declare(x, "fanout", internal=True)
+    return ch.basic_publish(x, "", b"x")
+
+
 def test_async_errors_surface_on_next_call(amqp_url: str, names: Names) -> None:
     def scenario(w: World) -> None:
         q = names.queue()
@@ -89,13 +96,6 @@ def test_async_errors_surface_on_next_call(amqp_url: str, names: Names) -> None:
         w.attempt("internal", lambda: _publish_internal(w, names))
 
     check(scenario, amqp_url, names)
-
-
-def _publish_internal(w: World, names: Names) -> Any:
-    ch = w.channel()
-    x = names.exchange("internal")
-    ch.exchange_declare(x, "fanout", internal=True)
-    return ch.basic_publish(x, "", b"x")
 
 
 def test_queue_counts_purge_delete(amqp_url: str, names: Names) -> None:
@@ -152,6 +152,16 @@ def test_client_side_validation(amqp_url: str, names: Names) -> None:
     check(scenario, amqp_url, names)
 
 
+def _open(w: World, parameters: Any) -> Any:
+    if w.real:
+        return pika.BlockingConnection(parameters)
+    connection = w.connect()  # the memory world's broker
+    connection.close()
+    from contrib.pika_compat import BlockingConnection
+
+    return BlockingConnection(parameters, broker=connection.broker)
+
+
 def test_connection_refusals(amqp_url: str, names: Names) -> None:
     params = pika.URLParameters(amqp_url)
 
@@ -166,16 +176,6 @@ def test_connection_refusals(amqp_url: str, names: Names) -> None:
             w.attempt(label, lambda: _open(w, p))  # noqa: B023
 
     check(scenario, amqp_url, names)
-
-
-def _open(w: World, parameters: Any) -> Any:
-    if w.real:
-        return pika.BlockingConnection(parameters)
-    connection = w.connect()  # the memory world's broker
-    connection.close()
-    from contrib.pika_compat import BlockingConnection
-
-    return BlockingConnection(parameters, broker=connection.broker)
 
 
 def test_connection_close_requeues_and_exclusive_consumer(amqp_url: str, names: Names) -> None:
@@ -197,46 +197,5 @@ def test_connection_close_requeues_and_exclusive_consumer(amqp_url: str, names: 
         third = w.channel()
         w.attempt("exclusive over existing", lambda: third.basic_consume(
             q, lambda *a: None, exclusive=True))
-
-    check(scenario, amqp_url, names)
-
-
-# -- transactions ---------------------------------------------------------------------
-
-
-def test_transactions_commit_and_rollback(amqp_url: str, names: Names) -> None:
-    def scenario(w: World) -> None:
-        ch = w.channel(confirm=False)
-        q = names.queue("tx")
-        ch.queue_declare(q)
-        for body in (b"a", b"b"):
-            ch.basic_publish("", q, body)
-        w.attempt("select", ch.tx_select)
-        ch.basic_publish("", q, b"rolled back")
-        w.attempt("rollback", ch.tx_rollback)
-        w.attempt("count after rollback", lambda: ch.queue_declare(q, passive=True))
-        ch.basic_publish("", q, b"committed")
-        method, _, body = ch.basic_get(q)
-        w.record("got", body)
-        ch.basic_ack(method.delivery_tag)
-        w.attempt("count before commit", lambda: ch.queue_declare(q, passive=True))
-        w.attempt("commit", ch.tx_commit)
-        w.attempt("count after commit", lambda: ch.queue_declare(q, passive=True))
-        method, _, body = ch.basic_get(q)
-        ch.basic_ack(method.delivery_tag)
-        w.attempt("rollback the ack", ch.tx_rollback)
-        w.attempt("confirm on a tx channel", ch.confirm_delivery)
-        other = w.channel(confirm=False)
-        w.record("left", w.get_all(other, q))
-        w.attempt("commit without select", other.tx_commit)
-
-    check(scenario, amqp_url, names)
-
-
-def test_prefetch_size_is_not_implemented(amqp_url: str, names: Names) -> None:
-    def scenario(w: World) -> None:
-        ch = w.channel(confirm=False)
-        w.attempt("prefetch_size", lambda: ch.basic_qos(prefetch_size=1))
-        w.attempt("after", lambda: ch.queue_declare(names.queue()))
 
     check(scenario, amqp_url, names)

@@ -1,9 +1,10 @@
-"""Quorum and stream queues, the same pika program on RabbitMQ and on the memory facade:
-how they are declared and refused, where returned messages go, delivery counts and
-limits."""
+"""The same pika program on RabbitMQ and on the memory facade (see pika_scenarios.py).
+Quorum and stream queues: declarations and refusals, where returned messages go, delivery
+counts and limits, single active consumers."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -12,6 +13,9 @@ from tests.contrib.pika_scenarios import Action, World, check, declare, each_on_
 from tests.support import Names
 
 pytestmark = pytest.mark.rabbitmq
+
+
+# -- declarations --------------------------------------------------------------------------
 
 
 def test_quorum_and_stream_declarations(amqp_url: str, names: Names) -> None:
@@ -58,7 +62,8 @@ def test_quorum_and_stream_declarations(amqp_url: str, names: Names) -> None:
     check(scenario, amqp_url, names)
 
 
-# -- quorum and stream queues ---------------------------------------------------------------
+# -- quorum and stream queues --------------------------------------------------------------
+
 
 QUORUM = {"x-queue-type": "quorum"}
 
@@ -173,5 +178,93 @@ def test_stream_queue_refusals(amqp_url: str, names: Names) -> None:
             "priority as a string": consume(10, arguments={"x-priority": "1"}),
             "cancel on failover": consume(10, arguments={"x-cancel-on-ha-failover": True}),
         })
+
+    check(scenario, amqp_url, names)
+
+
+# -- quorum queues -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("leaves_by", ["basic.cancel", "channel.close"])
+def test_a_quorum_queue_hands_over_to_the_next_single_active_consumer_at_once(
+        amqp_url: str, names: Names, leaves_by: str) -> None:
+    # a classic queue waits for its next event; a quorum queue serves the new active
+    # consumer when the old one goes, before the messages of a closing channel come back
+    def scenario(w: World) -> None:
+        connection = w.connect()
+        ch = connection.channel()
+        ch.confirm_delivery()
+        for queue_type in ("classic", "quorum"):
+            q = names.queue(queue_type)
+            ch.queue_declare(q, durable=True, arguments={"x-queue-type": queue_type,
+                                                         "x-single-active-consumer": True})
+            first, second = connection.channel(), connection.channel()
+            first.basic_qos(prefetch_count=2)
+            second.basic_qos(prefetch_count=4)
+            got: list[Any] = []
+            for label, channel in (("first", first), ("second", second)):
+                channel.basic_consume(q, consumer_tag=label, on_message_callback=(
+                    lambda c, m, p, b, label=label, got=got: got.append(
+                        (label, b, m.redelivered))))
+            for i in range(6):
+                ch.basic_publish("", q, f"m{i}".encode())
+            w.pump(connection, lambda: len(got) >= 2)  # noqa: B023
+            w.settle(connection)
+            w.record(f"{queue_type}: before", sorted(got))
+            if leaves_by == "basic.cancel":
+                first.basic_cancel("first")
+            else:
+                first.close()
+            w.pump(connection, lambda: len(got) >= 6, timeout=1.0)  # noqa: B023
+            w.settle(connection)
+            w.record(f"{queue_type}: after {leaves_by}", sorted(got))
+            w.attempt(f"{queue_type}: counts", lambda: ch.queue_declare(
+                q, passive=True))  # noqa: B023
+
+    check(scenario, amqp_url, names)
+
+
+def test_a_quorum_queue_takes_reject_publish_dlx_for_drop_head(amqp_url: str,
+                                                              names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        q, dlq = names.queue("q"), names.queue("dlq")
+        ch.queue_declare(dlq)
+        w.attempt("declare", lambda: ch.queue_declare(q, durable=True, arguments={
+            "x-queue-type": "quorum", "x-max-length": 1, "x-overflow": "reject-publish-dlx",
+            "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq}))
+        for i in range(3):
+            w.attempt(f"publish {i}", lambda: ch.basic_publish(
+                "", q, f"m{i}".encode()))  # noqa: B023
+        w.record("queue", w.get_all(ch, q))
+        w.elapse(0.3)  # dead-lettering is asynchronous on RabbitMQ
+        dead = [w.get_eventually(ch, dlq, auto_ack=True) for _ in range(2)]
+        w.record("dead-lettered", [(body, properties.headers["x-death"][0]["reason"])
+                                   for method, properties, body in dead if method])
+
+    check(scenario, amqp_url, names)
+
+
+def test_exclusive_consumers_on_single_active_and_quorum_queues(amqp_url: str,
+                                                               names: Names) -> None:
+    # a classic queue with a single active consumer refuses every exclusive consumer; a
+    # quorum queue ignores the flag, and its declare-ok counts only its active consumer
+    def scenario(w: World) -> None:
+        for queue_type, single_active in itertools.product(("classic", "quorum"),
+                                                           (False, True)):
+            label = f"{queue_type}{' single active' if single_active else ''}"
+            q = names.queue(label.replace(" ", "-"))
+            w.channel().queue_declare(q, durable=True, arguments={
+                "x-queue-type": queue_type, "x-single-active-consumer": single_active})
+            for i, exclusive in enumerate((True, False, True)):
+                ch = w.channel()
+                w.attempt(f"{label}: consumer {i}, exclusive={exclusive}",
+                          lambda: ch.basic_consume(  # noqa: B023
+                              q, lambda *a: None, exclusive=exclusive,  # noqa: B023
+                              consumer_tag=f"c{i}"))  # noqa: B023
+                w.settle(ch.connection)
+                w.record(f"{label}: open", ch.is_open)
+                w.attempt(f"{label}: counts", lambda: w.channel().queue_declare(
+                    q, passive=True))  # noqa: B023
 
     check(scenario, amqp_url, names)

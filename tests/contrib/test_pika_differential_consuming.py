@@ -1,7 +1,7 @@
-"""Differential scenarios found by probing more corners: how a channel settles the deliveries
-of several consumers at once, what a channel's global prefetch counts, and what a node
-restart keeps (auto-delete exchanges bound to transient entities, exclusive queues, quorum
-queues). Each once differed between RabbitMQ and the memory facade."""
+"""The same pika program on RabbitMQ and on the memory facade (see pika_scenarios.py).
+Consuming: prefetch, acks (multiple), requeue position, recover, cancels, consumer
+priorities and arguments, how a channel settles the deliveries of several consumers, and
+what global prefetch counts."""
 
 from __future__ import annotations
 
@@ -11,12 +11,205 @@ import pika
 import pika.exceptions
 import pytest
 
-from tests.contrib.pika_scenarios import World, check
+from tests.contrib.pika_scenarios import Action, World, check, each_on_its_own_channel
 from tests.support import Names
 
 pytestmark = pytest.mark.rabbitmq
 
-# -- settling the deliveries of several consumers ----------------------------------------
+
+# -- consuming, acks, prefetch -------------------------------------------------------------
+
+
+def test_prefetch_and_ack_multiple(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        connection = w.connect()
+        ch = connection.channel()
+        ch.confirm_delivery()
+        q = names.queue()
+        ch.queue_declare(q)
+        for i in range(6):
+            ch.basic_publish("", q, f"m{i}".encode())
+        ch.basic_qos(prefetch_count=2)
+        got: list[Any] = []
+        ch.basic_consume(q, lambda c, m, p, b: got.append((m.delivery_tag, b, m.redelivered)),
+                         consumer_tag="worker")
+        w.pump(connection, lambda: len(got) >= 2)
+        w.settle(connection)
+        w.record("first window", list(got))
+        ch.basic_ack(2, multiple=True)
+        w.pump(connection, lambda: len(got) >= 4)
+        w.settle(connection)
+        w.record("second window", list(got))
+        ch.basic_nack(0, multiple=True, requeue=True)
+        w.pump(connection, lambda: len(got) >= 6)
+        w.settle(connection)
+        w.record("after nack", list(got))
+        w.record("cancel", ch.basic_cancel("worker"))
+        ch.close()
+        w.record("left", w.get_all(connection.channel(), q))
+
+    check(scenario, amqp_url, names)
+
+
+def test_requeue_position_reject_and_recover(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        q = names.queue()
+        ch.queue_declare(q)
+        for i in range(5):
+            ch.basic_publish("", q, f"m{i}".encode())
+        tags = [ch.basic_get(q)[0].delivery_tag for _ in range(4)]
+        w.record("tags", tags)
+        ch.basic_reject(tags[1], requeue=True)
+        ch.basic_nack(tags[3], requeue=True)
+        ch.basic_reject(tags[0], requeue=False)
+        w.record("after requeue", w.get_all(ch, q, ack=False))
+        w.attempt("recover", lambda: ch.basic_recover(requeue=True))
+        w.record("after recover", w.get_all(ch, q))
+
+    check(scenario, amqp_url, names)
+
+
+def test_channel_close_requeues_unacked(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        q = names.queue()
+        ch.queue_declare(q)
+        for i in range(3):
+            ch.basic_publish("", q, f"m{i}".encode())
+        ch.basic_get(q)
+        ch.basic_get(q, auto_ack=True)
+        ch.close()
+        w.record("closed", (ch.is_open, ch.is_closed))
+        other = w.channel()
+        w.record("left", w.get_all(other, q))
+
+    check(scenario, amqp_url, names)
+
+
+def test_consume_generator_and_cancel(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        q = names.queue()
+        ch.queue_declare(q)
+        for i in range(3):
+            ch.basic_publish("", q, f"m{i}".encode())
+        seen = []
+        for method, _, body in ch.consume(q, inactivity_timeout=0.5):
+            if method is None:
+                break
+            seen.append((method.delivery_tag, body))
+            if body == b"m1":
+                ch.basic_ack(method.delivery_tag, multiple=True)
+        w.record("seen", seen)
+        w.record("cancel", ch.cancel())
+        w.record("left", w.get_all(ch, q))
+
+    check(scenario, amqp_url, names)
+
+
+def test_consumer_cancelled_when_queue_deleted(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        connection = w.connect()
+        ch = connection.channel()
+        q = names.queue()
+        ch.queue_declare(q)
+        cancels: list[Any] = []
+        ch.add_on_cancel_callback(cancels.append)
+        ch.basic_consume(q, lambda *a: None, consumer_tag="c1")
+        w.channel().queue_delete(q)
+        w.pump(connection, lambda: bool(cancels))
+        w.record("cancels", cancels)
+        w.record("tags", ch.consumer_tags)
+
+    check(scenario, amqp_url, names)
+
+
+def test_consumer_priorities_and_message_priorities(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        ch = w.channel()
+        q = names.queue()
+        w.attempt("declare", lambda: ch.queue_declare(q, arguments={"x-max-priority": 5}))
+        for i, priority in enumerate([1, 5, None, 3, 9, 0]):
+            ch.basic_publish("", q, f"m{i}".encode(), pika.BasicProperties(priority=priority))
+        w.record("order", [body for body, _, _ in w.get_all(ch, q)])
+        connection = w.connect()
+        low, high = connection.channel(), connection.channel()
+        low.basic_qos(prefetch_count=1)
+        high.basic_qos(prefetch_count=1)
+        got: list[Any] = []
+        low.basic_consume(q, lambda c, m, p, b: got.append(("low", b)))
+        high.basic_consume(q, lambda c, m, p, b: got.append(("high", b)),
+                           arguments={"x-priority": 10})
+        for i in range(3):
+            ch.basic_publish("", q, f"n{i}".encode())
+        w.pump(connection, lambda: len(got) >= 2)
+        w.settle(connection)
+        w.record("consumers", sorted(got))
+
+    check(scenario, amqp_url, names)
+
+
+def test_per_consumer_qos_lifts_the_channel_limit(amqp_url: str, names: Names) -> None:
+    orders: list[list[Any]] = [
+        [(3, True), (2, False), "a", "b"],
+        [(2, False), (3, True), "a", "b"],
+        [(3, True), "a", (1, False), "b"],
+        [(3, True), (0, True), "a", "b"],
+        [(1, False), "a", (3, True), "b", (0, False)],
+    ]
+
+    def scenario(w: World) -> None:
+        for n, order in enumerate(orders):
+            connection = w.connect()
+            ch = connection.channel()
+            ch.confirm_delivery()
+            queues = {"a": names.queue(f"a{n}"), "b": names.queue(f"b{n}")}
+            for label, q in queues.items():
+                ch.queue_declare(q)
+                for i in range(6):
+                    ch.basic_publish("", q, f"{label}{i}".encode())
+            got: list[bytes] = []
+            for step in order:
+                if isinstance(step, str):
+                    ch.basic_consume(queues[step], lambda c, m, p, b: got.append(b))  # noqa: B023
+                else:
+                    ch.basic_qos(prefetch_count=step[0], global_qos=step[1])
+                w.settle(connection)
+                w.record(f"{n}: {step}", len(got))
+            connection.close()
+
+    check(scenario, amqp_url, names)
+
+
+# -- consumer arguments --------------------------------------------------------------------
+
+
+def test_consumer_argument_validation(amqp_url: str, names: Names) -> None:
+    def scenario(w: World) -> None:
+        q = names.queue("q")
+        w.channel().queue_declare(q)
+
+        def consume(arguments: dict[str, Any]) -> Action:
+            return lambda ch: ch.basic_consume(q, lambda *a: None, arguments=arguments)
+
+        each_on_its_own_channel(w, {
+            "priority str": consume({"x-priority": "5"}),
+            "priority 64-bit": consume({"x-priority": 2**40}),
+            "priority negative": consume({"x-priority": -5}),
+            "priority bool": consume({"x-priority": True}),
+            "priority void": consume({"x-priority": None}),
+            "stream offset on a classic queue": consume({"x-stream-offset": "first"}),
+            "cancel on failover str": consume({"x-cancel-on-ha-failover": "yes"}),
+            "cancel on failover bool": consume({"x-cancel-on-ha-failover": True}),
+            "unknown argument": consume({"x-foo": 1}),
+        })
+
+    check(scenario, amqp_url, names)
+
+
+# -- settling the deliveries of several consumers ------------------------------------------
+
 
 #: (consumers as (tag, x-priority), messages, steps); every consumer has a prefetch of one
 #: (``prefetch`` steps change it), a step is ("ack" | "nack" | "reject", tag, multiple),
@@ -103,7 +296,7 @@ def test_several_consumers_are_settled_one_consumer_at_a_time(amqp_url: str,
     check(scenario, amqp_url, names)
 
 
-# -- global prefetch ----------------------------------------------------------------------
+# -- global prefetch -----------------------------------------------------------------------
 
 
 def test_global_prefetch_starts_from_every_unacked_delivery(amqp_url: str,
@@ -213,106 +406,5 @@ def test_global_prefetch_stops_an_auto_ack_consumer(amqp_url: str, names: Names)
         w.pump(connection, lambda: len(got) >= 4)
         _quiet(w, connection, got)
         w.record("below the limit", list(got))
-
-    check(scenario, amqp_url, names)
-
-
-# -- what a restart keeps -----------------------------------------------------------------
-
-def _passive(w: World, label: str, kind: str, name: str) -> None:
-    ch = w.channel()
-    declare = ch.exchange_declare if kind == "exchange" else ch.queue_declare
-    w.attempt(label, lambda: declare(name, passive=True))
-
-
-def test_a_restart_forgets_transient_bindings_without_auto_deleting(amqp_url: str,
-                                                                   names: Names) -> None:
-    # the shutdown closes the connections first, which deletes their exclusive queues and
-    # the auto-delete queues that lose their last consumer, as a connection close does: a
-    # durable auto-delete exchange left without bindings goes too. The other transient
-    # queues, exchanges and bindings are just forgotten: a durable auto-delete exchange that
-    # was bound only to them stays, with no bindings, until it loses one again
-    def scenario(w: World) -> None:
-        connection = w.connect()
-        ch = connection.channel()
-        ch.confirm_delivery()
-        ad = {label: names.exchange(label) for label in (
-            "to-transient-queue", "to-transient-exchange", "to-transient-and-exclusive",
-            "to-exclusive", "chain-to-exclusive", "to-consumed", "to-transient-and-durable")}
-        for x in ad.values():
-            ch.exchange_declare(x, "fanout", durable=True, auto_delete=True)
-        transient_q, durable_q, consumed = (names.queue("transient"), names.queue("durable"),
-                                            names.queue("consumed"))
-        ch.queue_declare(transient_q)
-        ch.queue_declare(durable_q, durable=True)
-        ch.queue_declare(consumed, durable=True, auto_delete=True)
-        exclusive = ch.queue_declare("", exclusive=True).method.queue
-        transient_x, transient_ad_x = names.exchange("tx"), names.exchange("tx-ad")
-        ch.exchange_declare(transient_x, "fanout")
-        ch.exchange_declare(transient_ad_x, "fanout", auto_delete=True)
-        ch.queue_bind(transient_q, ad["to-transient-queue"])
-        ch.exchange_bind(transient_x, ad["to-transient-exchange"])
-        ch.queue_bind(transient_q, ad["to-transient-and-exclusive"])
-        ch.queue_bind(exclusive, ad["to-transient-and-exclusive"])
-        ch.queue_bind(exclusive, ad["to-exclusive"])
-        ch.exchange_bind(transient_ad_x, ad["chain-to-exclusive"])
-        ch.queue_bind(exclusive, transient_ad_x)
-        ch.queue_bind(consumed, ad["to-consumed"])
-        ch.queue_bind(transient_q, ad["to-transient-and-durable"])
-        ch.queue_bind(durable_q, ad["to-transient-and-durable"])
-        ch.basic_consume(consumed, lambda *a: None)
-
-        w.restart()
-
-        for label, x in ad.items():
-            _passive(w, label, "exchange", x)
-        for label, q in (("durable queue", durable_q), ("consumed queue", consumed)):
-            _passive(w, label, "queue", q)
-        ch = w.channel()
-        for label in ("to-transient-queue", "to-transient-and-durable"):
-            w.attempt(f"publish to {label}", lambda: ch.basic_publish(
-                ad[label], "", label.encode(), mandatory=True))  # noqa: B023
-        w.record("durable queue", w.get_all(ch, durable_q))
-        for verb, label in (("bind", "to-transient-queue"), ("unbind", "to-transient-queue"),
-                            ("unbind", "to-transient-and-durable")):
-            ch = ch if ch.is_open else w.channel()
-            call = ch.queue_bind if verb == "bind" else ch.queue_unbind
-            w.attempt(f"{verb} {label}", lambda: call(durable_q, ad[label]))  # noqa: B023
-        for label in ("to-transient-queue", "to-transient-exchange",
-                      "to-transient-and-durable"):
-            _passive(w, f"{label}, after an unbind", "exchange", ad[label])
-
-    check(scenario, amqp_url, names)
-
-
-def test_a_quorum_queue_keeps_its_transient_messages_over_a_restart(amqp_url: str,
-                                                                   names: Names) -> None:
-    def scenario(w: World) -> None:
-        ch = w.channel()
-        quorum, classic = names.queue("quorum"), names.queue("classic")
-        ch.queue_declare(quorum, durable=True, arguments={"x-queue-type": "quorum"})
-        ch.queue_declare(classic, durable=True)
-        for q in (quorum, classic):
-            for i in range(4):
-                ch.basic_publish("", q, f"m{i}".encode(),
-                                 pika.BasicProperties(delivery_mode=2 if i % 2 else 1))
-        holder = w.channel()
-        for q in (quorum, classic):
-            holder.basic_get(q)  # unacked at the restart
-            returned = holder.basic_get(q)[0]
-            holder.basic_nack(returned.delivery_tag, requeue=True)
-
-        w.restart()
-
-        ch = w.channel()
-        for q in (quorum, classic):
-            w.attempt(q, lambda: ch.queue_declare(q, passive=True))  # noqa: B023
-            left = []
-            while True:
-                method, properties, body = ch.basic_get(q, auto_ack=True)
-                if method is None:
-                    break
-                left.append((body, method.redelivered, method.message_count, properties))
-            w.record(f"{q} left", left)
 
     check(scenario, amqp_url, names)
