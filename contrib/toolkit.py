@@ -110,6 +110,11 @@ def add_commands(commands: Any) -> None:
     lesson.add_argument("--pika", action="store_true",
                         help="run the pika version (through contrib.pika_compat.patch()) "
                              "instead of the msgbus one")
+    lesson.add_argument("--serve", type=int, nargs="?", const=15672, default=None,
+                        metavar="PORT",
+                        help="keep the tutorial's broker up afterwards, with RabbitMQ's "
+                             "management API and a live web page on PORT (default 15672), "
+                             "until Ctrl-C (needs the 'management' extra)")
     lesson.set_defaults(run=_tutorial)
 
 
@@ -180,6 +185,13 @@ def _tutorial(args: argparse.Namespace) -> int:
         return 0
     path = tutorial_path(args.number, "pika" if args.pika else "msgbus")
     broker, url = _fresh_broker(f"tutorial-{args.number}")
+    if args.serve is not None:
+        try:
+            from contrib.management.foreground import watch
+        except ImportError as error:
+            raise SystemExit(f"msgbus tutorial --serve needs the management extra "
+                             f"(pip install 'msgbus[management]'): {error}") from None
+        return watch(broker, lambda: traced(str(path), [], broker, url), port=args.serve)
     return traced(str(path), [], broker, url)
 
 
