@@ -176,3 +176,25 @@ def test_rpc_over_direct_reply_to(server_url: str, unique: Unique) -> None:
             await server.close()
 
     _run(scenario)
+
+
+def test_immediate_publish_closes_the_connection(server_url: str) -> None:
+    """RabbitMQ does not implement ``immediate``: a publish with it is a connection error."""
+
+    async def scenario() -> None:
+        connection = await aio_pika.connect(server_url)
+        try:
+            closed: asyncio.Future[BaseException | None] = (
+                asyncio.get_running_loop().create_future())
+            connection.close_callbacks.add(
+                lambda _c, exc: closed.done() or closed.set_result(exc))
+            channel = await connection.channel(publisher_confirms=False)
+            await channel.default_exchange.publish(aio_pika.Message(b"x"), "nowhere",
+                                                   immediate=True, mandatory=False)
+            error = await asyncio.wait_for(closed, WAIT)
+            assert isinstance(error, aiormq.exceptions.ConnectionNotImplemented)
+            assert str(error) == "NOT_IMPLEMENTED - immediate=true"
+        finally:
+            await connection.close()
+
+    _run(scenario)
