@@ -79,6 +79,7 @@ async function overview() {
     chart(history.points),
     h("div", { class: "legend" }, Object.entries(COLORS).map(([name, color]) =>
       h("span", { style: `color:${color}` }, `■ ${name} ${rate(m, name)}/s`))),
+    ...await queues(),
   ];
 }
 
