@@ -19,6 +19,14 @@
 
 Without a builder, ``message_<name>(*args, **kwargs)`` sends ``MessageCommand(name,
 {"args": [...], "kwargs": {...}})`` and ``rpc_<name>`` the same as an :class:`RpcCommand`.
+
+A producer made with ``postage_compatible=True`` (or whose class sets it) talks to
+Postage 1.x components as a Postage producer does (``docs/wire-format.md``): a command
+without a builder takes one value, sent as its parameters (``message_echo("hi")`` sends
+``{"parameters": "hi"}``; ``message_echo(parameters=...)`` too; none sends ``{}``),
+``message(*args, **kwargs)`` sends ``{"args": [...], "kwds": {...}}``, and each RPC
+attempt gets its own exclusive reply queue, so that replies without a correlation id
+(which Postage 1.x servers send) are accepted.
 Every message gets the producer's fingerprint. An RPC goes to the first (exchange, key)
 only; it returns a :class:`~msgbus.messages.MessageResult` (or an error/exception result,
 which is falsy). ``start_rpc_<name>(...)`` publishes and returns the
@@ -82,6 +90,8 @@ class GenericProducer:
     max_retry: ClassVar[int] = 1
     #: Publish with delivery mode 2, so messages in durable queues survive a restart.
     persistent: ClassVar[bool] = False
+    #: Speak as a Postage 1.x producer (the constructor's ``postage_compatible`` overrides).
+    postage_compatible: bool = False
     _default_eks: list[tuple[type[Exchange], str]] | None = None
     #: Whether message_<name> and rpc_<name> without a builder may skip the Message
     #: object (False when a subclass overrides a method they would go through).
@@ -101,7 +111,13 @@ class GenericProducer:
         transport: Transport | None = None,
         encoder: Encoder | None = None,
         clock: Clock | None = None,
+        postage_compatible: bool | None = None,
     ) -> None:
+        if postage_compatible is not None:
+            if not isinstance(postage_compatible, bool):
+                raise ValidationError(
+                    f"postage_compatible must be True or False, got {_short(postage_compatible)}")
+            self.postage_compatible = postage_compatible
         self._owns_transport = transport is None
         self.transport: Transport = transport if transport is not None else connect()
         self.encoder: Encoder = encoder if encoder is not None else self.encoder_class()
@@ -122,6 +138,7 @@ class GenericProducer:
             clock=self.clock,
             lock=self._lock,
             persistent=self.persistent,
+            reply_queue_per_call=self.postage_compatible,
         )
         if self.eks:
             self._default_eks = require_eks(self.eks, f"{type(self).__name__}.eks")
@@ -167,7 +184,7 @@ class GenericProducer:
                 )
         else:
             command_cls = RpcCommand if kind == "rpc" else MessageCommand
-            message = command_cls(name, {"args": list(args), "kwargs": kwargs})
+            message = command_cls(name, self.parameters(kind, name, args, kwargs))
         message.body["fingerprint"].update(self.fingerprint)
         return message
 
@@ -198,7 +215,7 @@ class GenericProducer:
             prefix = whole[: -len(_NULL_TAIL)]
             if self._prefixes_for is not None and len(self._prefixes) < 1_000:
                 self._prefixes[(kind, name)] = prefix
-        parameters = encoder.encode({"args": list(args), "kwargs": kwargs})
+        parameters = encoder.encode(self.parameters(kind, name, args, kwargs))
         return b"".join((prefix, parameters, _TAIL))
 
     def _command_body(
@@ -215,9 +232,27 @@ class GenericProducer:
             "category": "rpc" if kind == "rpc" else "message",
             "version": WIRE_VERSION,
             "fingerprint": self.fingerprint,
-            "content": {"parameters": {"args": list(args), "kwargs": kwargs}},
+            "content": {"parameters": self.parameters(kind, name, args, kwargs)},
             "_reserved": {},
         }
+
+    def parameters(
+        self, kind: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """The parameters of the command ``message_<name>``/``rpc_<name>`` sends without a
+        builder: ``{"args": [...], "kwargs": {...}}``, or as Postage 1.x sends them when
+        :attr:`postage_compatible` (one value: the only positional argument, the
+        ``parameters`` keyword, or ``{}``)."""
+        if not self.postage_compatible:
+            return {"args": list(args), "kwargs": kwargs}
+        if len(args) + len(kwargs) > 1 or (kwargs and "parameters" not in kwargs):
+            raise ValidationError(
+                f"{kind}_{name}: a Postage 1.x command takes one value, its parameters "
+                f"({kind}_{name}(value) or {kind}_{name}(parameters=value)), got "
+                f"{len(args)} positional argument(s) and keywords {sorted(kwargs)}")
+        if args:
+            return args[0]
+        return kwargs.get("parameters", {})
 
     def resolve_eks(
         self, _key: str | None = None, _eks: EKS | None = None
@@ -314,8 +349,18 @@ class GenericProducer:
 
     def message(self, *args: Any, _key: str | None = None, _eks: EKS | None = None,
                 **kwargs: Any) -> None:
-        """Send a generic message: ``content = {"args": [...], "kwargs": {...}}``."""
-        message = Message(content={"args": list(args), "kwargs": kwargs})
+        """Send a generic message: ``content = {"args": [...], "kwargs": {...}}`` (as
+        Postage 1.x does when :attr:`postage_compatible`: ``{"args": [...], "kwds": {...}}``,
+        each only when not empty)."""
+        if self.postage_compatible:
+            content: dict[str, Any] = {}
+            if args:
+                content["args"] = list(args)
+            if kwargs:
+                content["kwds"] = kwargs
+        else:
+            content = {"args": list(args), "kwargs": kwargs}
+        message = Message(content=content)
         message.set_fingerprint(self.fingerprint)
         self.send(message, _key=_key, _eks=_eks)
 

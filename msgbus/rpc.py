@@ -6,6 +6,12 @@ queue: RabbitMQ's direct reply-to (``amq.rabbitmq.reply-to``) when the transport
 it, else one exclusive, server-named queue per client. Replies are consumed with
 auto-ack and matched to calls by correlation id.
 
+With ``reply_queue_per_call=True`` (a producer's ``postage_compatible``) each attempt
+gets its own exclusive, server-named reply queue instead, as Postage 1.x callers do: any
+reply that comes to it answers that call, with or without a correlation id (Postage 1.x
+servers do not copy it). The queue's consumer is cancelled, and the queue so deleted, once
+the call is done.
+
 Waiting pumps the transport (``process_events``): on a transport shared with a processor,
 a single thread runs the whole round trip, the request's handler included. Several threads
 may wait at once; one of them pumps at a time and the others sleep until it has pumped (a
@@ -21,6 +27,7 @@ after their call completed are discarded.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -89,6 +96,8 @@ class PendingReply:
         self.correlation_ids: list[str] = []
         self.deadline = 0.0
         self.result: MessageResult | None = None
+        #: The consumers of this call's own reply queues (``reply_queue_per_call``).
+        self.reply_consumers: list[ConsumerHandle] = []
 
     @property
     def description(self) -> str:
@@ -131,6 +140,7 @@ class RpcClient:
         clock: Clock,
         lock: threading.RLock,
         persistent: bool = False,
+        reply_queue_per_call: bool = False,
     ) -> None:
         self._transport = transport
         self._encoder = encoder
@@ -145,6 +155,8 @@ class RpcClient:
         self._pending: dict[str, PendingReply] = {}
         self._reply_to: str | None = None
         self._reply_consumer: ConsumerHandle | None = None
+        self._per_call = reply_queue_per_call
+        self._spent: list[ConsumerHandle] = []  # per-call consumers of finished calls
 
     # -- the reply queue ---------------------------------------------------------------
 
@@ -211,12 +223,17 @@ class RpcClient:
         correlation_id = _id_prefix + str(next(_ids))
         with self._lock:
             consumer = self._reply_consumer
-            if consumer is not None and consumer.active:
+            reply_to: str | None
+            if self._per_call:
+                reply_to = self._call_queue(call)
+            elif consumer is not None and consumer.active:
                 reply_to = self._reply_to
             else:
                 reply_to = self.reply_queue()
             with self._mutex:
                 if call.result is not None:  # answered while this attempt was due
+                    self._spent.extend(call.reply_consumers)
+                    call.reply_consumers = []
                     return
                 call.attempts += 1
                 call.correlation_ids.append(correlation_id)
@@ -236,11 +253,29 @@ class RpcClient:
                 self._finish(call, None)
                 raise
 
+    def _call_queue(self, call: PendingReply) -> str:
+        """A new exclusive reply queue for one attempt of ``call``, consumed (with the lock)."""
+        queue = self._transport.declare_queue("", exclusive=True, auto_delete=True).name
+        call.reply_consumers.append(self._transport.consume(
+            queue, functools.partial(self._on_call_reply, call), auto_ack=True))
+        return queue
+
+    def _on_call_reply(self, call: PendingReply, delivery: Delivery) -> None:
+        """A reply on ``call``'s own queue: it answers the call, correlation id or not."""
+        self._finish(call, self._decode_reply(delivery))
+
     def _on_reply(self, delivery: Delivery) -> None:
         correlation_id = delivery.properties.correlation_id
         call = self._pending.get(correlation_id) if correlation_id else None
         if call is None:
-            log.debug("discarding a reply nobody waits for (correlation_id=%r)", correlation_id)
+            if not correlation_id:
+                log.warning(
+                    "discarding an RPC reply without a correlation_id: on a shared reply "
+                    "queue it cannot be matched to its call (a Postage 1.x server sends "
+                    "such replies: make the producer with postage_compatible=True)")
+            else:
+                log.debug("discarding a reply nobody waits for (correlation_id=%r)",
+                          correlation_id)
             return
         self._finish(call, self._decode_reply(delivery))
 
@@ -269,6 +304,9 @@ class RpcClient:
                 pending.pop(correlation_id, None)
             if result is not None and call.result is None:
                 call.result = result
+            if call.reply_consumers:  # cancelled by the waiting thread, outside callbacks
+                self._spent.extend(call.reply_consumers)
+                call.reply_consumers = []
             if self._waiters:
                 self._cond.notify_all()
 
@@ -298,13 +336,26 @@ class RpcClient:
                 self._transport.process_events(0.0)
             if call.result is None:
                 self._expire(call)
+        if self._spent:
+            self._cancel_spent()
         return call.result is not None
+
+    def _cancel_spent(self) -> None:
+        """Cancel the reply consumers of finished calls (their queues go with them)."""
+        with self._lock:
+            with self._mutex:
+                spent, self._spent = self._spent, []
+            for handle in spent:
+                if handle.active:
+                    handle.cancel()
 
     def wait(self, call: PendingReply) -> MessageResult:
         clock = self._clock
         while True:
             result = call.result
             if result is not None:
+                if self._spent:
+                    self._cancel_spent()
                 return result
             if clock.monotonic() >= call.deadline:
                 self._expire(call)
@@ -336,6 +387,7 @@ class RpcClient:
 
     def close(self) -> None:
         """Stop consuming replies (pending calls then time out)."""
+        self._cancel_spent()
         with self._lock:
             if self._reply_consumer is not None and self._reply_consumer.active:
                 self._reply_consumer.cancel()
