@@ -29,6 +29,9 @@ T = TypeVar("T")
 #: An exclusive queue of the lost connection may linger a moment on the broker.
 _LOCKED_RETRIES = 50
 _LOCKED_DELAY = 0.1
+#: A connection lost again within this many seconds of its recovery is a streak: the
+#: next reconnection waits as a later attempt would (see Recovery.recover).
+_STREAK_WINDOW = 1.0
 
 
 class Recovery:
@@ -39,6 +42,8 @@ class Recovery:
         self.policy = policy
         self.sleep: Callable[[float], None] = time.sleep
         self._reached = transport._url
+        self._recovered_at = float("-inf")
+        self._streak = 0  # recoveries in a row, each lost again at once
 
     def reached(self) -> str:
         """The node the transport is (or was last) connected to, as a redacted URL.
@@ -89,10 +94,15 @@ class Recovery:
         error = cause if isinstance(cause, errors.MsgbusError) else _errors.translate(cause)
         t._emit(ConnectionEvent(ConnectionState.LOST, lost, error=error))
         last: BaseException = cause
+        # A connection that drops again right after it came back (RabbitMQ closes it with
+        # 541 when a basic.get meets a quorum queue whose leader just went away) is not
+        # opened again at once each time: the streak counts as earlier attempts.
+        quick = time.monotonic() - self._recovered_at < _STREAK_WINDOW
+        self._streak = self._streak + 1 if quick else 0
         attempt = 0
         while attempt < self.policy.max_attempts:
             attempt += 1
-            delay = self.policy.delay(attempt)
+            delay = self.policy.delay(attempt + self._streak)
             if delay:
                 self.sleep(delay)
             try:
@@ -107,6 +117,7 @@ class Recovery:
                 )
                 self._discard()
                 continue
+            self._recovered_at = time.monotonic()
             node = self.reached()
             log.info("reconnected to %s after %d attempt(s)", node, attempt)
             t._emit(ConnectionEvent(
