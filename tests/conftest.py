@@ -3,6 +3,8 @@
 RabbitMQ comes from ``MSGBUS_TEST_AMQP_URL`` (``scripts/test`` starts a throwaway node and
 sets it). Without it, tests marked ``rabbitmq`` skip loudly; with
 ``MSGBUS_REQUIRE_RABBITMQ=1`` they fail instead, and the run fails if none of them passed.
+Tests marked ``cluster`` (a three-node cluster, ``MSGBUS_TEST_CLUSTER_URL``) are held to the
+same rule.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ _rabbitmq_passed = 0
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    if item.get_closest_marker("rabbitmq") is None:
+    if item.get_closest_marker("rabbitmq") is None and item.get_closest_marker("cluster") is None:
         return
     global _rabbitmq_passed
     if report.when == "call" and report.passed:

@@ -8,7 +8,8 @@
 #
 #   MSGBUS_TEST_CLUSTER_URL    amqp://guest:guest@127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/%2F
 #   MSGBUS_TEST_CLUSTER_NODES  the node names, comma-separated, in the order of the URL's hosts
-#   MSGBUS_TEST_CLUSTER_HOME   the HOME that holds the cookie, for rabbitmqctl
+#   MSGBUS_TEST_CLUSTER_HOME   the HOME that holds the cookie, for rabbitmqctl; node N
+#                              starts again with $MSGBUS_TEST_CLUSTER_HOME/nodeN/start
 #
 # It never fails the test command: when the cluster cannot start it says so loudly, the
 # cluster tests skip, and under MSGBUS_REQUIRE_RABBITMQ=1 those skips are failures.
@@ -71,16 +72,20 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
         dir="$cluster_base/node$((i + 1))"
         mkdir -p "$dir/log" "$dir/mnesia"
         cluster_nodes+=("$node")
-        (
-            export HOME="$cluster_base" RABBITMQ_NODENAME="$node" \
-                RABBITMQ_NODE_PORT="${ports[$i]}" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
-                RABBITMQ_DIST_PORT="${ports[$((i + 3))]}" \
-                RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
-                RABBITMQ_ENABLED_PLUGINS_FILE="$cluster_base/enabled_plugins" \
-                RABBITMQ_CONFIG_FILE="$dir/rabbitmq" RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf" \
-                RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+sbwt none +sbwtdcpu none +sbwtdio none"
-            "$server" -detached
-        )
+        # the node's own start command: the tests run it again after killing the node
+        cat > "$dir/start" <<START
+#!/bin/sh
+export HOME='$cluster_base' RABBITMQ_NODENAME='$node' \\
+    RABBITMQ_NODE_PORT='${ports[$i]}' RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \\
+    RABBITMQ_DIST_PORT='${ports[$((i + 3))]}' \\
+    RABBITMQ_MNESIA_BASE='$dir/mnesia' RABBITMQ_LOG_BASE='$dir/log' \\
+    RABBITMQ_ENABLED_PLUGINS_FILE='$cluster_base/enabled_plugins' \\
+    RABBITMQ_CONFIG_FILE='$dir/rabbitmq' RABBITMQ_CONF_ENV_FILE='$dir/rabbitmq-env.conf' \\
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='+sbwt none +sbwtdcpu none +sbwtdio none'
+exec '$server' -detached
+START
+        chmod +x "$dir/start"
+        "$dir/start"
         hosts="$hosts${hosts:+,}127.0.0.1:${ports[$i]}"
         names="$names${names:+,}$node"
     done
