@@ -198,3 +198,37 @@ def test_immediate_publish_closes_the_connection(server_url: str) -> None:
             await connection.close()
 
     _run(scenario)
+
+
+def test_float_arguments_keep_their_type(server_url: str, unique: Unique) -> None:
+    """aio-pika (pamqp) sends a Python float as an AMQP float ('f'): RabbitMQ refuses it
+    where an integer is due, and a headers binding on 1.5 does not match a header of 1."""
+    bound_name = unique("bound")
+
+    async def scenario() -> None:
+        connection = await aio_pika.connect(server_url)
+        try:
+            channel = await connection.channel()
+            with pytest.raises(aiormq.exceptions.ChannelPreconditionFailed) as refused:
+                await channel.declare_queue("", exclusive=True,
+                                            arguments={"x-message-ttl": 1.5})
+            assert str(refused.value).startswith(
+                "PRECONDITION_FAILED - invalid arg 'x-message-ttl' for queue 'amq.gen-")
+            assert str(refused.value).endswith(
+                "' in vhost '/': \"expected integer, got float\"")
+
+            channel = await connection.channel()
+            bound = await channel.declare_queue(bound_name)
+            await bound.bind("amq.headers", arguments={"x-match": "any", "f": 1.5})
+            headers = await channel.get_exchange("amq.headers")
+            for value in (1, 1.5):
+                await headers.publish(aio_pika.Message(repr(value).encode(),
+                                                       headers={"f": value}), "")
+            message = await bound.get(timeout=WAIT)
+            await message.ack()
+            assert message.body == b"1.5"
+            assert (await bound.get(fail=False, timeout=WAIT)) is None
+        finally:
+            await connection.close()
+
+    _run(scenario)
