@@ -15,7 +15,7 @@ from contrib.explain import EXCHANGE_TYPES, explain, parse_table
 from contrib.management import render
 from contrib.management.errors import bad_request, not_found
 from contrib.management.stats import GLOBAL, Stats
-from transports.memory import Broker, ExchangeSnapshot, QueueSnapshot
+from transports.memory import Broker, ConnectionSnapshot, ExchangeSnapshot, QueueSnapshot
 
 if TYPE_CHECKING:
     from contrib.amqp_server.details import ClientDetails
@@ -328,9 +328,8 @@ async def connections(request: web.Request) -> web.Response:
     return reply(request, listed)
 
 
-def _pending(details: ClientDetails) -> Any:
-    from transports.memory import ConnectionSnapshot
-
+def _pending(details: ClientDetails) -> ConnectionSnapshot:
+    """A network client that has not opened a vhost yet: no broker connection so far."""
     return ConnectionSnapshot(0, details.name, details.vhost, details.user, 0)
 
 

@@ -59,6 +59,7 @@ class ManagementServer:
         self._port: int | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sampler: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         where = self.url if self._port is not None else "not started"
@@ -102,9 +103,20 @@ class ManagementServer:
         self._runner = runner
         address = runner.addresses[0]
         self._port = int(address[1])
+        self._sampler = asyncio.get_running_loop().create_task(self._sample_forever())
+
+    async def _sample_forever(self) -> None:
+        """Sample the counters every interval, as RabbitMQ does, whether or not anyone
+        asks (on a manual clock nothing happens until the clock has moved)."""
+        while True:
+            await asyncio.sleep(self.stats.interval)
+            self.stats.refresh()
 
     async def close(self) -> None:
         runner, self._runner = self._runner, None
+        sampler, self._sampler = self._sampler, None
+        if sampler is not None:
+            sampler.cancel()
         if runner is not None:
             await runner.cleanup()
             self.stats.stop()
