@@ -153,6 +153,8 @@ class ChannelMethods:
 
     def basic_publish(self, content: PendingContent) -> None:
         m = content.method
+        if m.immediate:
+            raise AMQPNotImplemented("NOT_IMPLEMENTED - immediate=true")
         if content.too_large:
             raise PreconditionFailed(
                 f"PRECONDITION_FAILED - message size {content.body_size} is larger than "

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import struct
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -162,8 +164,11 @@ class ClientConnection(asyncio.Protocol):
             except FrameError as error:
                 self._frame_error(error)
                 break
-        if self.connection is not None and self.connection.has_events():
-            self._pump()
+            # what this frame made the broker send goes out before the replies to the next
+            # ones, as RabbitMQ's channel sends it
+            connection = self.connection
+            if connection is not None and connection.has_events():
+                self._pump()
         self._flush()
         if self.published and self.server.blocked_writers and not self.flow_paused:
             self.flow_paused = True
@@ -214,12 +219,12 @@ class ClientConnection(asyncio.Protocol):
         """A protocol header RabbitMQ does not speak: it answers with its own and closes."""
         self.out.append(framing.PROTOCOL_HEADER)
         self._flush()
-        self._abort()
+        self._abort(reset=True)
 
     def _handshake_timeout(self) -> None:
         if self.state in ("header", "start", "tune", "open"):
             log.info("closing %s: handshake timeout", self.name)
-            self._abort()
+            self._abort(reset=True)
 
     def _connection_method(self, method: PikaMethod) -> None:
         state = self.state
@@ -242,7 +247,7 @@ class ClientConnection(asyncio.Protocol):
         elif isinstance(method, spec.Connection.CloseOk):
             self._abort()
         elif state in ("start", "tune"):
-            self._abort()  # RabbitMQ drops a client that breaks the handshake
+            self._abort(reset=True)  # RabbitMQ drops a client that breaks the handshake
         elif isinstance(method, (spec.Connection.UpdateSecret,)):
             self._send(0, spec.Connection.UpdateSecretOk())
         elif isinstance(method, (spec.Connection.Blocked, spec.Connection.Unblocked)):
@@ -261,14 +266,14 @@ class ClientConnection(asyncio.Protocol):
             username, password = credentials(self.mechanism, method.response)
         except AuthFailure:
             log.info("closing %s: bad authentication mechanism or response", self.name)
-            self._abort()
+            self._abort(reset=True)
             return
         if not self.server.broker.authenticate(username, password):
             log.info("closing %s: user %r refused", self.name, username)
             if client_capability(self.client_properties, "authentication_failure_close"):
                 self._send(0, spec.Connection.Close(403, refusal_text(self.mechanism), 0, 0))
                 self._flush()
-            self._abort()
+            self._abort(reset=True)
             return
         self.user = username
         self._password = password
@@ -281,7 +286,7 @@ class ClientConnection(asyncio.Protocol):
                 or frame_max > FRAME_MAX or frame_max < FRAME_MIN):
             log.info("closing %s: tune-ok out of bounds (channel_max=%s, frame_max=%s)",
                      self.name, channel_max, frame_max)
-            self._abort()
+            self._abort(reset=True)
             return
         self.channel_max, self.frame_max = channel_max, frame_max
         self.reader.frame_max = frame_max
@@ -319,7 +324,7 @@ class ClientConnection(asyncio.Protocol):
         if now - self.last_recv >= 2 * self.heartbeat:
             log.warning("closing %s: missed heartbeats from client, timeout: %ss",
                         self.name, self.heartbeat)
-            self._abort()
+            self._abort(reset=True)
             return
         if now - self.last_send >= self.heartbeat / 2 and not self.write_paused:
             self.out.append(framing.HEARTBEAT_FRAME)
@@ -340,7 +345,7 @@ class ClientConnection(asyncio.Protocol):
         if self.state == "closing":
             return
         if self.state != "running":
-            self._abort()
+            self._abort(reset=True)
             return
         wire = self.channels.get(number)
         if wire is not None and wire.content is not None:
@@ -354,11 +359,11 @@ class ClientConnection(asyncio.Protocol):
                 self._open_channel(number)
                 return
             raise FrameError(504, "CHANNEL_ERROR - expected 'channel.open'", *_ids(method))
-        if wire.closing:
-            if isinstance(method, (spec.Channel.CloseOk, spec.Channel.Close)):
-                if isinstance(method, spec.Channel.Close):
-                    self._send(number, spec.Channel.CloseOk())
+        if wire.closing:  # after the server's channel.close, only its close-ok counts
+            if isinstance(method, spec.Channel.CloseOk):
                 del self.channels[number]
+            elif isinstance(method, spec.Channel.Close):
+                self._send(number, spec.Channel.CloseOk())
             return
         self._channel_method(wire, number, method)
 
@@ -479,7 +484,7 @@ class ClientConnection(asyncio.Protocol):
     def _frame_error(self, error: FrameError) -> None:
         if error.reply_code == 0 or self.state in ("header", "start", "tune"):
             log.info("closing %s: %s", self.name, error)
-            self._abort()
+            self._abort(reset=True)
             return
         self._close_connection(error.reply_code, error.reply_text, error.class_id,
                                error.method_id)
@@ -510,13 +515,23 @@ class ClientConnection(asyncio.Protocol):
                                    "with reason 'shutdown'")
         self._abort()
 
-    def _abort(self) -> None:
+    def _abort(self, *, reset: bool = False) -> None:
+        """Close the socket; ``reset``: abortively (RST), as RabbitMQ drops a client that
+        missed its heartbeats (its sockets linger 0)."""
         if self.state == "closed":
             return
         self.state = "closed"
         self.out.clear()
-        if self.transport is not None:
-            self.transport.close()
+        transport = self.transport
+        if transport is None:
+            return
+        if reset:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        else:
+            transport.close()
 
     # -- what the broker sends --------------------------------------------------------
 

@@ -79,7 +79,7 @@ def decode_method(payload: bytes) -> PikaMethod:
     if method_class is None:
         # RabbitMQ's reader stops on a method it does not know, closing the socket
         raise FrameError(0, f"unknown method {class_id}.{method_id}", class_id, method_id)
-    method = method_class()
+    method = method_class.__new__(method_class)  # decode sets every field
     try:
         method.decode(payload, 4)
     except (struct.error, IndexError, ValueError, TypeError, KeyError) as error:

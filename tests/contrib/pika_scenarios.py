@@ -31,6 +31,8 @@ _GENERATED = [
     (re.compile(r"amq\.rabbitmq\.reply-to\.[A-Za-z0-9_.=+/\-]+"), "amq.rabbitmq.reply-to.*"),
     (re.compile(r"amq\.ctag-[A-Za-z0-9_\-]+"), "amq.ctag-*"),
     (re.compile(r"ctag\d+\.[0-9a-f]{32}"), "ctag*"),
+    (re.compile(r" port=\d+ "), " port=* "),
+    (re.compile(r" at 0x[0-9a-f]+>"), " at 0x*>"),
 ]
 
 
@@ -185,6 +187,38 @@ def run_memory(scenario: Scenario, amqp_url: str, names: Names) -> list[Any]:
     return world.log
 
 
+def run_wire(scenario: Scenario, amqp_url: str, names: Names) -> list[Any]:
+    """Real pika over a socket to the memory broker served by ``AmqpServer`` (its clock
+    manual, as the facade's)."""
+    from contrib.amqp_server import AmqpServer
+    from transports.memory import Broker
+
+    clock = ManualClock()
+    broker = Broker(clock=clock)
+    for vhost in ("/", *_vhosts_of(amqp_url)):
+        broker.add_vhost(vhost)
+
+    def elapse(seconds: float) -> None:
+        clock.advance(seconds)
+        broker.tick()
+        time.sleep(min(seconds, 0.2))  # what is on the wire arrives meanwhile, as on RabbitMQ
+
+    with AmqpServer(broker, port=0) as server:
+        parameters = pika.URLParameters(amqp_url)
+        parameters.port = server.port
+        world = World(lambda: pika.BlockingConnection(parameters), elapse, names, real=True,
+                      restart=broker.restart)
+        try:
+            scenario(world)
+        finally:
+            world.close()
+    return world.log
+
+
+def _vhosts_of(amqp_url: str) -> list[str]:
+    return [pika.URLParameters(amqp_url).virtual_host]
+
+
 def differential(scenario: Scenario, amqp_url: str, names: Names
                  ) -> tuple[list[Any], list[Any]]:
     """Run ``scenario`` on RabbitMQ, then on the memory facade: (memory log, real log)."""
@@ -194,9 +228,21 @@ def differential(scenario: Scenario, amqp_url: str, names: Names
 
 
 def check(scenario: Scenario, amqp_url: str, names: Names) -> None:
-    """Run ``scenario`` on both and require the same observations."""
-    memory, real = differential(scenario, amqp_url, names)
-    assert memory == real
+    """Run ``scenario`` on RabbitMQ, on the memory facade, and with real pika over the
+    wire to the served memory broker; require the same observations of all three."""
+    real = run_real(scenario, amqp_url, names)
+    memory = run_memory(scenario, amqp_url, names)
+    assert memory == real, "the pika facade differs from RabbitMQ"
+    wire = run_wire(scenario, amqp_url, names)
+    assert wire == real, ("pika over AMQP to the served broker differs from RabbitMQ: "
+                          f"{_first_difference(wire, real)}")
+
+
+def _first_difference(ours: list[Any], real: list[Any]) -> str:
+    for index, (mine, theirs) in enumerate(zip(ours, real, strict=False)):
+        if mine != theirs:
+            return f"at step {index}: served broker {mine!r}, RabbitMQ {theirs!r}"
+    return f"served broker recorded {len(ours)} steps, RabbitMQ {len(real)}"
 
 
 # -- helpers for scenarios ----------------------------------------------------------------
