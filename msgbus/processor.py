@@ -23,7 +23,8 @@ Failure policy, per message:
   without requeue once all its handlers ran; in an RPC handler it is also answered with
   ``MessageResultException(name, text)``;
 - a filter that raises skips its handler; an RPC that no handler takes is answered with
-  ``MessageResultError``;
+  ``MessageResultError``; a reply that cannot be encoded is logged and answered with
+  ``MessageResultException("EncodeError", ...)``;
 - a message that no handler takes is logged at WARNING and rejected without requeue (to
   the dead-letter exchange if the queue has one), unless the processor was made with
   ``unknown_messages="ignore"``: then it is acknowledged and dropped with a DEBUG line;
@@ -42,7 +43,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from msgbus.codecs import DecodeError, Encoder
+from msgbus.codecs import DecodeError, EncodeError, Encoder
 from msgbus.consumer import EQK, GenericConsumer, QueueSpec
 from msgbus.errors import ValidationError
 from msgbus.exchanges import Exchange
@@ -400,7 +401,12 @@ class MessageProcessor:
                 log.warning("RPC %r answered twice; the second reply is dropped", body["name"])
                 return
             replied = True
-            self.consumer.rpc_reply(delivery, value)
+            try:
+                self.consumer.rpc_reply(delivery, value)
+            except EncodeError as exc:  # the caller gets why instead of timing out
+                log.error("%s: cannot send the reply to RPC %r: %s",
+                          type(self).__name__, body["name"], exc)
+                self.consumer.rpc_reply(delivery, MessageResultException.from_exception(exc))
 
         entries = self.handlers_for("rpc", body["type"], body["name"])
         if not entries:

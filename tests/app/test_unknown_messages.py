@@ -15,8 +15,10 @@ from msgbus import (
     GenericProducer,
     MessageHandler,
     MessageProcessor,
+    RpcHandler,
     ValidationError,
 )
+from msgbus.handlers import ReplyFunction
 from msgbus.transport import Transport
 from tests.app.conftest import make_exchange, pump
 from tests.support import Names
@@ -160,3 +162,29 @@ def test_the_fingerprint_vhost_on_another_vhost() -> None:
     assert transport.vhost == "billing"
     assert GenericProducer(Fingerprint("a"), transport=transport).fingerprint["vhost"] == "billing"
     assert MessageProcessor(transport=transport).fingerprint["vhost"] == "billing"
+
+
+def test_a_reply_that_cannot_be_encoded_is_answered_with_the_error(
+    connect: Connect, names: Names, caplog: pytest.LogCaptureFixture
+) -> None:
+    x = make_exchange(names.exchange())
+
+    class Sloppy(MessageProcessor):
+        @RpcHandler("command", "returns")
+        def returns(self, content: Any, reply: ReplyFunction) -> Any:
+            return {1, 2}  # a set: JSON cannot carry it
+
+        @RpcHandler("command", "replies")
+        def replies(self, content: Any, reply: ReplyFunction) -> None:
+            reply(object())
+
+    processor = Sloppy(eqk=[(x, [(names.queue(), "k")])], transport=connect())
+    producer = _producer(x, connect())
+    with caplog.at_level(logging.ERROR, logger="msgbus.processor"):
+        for name in ("returns", "replies"):
+            pending = getattr(producer, f"start_rpc_{name}")()
+            pump(processor, producer.transport, until=lambda p=pending: p.poll())  # type: ignore[misc]
+            result = pending.wait()
+            assert not result and result.value == "EncodeError"
+    assert processor.handled == 2  # the processor went on
+    assert sum("cannot send the reply" in r.getMessage() for r in caplog.records) == 2
