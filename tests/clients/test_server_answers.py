@@ -1,12 +1,15 @@
 """What the server answers real clients in the less travelled places: refused logins (pika
 with PLAIN, py-amqp with AMQPLAIN), an unknown vhost, ``basic.return``, a broker-sent
 ``basic.cancel``, transactions, an exclusive queue's lock, bodies split at a small
-negotiated ``frame_max``, and the typed fields of an ``x-death`` header."""
+negotiated ``frame_max``, the typed fields of an ``x-death`` header, and what happens to
+the deliveries and exclusive queue of a client that vanishes without closing."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import subprocess
+import sys
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -193,5 +196,64 @@ def test_x_death_header_field_types(server_url: str, unique: Unique) -> None:
                          "routing-keys": [source]}
         assert isinstance(death["count"], pika.compat.long)  # a long-long ('l') on the wire
         assert isinstance(when, datetime.datetime)  # a timestamp ('T') on the wire
+    finally:
+        connection.close()
+
+
+VANISHING_CLIENT = """
+import os, sys
+import pika
+connection = pika.BlockingConnection(pika.URLParameters(sys.argv[1]))
+channel = connection.channel()
+channel.queue_declare(sys.argv[3], exclusive=True)
+for _ in range(3):
+    method, _, _ = channel.basic_get(sys.argv[2])
+    assert method is not None
+print("holding", flush=True)
+sys.stdin.readline()
+os._exit(0)  # no connection.close: the socket just goes
+"""
+
+
+def test_a_vanished_clients_deliveries_and_exclusive_queue(server_url: str,
+                                                           unique: Unique) -> None:
+    queue, private = unique(), unique("private")
+    connection = pika.BlockingConnection(pika.URLParameters(server_url))
+    try:
+        channel = connection.channel()
+        channel.queue_declare(queue)
+        channel.confirm_delivery()
+        for n in range(3):
+            channel.basic_publish("", queue, f"m{n}".encode())
+        client = subprocess.Popen([sys.executable, "-c", VANISHING_CLIENT, server_url, queue,
+                                   private], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True)
+        try:
+            assert client.stdout is not None and client.stdin is not None
+            assert client.stdout.readline() == "holding\n"
+            assert channel.queue_declare(queue, passive=True).method.message_count == 0
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker) as locked:
+                connection.channel().queue_declare(private, passive=True)
+            assert locked.value.reply_code == 405  # there, and the client's own
+            client.stdin.write("go\n")
+            client.stdin.close()
+            assert client.wait(WAIT) == 0
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
+            if client.stdout is not None:
+                client.stdout.close()
+        back = []
+        for _ in range(3):
+            method, _, body = _get(connection, channel, queue)
+            back.append((body, method.redelivered))
+            channel.basic_ack(method.delivery_tag)
+        assert back == [(b"m0", True), (b"m1", True), (b"m2", True)]
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as gone:
+            for _ in range(int(WAIT / 0.02)):  # RabbitMQ deletes it a moment later
+                connection.channel().queue_declare(private, passive=True)
+                connection.sleep(0.02)
+        assert gone.value.reply_code == 404
     finally:
         connection.close()
