@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from msgbus.codecs import Encoder
+from msgbus.errors import ValidationError
 from msgbus.exchanges import Exchange
 from msgbus.fingerprint import Fingerprint
 from msgbus.handlers import MessageHandler, ReplyFunction, RpcHandler
@@ -94,8 +95,10 @@ class GenericApplication(MessageProcessor):
             remote_control=remote_control, unknown_messages=unknown_messages,
         )
         name = self.fingerprint["name"]
-        if not name:
-            raise ValueError("GenericApplication needs a fingerprint with a name")
+        if not name or not isinstance(name, str):
+            raise ValidationError(
+                f"GenericApplication needs a fingerprint with a name (a non-empty str), got "
+                f"{name!r}")
         self.name: str = str(name)
         self.pid: str = str(self.fingerprint["pid"])
         self.host: str = str(self.fingerprint["host"])
@@ -116,6 +119,10 @@ class GenericApplication(MessageProcessor):
             (self.uid, f"{self.pid}@{self.host}"),
         ):
             self.queue_bind(x, self._queue(queue), key)
+        if isinstance(groups, (str, bytes)) or not isinstance(groups, Iterable):
+            raise ValidationError(
+                f"groups must be an iterable of group names (str), got "
+                f"{type(groups).__name__}: {groups!r:.60}")
         for group in groups:
             self.join_group(group)
 
@@ -131,7 +138,7 @@ class GenericApplication(MessageProcessor):
     def join_group(self, group: str) -> None:
         """Receive ``N#group`` (fanout) and ``N#group/rr`` (round robin)."""
         if not isinstance(group, str) or not group:
-            raise ValueError(f"a group name must be a non-empty string, got {group!r}")
+            raise ValidationError(f"a group name must be a non-empty str, got {group!r:.60}")
         if group in self.groups:
             return
         fanout = f"{self.name}#{group}"
@@ -180,4 +187,4 @@ def _group_name(content: Any) -> str:
         args = parameters.get("args")
         if isinstance(args, list) and args and isinstance(args[0], str):
             return args[0]
-    raise ValueError(f"expected parameters {{'group_name': str}}, got {content!r}")
+    raise ValidationError(f"expected parameters {{'group_name': str}}, got {content!r:.80}")

@@ -193,7 +193,7 @@ def require_delivery_tag(value: object) -> int:
     return value
 
 
-def require_instance(what: str, value: object, cls: type[_T], expected: str) -> _T:
+def require_instance(what: str, value: _T, cls: type[Any], expected: str) -> _T:
     """``value`` if it is a ``cls``; else a ValidationError naming ``what`` and
     ``expected`` (e.g. a transport's constructor given a str instead of its broker)."""
     if not isinstance(value, cls):

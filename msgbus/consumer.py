@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
+from msgbus.checks import require_instance
 from msgbus.codecs import Encoder, JsonEncoder, decoder_for
 from msgbus.connect import connect
 from msgbus.errors import ValidationError
@@ -66,8 +67,10 @@ class GenericConsumer:
         prefetch: int | None = None,
     ) -> None:
         self._owns_transport = transport is None
-        self.transport: Transport = transport if transport is not None else connect()
-        self.encoder: Encoder = encoder if encoder is not None else self.encoder_class()
+        self.transport: Transport = connect() if transport is None else require_instance(
+            "transport", transport, Transport, "a msgbus Transport (e.g. msgbus.connect(url))")
+        self.encoder: Encoder = self.encoder_class() if encoder is None else require_instance(
+            "encoder", encoder, Encoder, "an encoder with content_type, encode and decode")
         if prefetch is not None:
             self.prefetch = prefetch
         if not isinstance(self.prefetch, int) or self.prefetch < 0:

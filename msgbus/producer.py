@@ -53,6 +53,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeAlias
 
+from msgbus.checks import require_instance
 from msgbus.clock import Clock, SystemClock
 from msgbus.codecs import Encoder, JsonEncoder
 from msgbus.connect import connect
@@ -119,8 +120,15 @@ class GenericProducer:
                     f"postage_compatible must be True or False, got {_short(postage_compatible)}")
             self.postage_compatible = postage_compatible
         self._owns_transport = transport is None
-        self.transport: Transport = transport if transport is not None else connect()
-        self.encoder: Encoder = encoder if encoder is not None else self.encoder_class()
+        self.transport: Transport = connect() if transport is None else require_instance(
+            "transport", transport, Transport, "a msgbus Transport (e.g. msgbus.connect(url))")
+        self.encoder: Encoder = self.encoder_class() if encoder is None else require_instance(
+            "encoder", encoder, Encoder, "an encoder with content_type, encode and decode")
+        if clock is not None and not (callable(getattr(clock, "monotonic", None))
+                                      and callable(getattr(clock, "time", None))):
+            raise ValidationError(
+                f"clock must have monotonic() and time() (e.g. msgbus.clock.ManualClock), "
+                f"got {type(clock).__name__}: {_short(clock)}")
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.fingerprint: dict[str, Any] = fingerprint_dict(fingerprint, self.transport.vhost)
         self._lock = threading.RLock()

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from msgbus import Exchange, GenericProducer, MessageProcessor, Properties
+from msgbus import Exchange, GenericApplication, GenericProducer, MessageProcessor, Properties
 from msgbus.errors import AMQPError, ValidationError
 from msgbus.transport import Transport
 from tests.property import strategies as s
@@ -111,8 +111,14 @@ def test_bad_application_arguments_name_the_argument(
         (lambda: _Producer(transport=_memory()).message_echo(_eks="eks"), "_eks"),
         (lambda: _memory("x"), "broker"),
         (lambda: _connect("amqp://[::1/"), "IPv6"),
+        (lambda: MessageProcessor(transport=5), "transport"),
+        (lambda: _Producer(transport=_memory(), encoder=5), "encoder"),
+        (lambda: _Producer(transport=_memory(), clock=5), "clock"),
+        (lambda: MessageProcessor(fingerprint=5, transport=_memory()), "fingerprint"),
+        (lambda: GenericApplication("app", groups=5, transport=_memory()), "groups"),
     ],
-    ids=["eqk=5", "flat eqk", "_eks=5", "_eks='eks'", "MemoryTransport('x')", "amqp://[::1/"],
+    ids=["eqk=5", "flat eqk", "_eks=5", "_eks='eks'", "MemoryTransport('x')", "amqp://[::1/",
+         "transport=5", "encoder=5", "clock=5", "fingerprint=5", "groups=5"],
 )
 def test_the_issue_examples(make: Any, names: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(names)):
