@@ -177,3 +177,68 @@ def test_the_same_requests_get_the_same_answers(rabbitmq_http: Http, names: Name
     assert differences == [], "\n".join(
         f"{method} {path}:\n  RabbitMQ: {want}\n  msgbus:   {have}"
         for method, path, want, have in differences)
+
+
+def _client_views(client: Http, connection_name: str, wait: bool) -> dict[str, Any]:
+    """The fields of the connection, channel and consumer of the pika client called
+    ``connection_name`` (on RabbitMQ, once their statistics were emitted)."""
+    deadline = time.monotonic() + 30
+    while True:
+        connections = [c for c in client("GET", "/api/connections").json()
+                       if c.get("user_provided_name") == connection_name]
+        channels = [c for c in client("GET", "/api/channels").json()
+                    if connections and c["connection_details"]["name"]
+                    == connections[0]["name"]]
+        consumers = [c for c in client("GET", "/api/consumers").json()
+                     if connections and c["channel_details"]["connection_name"]
+                     == connections[0]["name"]]
+        ready = connections and "recv_cnt" in connections[0] and channels \
+            and channels[0].get("consumer_count") == 1 and consumers
+        if ready or not wait:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"RabbitMQ showed no statistics for {connection_name} within 30 s")
+        time.sleep(0.25)
+    return {
+        "connection": sorted(set(connections[0]) - INTERNALS),
+        "client_properties": sorted(connections[0]["client_properties"]),
+        "channel": sorted(set(channels[0]) - INTERNALS),
+        "consumer": sorted(set(consumers[0]) - INTERNALS),
+        "consumer values": {k: consumers[0][k] for k in ("ack_required", "prefetch_count",
+                                                          "exclusive", "arguments")},
+        "channel values": {k: channels[0][k] for k in ("number", "prefetch_count",
+                                                        "consumer_count", "confirm")},
+    }
+
+
+def _with_client(url: str, name: str, queue: str, look: Callable[[], dict[str, Any]]
+                 ) -> dict[str, Any]:
+    import pika
+
+    parameters = pika.URLParameters(url)
+    parameters.client_properties = {"connection_name": name}
+    connection = pika.BlockingConnection(parameters)
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.queue_declare(queue, auto_delete=True)
+        channel.basic_qos(prefetch_count=7)
+        channel.basic_consume(queue, lambda *args: None)
+        return look()
+    finally:
+        connection.close()
+
+
+def test_a_network_clients_connection_channel_and_consumer_look_the_same(
+        rabbitmq_http: Http, amqp_url: str, names: Names) -> None:
+    from contrib.amqp_server import AmqpServer
+
+    queue = names.queue("consumed")
+    expected = _with_client(amqp_url, queue, queue,
+                            lambda: _client_views(rabbitmq_http, queue, wait=True))
+    broker = Broker()
+    with AmqpServer(broker, port=0) as amqp, \
+            ManagementServer(broker, port=0, amqp=amqp) as server:
+        got = _with_client(amqp.url, queue, queue,
+                           lambda: _client_views(Http(server.url), queue, wait=False))
+    assert got == expected
