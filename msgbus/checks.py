@@ -22,6 +22,7 @@ __all__ = [
     "require_binding",
     "require_body",
     "require_callback",
+    "require_consume",
     "require_delivery_tag",
     "require_instance",
     "require_prefetch",
@@ -206,6 +207,18 @@ def require_callback(what: str, value: object) -> Callable[..., Any]:
     if not callable(value):
         raise ValidationError(f"{what} must be callable, got {_short(value)}")
     return value
+
+
+def require_consume(queue: object, callback: object, prefetch: object, consumer_tag: object,
+                    arguments: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The arguments of ``Transport.consume``: the queue name, the callback, the prefetch,
+    the consumer tag (a short string, empty for one the broker picks) and the arguments
+    table, as it arrives after encoding."""
+    require_str("queue name", queue)
+    require_callback("consumer callback", callback)
+    require_prefetch(prefetch)
+    require_str("consumer tag", consumer_tag)
+    return wire_table(arguments, "consumer arguments")
 
 
 def require_prefetch(value: object) -> int:

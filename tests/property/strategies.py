@@ -447,6 +447,11 @@ def bad_calls(queue: str, exchange: str) -> st.SearchStrategy[tuple[str, tuple[A
         st.tuples(st.just("consume"), st.tuples(st.just(queue), st.just(None)), st.just({})),
         st.tuples(st.just("consume"), st.tuples(_bad_names, st.just(print)), st.just({})),
         st.tuples(st.just("consume"), st.just((queue, print)),
+                  st.builds(lambda t: {"consumer_tag": t}, _bad_names.filter(
+                      lambda v: v is not None))),
+        st.tuples(st.just("consume"), st.just((queue, print)),
+                  st.builds(lambda t: {"arguments": t}, _bad_tables)),
+        st.tuples(st.just("consume"), st.just((queue, print)),
                   st.builds(lambda n: {"prefetch": n},
                             st.one_of(st.integers(max_value=-1), st.integers(min_value=65536),
                                       st.text(max_size=2)))),

@@ -492,9 +492,8 @@ class MemoryTransport(Transport):
     def consume(self, queue: str, callback: DeliveryCallback, *, prefetch: int = 0,
                 auto_ack: bool = False, exclusive: bool = False, consumer_tag: str = "",
                 arguments: Mapping[str, Any] | None = None) -> ConsumerHandle:
-        queue = self._topology.resolve(checks.require_str("queue name", queue))
-        checks.require_callback("consumer callback", callback)
-        checks.require_prefetch(prefetch)
+        checks.require_consume(queue, callback, prefetch, consumer_tag, arguments)
+        queue = self._topology.resolve(queue)
         if consumer_tag and consumer_tag in self._consumers:  # nothing is sent, as with pika
             raise ValidationError(f"consumer tag {consumer_tag!r} is already in use")
         table = checks.wire_table(arguments, "consumer arguments")

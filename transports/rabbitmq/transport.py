@@ -496,9 +496,7 @@ class RabbitMQTransport(Transport):
         consumer_tag: str = "",
         arguments: Arguments | None = None,
     ) -> ConsumerHandle:
-        checks.require_str("queue name", queue)
-        checks.require_callback("consumer callback", callback)
-        checks.require_prefetch(prefetch)
+        checks.require_consume(queue, callback, prefetch, consumer_tag, arguments)
         consumer = RabbitMQConsumer(
             self._topology.resolve(queue), callback, prefetch=prefetch, auto_ack=auto_ack,
             exclusive=exclusive, consumer_tag=consumer_tag, arguments=arguments,
