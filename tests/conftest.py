@@ -12,12 +12,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from msgbus.clock import ManualClock
 from msgbus.transport import Transport
 from tests.support import Names, delete_on_server, rabbitmq_restarter
+
+if TYPE_CHECKING:
+    from transports.memory import Broker
 
 REQUIRE_RABBITMQ = os.environ.get("MSGBUS_REQUIRE_RABBITMQ") == "1"
 AMQP_URL = os.environ.get("MSGBUS_TEST_AMQP_URL", "")
@@ -76,8 +80,9 @@ def names(request: pytest.FixtureRequest) -> Iterator[Names]:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+def clock(msgbus_clock: ManualClock) -> ManualClock:
+    """The plugin's manual clock (``msgbus_clock``): the memory broker runs on it."""
+    return msgbus_clock
 
 
 TransportKind = str
@@ -95,45 +100,9 @@ def transport_kind(request: pytest.FixtureRequest) -> TransportKind:
 
 
 @pytest.fixture
-def connect(
-    transport_kind: TransportKind, request: pytest.FixtureRequest, clock: ManualClock
-) -> Iterator[Callable[[], Transport]]:
-    """Opens another connection (transport) to the same broker as ``transport``."""
-    opened: list[Transport] = []
-    if transport_kind == "memory":
-        from transports.memory import Broker, MemoryTransport
-
-        broker = Broker(clock=clock)
-
-        def make() -> Transport:
-            t = MemoryTransport(broker)
-            opened.append(t)
-            return t
-    else:
-        url = request.getfixturevalue("amqp_url")
-        from transports.rabbitmq import RabbitMQTransport
-
-        def make() -> Transport:
-            t = RabbitMQTransport.from_url(url)
-            opened.append(t)
-            return t
-
-    yield make
-    for t in opened:
-        if t.is_open:
-            t.close()
-
-
-@pytest.fixture
-def transport(connect: Callable[[], Transport]) -> Transport:
-    """A transport of each kind: the contract suite runs on all of them."""
-    return connect()
-
-
-@pytest.fixture
-def amqp_url_or_none(transport_kind: TransportKind, request: pytest.FixtureRequest
-                     ) -> str | None:
-    """The server URL on the RabbitMQ parametrisation, None on memory."""
+def msgbus_url(transport_kind: TransportKind, request: pytest.FixtureRequest) -> str | None:
+    """Overrides the plugin's fixture: its ``msgbus_connect``, ``msgbus_transport``,
+    ``msgbus_broker`` and ``msgbus_wait_idle`` run on each kind of ``transport_kind``."""
     if transport_kind == "memory":
         return None
     url: str = request.getfixturevalue("amqp_url")
@@ -141,15 +110,31 @@ def amqp_url_or_none(transport_kind: TransportKind, request: pytest.FixtureReque
 
 
 @pytest.fixture
-def restart(transport_kind: TransportKind, connect: Callable[[], Transport],
-            request: pytest.FixtureRequest) -> Callable[[], None]:
+def connect(msgbus_connect: Callable[[], Transport]) -> Callable[[], Transport]:
+    """Opens another connection (transport) to the same broker as ``transport``: the
+    plugin's ``msgbus_connect``, which closes them all after the test."""
+    return msgbus_connect
+
+
+@pytest.fixture
+def transport(msgbus_transport: Transport) -> Transport:
+    """A transport of each kind: the contract suite runs on all of them."""
+    return msgbus_transport
+
+
+@pytest.fixture
+def amqp_url_or_none(msgbus_url: str | None) -> str | None:
+    """The server URL on the RabbitMQ parametrisation, None on memory."""
+    return msgbus_url
+
+
+@pytest.fixture
+def restart(transport_kind: TransportKind, request: pytest.FixtureRequest
+            ) -> Callable[[], None]:
     """Restart the broker: ``Broker.restart()`` on memory, stop_app/start_app on RabbitMQ."""
     if transport_kind == "memory":
-        from transports.memory import MemoryTransport
-
-        probe = connect()
-        assert isinstance(probe, MemoryTransport)
-        return probe.broker.restart
+        broker: Broker = request.getfixturevalue("msgbus_broker")
+        return broker.restart
     return rabbitmq_restarter()
 
 
