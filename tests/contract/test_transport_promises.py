@@ -186,6 +186,42 @@ def test_a_stale_tag_from_a_worker_never_settles_the_new_channels_delivery(
     assert _ready(connect, q) == 3  # none of the new deliveries was acknowledged
 
 
+def test_a_worker_acking_while_the_channel_is_replaced_never_settles_the_new_one(
+    transport: Transport, names: Names
+) -> None:
+    # the old channel's deliveries come from one queue, the new channel's from another: a
+    # worker's ack of an old tag, however it races with the replacement, either settles the
+    # old delivery or is ignored; it never settles one of the new channel's
+    missing = names.queue("missing")
+    for round_ in range(20):
+        old_q, new_q = names.queue(f"old{round_}"), names.queue(f"new{round_}")
+        _fill(transport, old_q, 3)
+        _fill(transport, new_q, 3)
+        old: list[Delivery] = []
+        transport.consume(old_q, old.append, prefetch=3)
+        wait_until(transport, lambda old=old: len(old) == 3)
+        go = threading.Event()
+
+        def worker(old: list[Delivery] = old, go: threading.Event = go) -> None:
+            go.wait()
+            for delivery in old:
+                transport.ack(delivery.delivery_tag)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        go.set()
+        with pytest.raises(errors.NotFound):  # the channel is replaced
+            transport.declare_queue(missing, passive=True)
+        new: list[Delivery] = []
+        transport.consume(new_q, new.append, prefetch=3)
+        wait_until(transport, lambda new=new: len(new) == 3)
+        thread.join()
+        transport.process_events(0.0)  # where the worker's acks are applied, on RabbitMQ
+        for delivery in new:  # a 406 (unknown delivery tag) if a stale ack settled it
+            transport.ack(delivery.delivery_tag)
+        transport.declare_queue(new_q, passive=True)  # RabbitMQ answers with the next call
+
+
 def test_an_unknown_tag_is_named_as_the_client_sent_it(
     transport: Transport, names: Names
 ) -> None:
