@@ -7,6 +7,7 @@ idle connection."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -28,19 +29,28 @@ RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port below Linux's ephemeral range (32768-60999) that nothing holds: ports in that
+    range can sit in TIME_WAIT by the thousand on a machine running connection-heavy tests,
+    and RabbitMQ's start-up check refuses a distribution port in that state."""
+    for _ in range(1000):
+        port = random.randrange(20_000, 32_000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def _params(url: str) -> pika.URLParameters:
     return pika.URLParameters(url)
 
 
-def wait_connectable(url: str, started: float, limit: float = 120.0) -> float:
+def wait_connectable(url: str, started: float, process: subprocess.Popen[bytes],
+                     limit: float = 120.0) -> float:
     """Seconds from ``started`` until a pika connection to ``url`` opens (retried every
-    5 ms while refused)."""
+    5 ms while refused and ``process`` runs)."""
     params = _params(url)
     params.connection_attempts = 1
     params.socket_timeout = 1.0
@@ -48,6 +58,9 @@ def wait_connectable(url: str, started: float, limit: float = 120.0) -> float:
         try:
             connection = pika.BlockingConnection(params)
         except pika.exceptions.AMQPConnectionError:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with status {process.returncode} "
+                                   f"before accepting a connection") from None
             if time.perf_counter() - started > limit:
                 raise RuntimeError(f"no connection to {params.host}:{params.port} "
                                    f"within {limit} s") from None
@@ -78,7 +91,7 @@ def start_embedded() -> Server:
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"amqp://guest:guest@127.0.0.1:{port}/%2F"
     try:
-        ready = wait_connectable(url, started, limit=20.0)
+        ready = wait_connectable(url, started, process, limit=20.0)
     except RuntimeError:
         process.kill()
         _, err = process.communicate()
@@ -97,15 +110,28 @@ def start_embedded() -> Server:
     return Server("embedded", url, process.pid, stop, ready)
 
 
-def start_rabbitmq_node() -> Server:
-    """A throwaway RabbitMQ node on free ports, as scripts/test starts one."""
+def start_rabbitmq_node(attempts: int = 3) -> Server:
+    """A throwaway RabbitMQ node on free ports, as scripts/test starts one (tried again on
+    other ports when one of those it picked was taken before the node could bind it)."""
+    for attempt in range(attempts):
+        try:
+            return _start_rabbitmq_node()
+        except RuntimeError as error:
+            if attempt == attempts - 1 or "already_used" not in str(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_rabbitmq_node() -> Server:
     if not os.access(RABBITMQ_SERVER, os.X_OK):
         raise RuntimeError(f"{RABBITMQ_SERVER} is not installed (apt-get install rabbitmq-server)")
     (ROOT / "build").mkdir(exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="bench-rabbitmq-", dir=ROOT / "build"))
     (base / "log").mkdir()
     (base / "enabled_plugins").write_text("[].\n")
-    port, dist = free_port(), free_port()
+    port = free_port()
+    while (dist := free_port()) == port:
+        pass
     node = f"bench-{os.getpid()}@localhost"
     env = {**os.environ, "HOME": str(base), "RABBITMQ_NODENAME": node,
            "RABBITMQ_NODE_PORT": str(port), "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
@@ -116,8 +142,9 @@ def start_rabbitmq_node() -> Server:
            "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf")}
     url = f"amqp://guest:guest@127.0.0.1:{port}/%2F"
     started = time.perf_counter()
-    process = subprocess.Popen([RABBITMQ_SERVER], env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with (base / "output").open("wb") as output:
+        process = subprocess.Popen([RABBITMQ_SERVER], env=env, cwd=base, stdin=subprocess.DEVNULL,
+                                   stdout=output, stderr=subprocess.STDOUT)
 
     def stop() -> None:
         subprocess.run([RABBITMQCTL, "-n", node, "stop"], env=env, capture_output=True,
@@ -130,10 +157,12 @@ def start_rabbitmq_node() -> Server:
         shutil.rmtree(base, ignore_errors=True)
 
     try:
-        ready = wait_connectable(url, started)
-    except RuntimeError:
+        ready = wait_connectable(url, started, process)
+    except RuntimeError as error:
+        logs = [(base / "output").read_text(errors="replace")[-1500:]]
+        logs += [log.read_text(errors="replace")[-1500:] for log in (base / "log").glob("*.log")]
         stop()
-        raise
+        raise RuntimeError(f"RabbitMQ node {node}: {error}\n" + "\n".join(logs)) from None
     pid = int((base / "pid").read_text().strip()) if (base / "pid").exists() else None
     return Server("rabbitmq", url, pid, stop, ready)
 
