@@ -140,6 +140,38 @@ def test_a_raising_callback_reaches_the_caller_and_the_rest_still_arrive(
     assert _ready(connect, q) == 1  # the first, never acknowledged
 
 
+@pytest.mark.parametrize("failing", [2, 3, 7])
+def test_after_a_raising_callback_every_queue_goes_on_in_order(
+    transport: Transport, names: Names, failing: int
+) -> None:
+    queues = [names.queue("a"), names.queue("b")]
+    for q in queues:
+        _fill(transport, q, 5)
+    seen: dict[str, list[bytes]] = {q: [] for q in queues}
+    count = 0
+
+    def on_message(delivery: Delivery) -> None:
+        nonlocal count
+        count += 1
+        assert delivery.consumer_tag is not None
+        seen[tags[delivery.consumer_tag]].append(delivery.body)
+        if count == failing:
+            raise Boom(f"delivery {failing} fails")
+
+    tags = {transport.consume(q, on_message, auto_ack=True).consumer_tag: q for q in queues}
+    for q in queues:  # delivered after those the consumer started with
+        transport.publish("", q, b"5")
+    raised = 0
+    give_up = time.monotonic() + 10
+    while count < 12 and time.monotonic() < give_up:
+        try:
+            transport.process_events(0.1)
+        except Boom:
+            raised += 1
+    assert raised == 1
+    assert seen == {q: [b"0", b"1", b"2", b"3", b"4", b"5"] for q in queues}
+
+
 # -- settlement from other threads -----------------------------------------------------------
 
 

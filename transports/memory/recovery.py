@@ -132,7 +132,7 @@ class Recovery:
             try:
                 connection = t._reconnect()
                 renamed = self._restore(connection)
-            except (errors.ConnectionClosed, errors.ConnectionLost, errors.AccessRefused) as exc:
+            except errors.TransportError as exc:  # refused, or closed again meanwhile
                 last = exc
                 log.warning("reconnecting to %s, attempt %d of %d failed: %s",
                             t._url, attempt, self.policy.max_attempts, exc)

@@ -176,6 +176,7 @@ class MemoryTransport(Transport):
         self._closed = False  # by close(), or recovery gave up
         self._dispatched: list[Any] = []  # the events process_events hands out last
         self._pending: list[Any] = []  # events not handed out yet: a callback raised
+        self._rest: list[Any] = []  # what a DeliverMany had left when its callback raised
         # the last properties published and what they became once checked (see publish)
         self._last_properties: Properties | None = None
         self._last_checked: Properties = EMPTY_PROPERTIES
@@ -662,10 +663,11 @@ class MemoryTransport(Transport):
             self._run(self._core.basic_nack, one, multiple=False, requeue=True)
 
     def _dispatch(self, events: list[Any]) -> None:
-        """Run the callbacks of ``events``; if one raises, those after it wait in
-        ``_pending`` for the next ``process_events``."""
+        """Run the callbacks of ``events``; if one raises, what comes after it waits in
+        ``_pending`` for the next ``process_events`` (unless the channel went meanwhile)."""
         self._dispatched = events
-        current = self._channel.state.id
+        channel = self._channel
+        current = channel.state.id
         consumers = self._consumers
         index = 0
         done = False
@@ -693,8 +695,9 @@ class MemoryTransport(Transport):
                         cancelled._active = False
             done = True
         finally:
-            if not done and self._channel.state.id == current:
-                self._pending = [*events[index + 1:], *self._pending]
+            rest, self._rest = self._rest, []
+            if not done and self._channel is channel and channel.state.open:
+                self._pending = [*rest, *events[index + 1:], *self._pending]
 
     def _deliver_many(self, event: DeliverMany) -> None:
         consumers, consumer_tag = self._consumers, event.consumer_tag
@@ -713,9 +716,9 @@ class MemoryTransport(Transport):
                 done = True
             finally:
                 if not done and index + 1 < len(messages):  # the rest wait their turn
-                    self._pending.insert(0, DeliverMany(
+                    self._rest = [DeliverMany(
                         event.channel, consumer_tag, event.first_tag + index + 1,
-                        messages[index + 1:], redelivered[index + 1:]))
+                        messages[index + 1:], redelivered[index + 1:])]
             tag += 1
 
     # -- lifecycle --------------------------------------------------------------------
