@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from msgbus import errors
 from msgbus.clock import ManualClock
@@ -271,15 +273,18 @@ def test_an_unknown_tag_is_named_as_the_client_sent_it(
     assert caught.value.reply_text == f"PRECONDITION_FAILED - unknown delivery tag {bogus}"
 
 
-@pytest.mark.parametrize("settle", ["ack", "nack", "reject"])
-def test_a_tag_beyond_64_bits_is_a_validation_error(
-    transport: Transport, names: Names, settle: str
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tag=st.integers(min_value=2**64) | st.integers(max_value=-1),
+       settle=st.sampled_from(["ack", "nack", "reject"]))
+def test_a_tag_outside_64_bits_is_a_validation_error(
+    transport: Transport, names: Names, tag: int, settle: str
 ) -> None:
     q = names.queue()
     _fill(transport, q, 1)
     delivery = transport.get(q)
     assert delivery is not None
     with pytest.raises(errors.ValidationError, match="delivery_tag"):
-        getattr(transport, settle)(2**64)
+        getattr(transport, settle)(tag)
     transport.ack(delivery.delivery_tag)  # nothing was sent: the channel is fine
     assert transport.declare_queue(q, passive=True).message_count == 0
