@@ -194,6 +194,7 @@ def process_events(t: RabbitMQTransport, timeout: float | None) -> None:
     callbacks of what arrives; then send what the callbacks and other threads settled."""
     t._owner = get_ident()
     acks = t._acks
+    t._parked.raise_error()  # one a lost connection kept from the call it happened in
     if t._parked and t._channel is not None:
         _hand_out_parked(t, t._channel)
         return
