@@ -73,7 +73,8 @@ def test_the_same_transport_recovers_from_a_connection_error(
 
     assert _states(events) == [ConnectionState.CONNECTED, ConnectionState.LOST,
                                ConnectionState.RECOVERED]
-    assert events[1].error is not None
+    assert isinstance(events[1].error, errors.ConnectionClosed)
+    assert events[1].error.reply_code == 503
     assert transport.is_open
     transport.publish(x, "k", b"after the error")
     wait_until(transport, lambda: len(got) == 1)

@@ -195,15 +195,16 @@ class MemoryTransport(Transport):
         for listener in list(self._listeners):
             listener(event)
 
-    def _lost(self) -> None:
-        """The connection closed under the transport: recover (or raise ``ConnectionLost``)."""
+    def _lost(self, provoked: AMQPError | None = None) -> None:
+        """The connection closed under the transport (or by the hard error a call
+        ``provoked``): recover, or raise ``ConnectionLost``."""
         with self._lock:
             if self._closed:
                 raise self._closed_error()
             connection = self._connection
             if connection.is_open:
                 return  # recovered by another thread meanwhile
-            cause: MsgbusError = connection.closed_by or ConnectionLost(
+            cause: MsgbusError = provoked or connection.closed_by or ConnectionLost(
                 f"the connection to {self._url} was closed")
             self._abandon_channel()
             self._recovery.recover(cause)
@@ -285,10 +286,10 @@ class MemoryTransport(Transport):
         connection = self._connection
         if connection.is_open:
             raise exc
-        provoked = isinstance(exc, AMQPError) and exc is not connection.closed_by
-        self._lost()
-        if provoked:
+        if isinstance(exc, AMQPError) and exc is not connection.closed_by:
+            self._lost(exc)
             raise exc
+        self._lost()
 
     def _unstable_error(self) -> ConnectionLost:
         return ConnectionLost(
