@@ -23,6 +23,7 @@ from msgbus.recovery import ConnectionEvent, ConnectionState, RecoveryPolicy
 from transports.memory.broker import Channel, Connection
 
 if TYPE_CHECKING:
+    from transports.memory.consuming import MemoryConsumer
     from transports.memory.transport import MemoryTransport
 
 __all__ = ["Recovery", "Topology"]
@@ -165,15 +166,16 @@ class Recovery:
         for b in list(topology.bindings.values()):
             self._step(connection, f"binding {b.source!r} -> {b.destination!r}",
                        partial(_bind, b))
-        pending = t._restartable()
+        pending = [c for c in t._consumers.values() if c._active]
         while pending:  # a consumer refused closes the channel: start the others again
             for consumer in pending:
                 queue = topology.resolve(consumer.queue)
                 started = self._step(
                     connection, f"consumer {consumer.consumer_tag!r} on queue {queue!r}",
-                    partial(t._restart_consumer, consumer=consumer, queue=queue))
+                    partial(_restart_consumer, consumer=consumer, queue=queue))
                 if started is None:
-                    t._drop_consumer(consumer)
+                    consumer._active = False
+                    t._consumers.pop(consumer.consumer_tag, None)
                     pending.remove(consumer)
                     break
             else:
@@ -206,3 +208,11 @@ def _bind(b: _Binding, channel: Channel) -> None:
         channel.exchange_bind(b.destination, b.source, b.routing_key, b.arguments)
     else:
         channel.queue_bind(b.destination, b.source, b.routing_key, b.arguments)
+
+
+def _restart_consumer(channel: Channel, consumer: MemoryConsumer, queue: str) -> bool:
+    channel.basic_qos(consumer.prefetch)
+    channel.basic_consume(queue, consumer.consumer_tag, no_ack=consumer.auto_ack,
+                          exclusive=consumer.exclusive, arguments=consumer.arguments)
+    consumer._channel, consumer._queue, consumer.last_tag = channel, queue, 0
+    return True

@@ -53,7 +53,6 @@ from msgbus.errors import (
     ChannelClosed,
     ConnectionLost,
     MsgbusError,
-    PreconditionFailed,
     PublishNacked,
     TransportError,
     Unroutable,
@@ -77,7 +76,13 @@ from msgbus.values import (
     QueueInfo,
 )
 from transports.memory.broker import Broker, Channel, Connection, default_broker
-from transports.memory.entities import ConsumerCancelled, Deliver, DeliverMany, Return
+from transports.memory.consuming import (
+    STALE,
+    MemoryConsumer,
+    client_tag,
+    hand_out,
+    if_open,
+)
 from transports.memory.recovery import Recovery, Topology
 
 __all__ = ["MemoryTransport"]
@@ -87,53 +92,6 @@ T = TypeVar("T")
 #: The delivery tag offset of a closed transport: every tag is at or below it, stale.
 _CLOSED_BASE = 2**64
 _MAX_RETRIES = 3
-_UNKNOWN_TAG = "PRECONDITION_FAILED - unknown delivery tag "
-#: What a settlement returns when its channel closed before the broker saw it.
-_STALE = object()
-
-
-class _Consumer(ConsumerHandle):
-    def __init__(self, transport: MemoryTransport, channel: Channel, tag: str, queue: str,
-                 callback: DeliveryCallback, auto_ack: bool, prefetch: int = 0,
-                 exclusive: bool = False, arguments: Mapping[str, Any] | None = None) -> None:
-        self._transport = transport
-        self._channel = channel
-        self._tag = tag
-        self._queue = queue
-        self.callback = callback
-        self.auto_ack = auto_ack
-        # what basic.consume was given, for recovery to start it again
-        self.prefetch = prefetch
-        self.exclusive = exclusive
-        self.arguments = arguments
-        self.last_tag = 0  # the delivery tag last handed to the callback
-        self._active = True
-
-    @property
-    def consumer_tag(self) -> str:
-        return self._tag
-
-    @property
-    def queue(self) -> str:
-        return self._queue
-
-    @property
-    def active(self) -> bool:
-        return self._active and (self._channel.is_open or not self._transport._closed)
-
-    def cancel(self) -> None:
-        transport = self._transport
-        transport._flush_held_acks()
-        was_active = self._active and self._channel.is_open
-        if was_active:
-            self._channel.basic_cancel(self._tag)
-        self._active = False
-        transport._consumers.pop(self._tag, None)
-        if was_active and not self.auto_ack:
-            transport._requeue_undispatched(self)
-
-    def __repr__(self) -> str:
-        return f"<memory consumer {self._tag!r} on {self._queue!r} active={self.active}>"
 
 
 class MemoryTransport(Transport):
@@ -169,7 +127,7 @@ class MemoryTransport(Transport):
         self._held_on: Channel | None = None  # the channel the held acks are for
         self._abandoned: Channel | None = None  # the last channel whose tags went stale
         self._tag_base = 0  # delivery tags of earlier channels are <= this
-        self._consumers: dict[str, _Consumer] = {}
+        self._consumers: dict[str, MemoryConsumer] = {}
         self._return_callbacks: list[ReturnCallback] = []
         # taken to replace the channel or connection, and to resolve and apply a settlement
         self._lock = threading.RLock()
@@ -227,20 +185,6 @@ class MemoryTransport(Transport):
         self._connection = connection
         self._channel = connection.channel()
         return connection
-
-    def _restartable(self) -> list[_Consumer]:
-        return [c for c in self._consumers.values() if c._active]
-
-    def _restart_consumer(self, channel: Channel, consumer: _Consumer, queue: str) -> bool:
-        channel.basic_qos(consumer.prefetch)
-        channel.basic_consume(queue, consumer.consumer_tag, no_ack=consumer.auto_ack,
-                              exclusive=consumer.exclusive, arguments=consumer.arguments)
-        consumer._channel, consumer._queue, consumer.last_tag = channel, queue, 0
-        return True
-
-    def _drop_consumer(self, consumer: _Consumer) -> None:
-        consumer._active = False
-        self._consumers.pop(consumer.consumer_tag, None)
 
     def _give_up(self) -> None:
         """Recovery failed: the transport is closed."""
@@ -503,7 +447,7 @@ class MemoryTransport(Transport):
         self._call(Channel.basic_qos, prefetch)
         tag = self._call(Channel.basic_consume, queue, consumer_tag, no_ack=auto_ack,
                          exclusive=exclusive, arguments=table)
-        handle = _Consumer(self, self._channel, tag, queue, callback, auto_ack, prefetch,
+        handle = MemoryConsumer(self, self._channel, tag, queue, callback, auto_ack, prefetch,
                            exclusive, table)
         if self._channel is not channel:  # recovered meanwhile: started on the new one
             handle._channel = self._channel
@@ -566,14 +510,14 @@ class MemoryTransport(Transport):
                 self._ready_channel()  # a new channel, or a recovered connection
             return
         try:
-            result = self.broker.run_on_channel(channel.state, _if_open, method, tag, **kwargs)
+            result = self.broker.run_on_channel(channel.state, if_open, method, tag, **kwargs)
         except ChannelClosed as exc:
             self._replace_channel(channel)
-            raise _client_tag(exc, base) from None
+            raise client_tag(exc, base) from None
         except TransportError as exc:
             self._connection_failed(exc)
-            result = _STALE
-        if result is _STALE:
+            result = STALE
+        if result is STALE:
             self._warn_stale(action, tag + base)
 
     def _warn_stale(self, action: str, delivery_tag: int) -> None:
@@ -597,7 +541,7 @@ class MemoryTransport(Transport):
                 self.broker.run_on_channel(channel.state, self._core.basic_ack_each, tags)
             except ChannelClosed as exc:
                 self._replace_channel(channel)
-                raise _client_tag(exc, self._tag_base) from None
+                raise client_tag(exc, self._tag_base) from None
 
     # -- events -------------------------------------------------------------------------
 
@@ -609,14 +553,14 @@ class MemoryTransport(Transport):
             self._flush_held_acks()
         if self._pending:  # what a raising callback left: handed out first
             events, self._pending = self._pending, []
-            self._hand_out(events)
+            hand_out(self, events)
             return
         connection = self._connection
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             events = connection.drain()
             if events:
-                self._hand_out(events)
+                hand_out(self, events)
                 return
             if not connection.is_open:
                 if connection is self._connection:
@@ -625,102 +569,6 @@ class MemoryTransport(Transport):
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not connection.wait(remaining):  # also runs the broker's timers
                 return
-
-    def _hand_out(self, events: list[Any]) -> None:
-        if self._core.tracing or self._batching is not None:
-            self._dispatch(events)
-            return
-        self._batching = threading.get_ident()
-        try:
-            self._dispatch(events)
-        finally:
-            try:
-                if self._held_acks:
-                    self._flush_acks()
-            finally:
-                self._batching = None
-
-    def _requeue_undispatched(self, consumer: _Consumer) -> None:
-        """Nack, requeued, what the broker delivered to ``consumer`` (cancelled, acking)
-        that its callback has not seen: what pika does, so the RabbitMQ transport too."""
-        channel = self._channel
-        if channel is not consumer._channel or not channel.is_open:
-            return
-        number, tag, base = channel.state.id, consumer.consumer_tag, self._tag_base
-        with self.broker._lock:
-            events = [*self._dispatched, *self._pending, *self._connection.state.outbox]
-            unacked = channel.state.unacked
-            tags: dict[int, None] = {}
-            for event in events:
-                if type(event) is Deliver and event.channel == number:
-                    if event.consumer_tag == tag:
-                        tags[event.delivery_tag] = None
-                elif (type(event) is DeliverMany and event.channel == number
-                      and event.consumer_tag == tag):
-                    tags.update(dict.fromkeys(
-                        range(event.first_tag, event.first_tag + len(event.messages))))
-            local = [t for t in tags if t + base > consumer.last_tag and t in unacked]
-        for one in local:
-            self._run(self._core.basic_nack, one, multiple=False, requeue=True)
-
-    def _dispatch(self, events: list[Any]) -> None:
-        """Run the callbacks of ``events``; if one raises, what comes after it waits in
-        ``_pending`` for the next ``process_events`` (unless the channel went meanwhile)."""
-        self._dispatched = events
-        channel = self._channel
-        current = channel.state.id
-        consumers = self._consumers
-        index = 0
-        done = False
-        try:
-            for index, event in enumerate(events):  # noqa: B007 (used after a raise)
-                if event.channel != current:
-                    continue  # for a channel closed since: its consumers are gone
-                if type(event) is Deliver:
-                    consumer = consumers.get(event.consumer_tag)
-                    if consumer is not None:
-                        message = event.message
-                        consumer.last_tag = tag = event.delivery_tag + self._tag_base
-                        consumer.callback(Delivery(
-                            message.body, tag, message.exchange,
-                            message.routing_key, event.redelivered, message.properties,
-                            event.consumer_tag))
-                elif type(event) is DeliverMany:
-                    self._deliver_many(event)
-                elif isinstance(event, Return):
-                    for callback in list(self._return_callbacks):
-                        callback(event.message)
-                elif isinstance(event, ConsumerCancelled):
-                    cancelled = self._consumers.pop(event.consumer_tag, None)
-                    if cancelled is not None:
-                        cancelled._active = False
-            done = True
-        finally:
-            rest, self._rest = self._rest, []
-            if not done and self._channel is channel and channel.state.open:
-                self._pending = [*rest, *events[index + 1:], *self._pending]
-
-    def _deliver_many(self, event: DeliverMany) -> None:
-        consumers, consumer_tag = self._consumers, event.consumer_tag
-        consumer = consumers.get(consumer_tag)
-        tag = event.first_tag + self._tag_base
-        messages, redelivered = event.messages, event.redelivered
-        for index, message in enumerate(messages):
-            if consumers.get(consumer_tag) is not consumer or consumer is None:
-                return  # cancelled, or its channel closed, by an earlier callback
-            consumer.last_tag = tag
-            done = False
-            try:
-                consumer.callback(Delivery(
-                    message.body, tag, message.exchange, message.routing_key,
-                    redelivered[index], message.properties, consumer_tag))
-                done = True
-            finally:
-                if not done and index + 1 < len(messages):  # the rest wait their turn
-                    self._rest = [DeliverMany(
-                        event.channel, consumer_tag, event.first_tag + index + 1,
-                        messages[index + 1:], redelivered[index + 1:])]
-            tag += 1
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -746,20 +594,3 @@ class MemoryTransport(Transport):
             self._consumers.clear()
             self._pending = []
         self._emit(ConnectionEvent(ConnectionState.CLOSED, self._url))
-
-
-def _if_open(channel: Any, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a core channel method unless the channel closed (under the broker lock)."""
-    if not channel.open:
-        return _STALE
-    return method(channel, *args, **kwargs)
-
-
-def _client_tag(error: ChannelClosed, base: int) -> ChannelClosed:
-    """``error`` naming the delivery tag as the client sent it (``base`` + the channel's)."""
-    text = error.reply_text
-    if base and isinstance(error, PreconditionFailed) and text.startswith(_UNKNOWN_TAG):
-        number = text[len(_UNKNOWN_TAG):]
-        if number.isdigit():
-            return PreconditionFailed(f"{_UNKNOWN_TAG}{int(number) + base}")
-    return error
