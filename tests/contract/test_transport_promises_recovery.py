@@ -81,6 +81,31 @@ def test_the_same_transport_recovers_from_a_connection_error(
     assert got[0].body == b"after the error"
 
 
+def test_a_server_named_queue_comes_back_under_a_new_name_the_old_one_still_works(
+    open_transport: Callable[..., Transport], names: Names
+) -> None:
+    events: list[ConnectionEvent] = []
+    transport = open_transport(connection_listeners=[events.append])
+    x = names.exchange()
+    transport.declare_exchange(x, ExchangeType.FANOUT)
+    old = transport.declare_queue("", exclusive=True).name  # goes with its connection
+    transport.bind_queue(old, x)
+    got: list[Delivery] = []
+    consumer = transport.consume(old, got.append, auto_ack=True)
+
+    with pytest.raises(errors.ConnectionClosed):
+        transport.declare_exchange(names.exchange("bad"), "no-such-type")
+
+    renamed = events[-1].renamed_queues
+    assert events[-1].state is ConnectionState.RECOVERED
+    assert set(renamed) == {old} and renamed[old] != old
+    assert consumer.active and consumer.queue == renamed[old]
+    transport.publish(x, "", b"through the binding")
+    transport.publish("", old, b"by the old name")
+    wait_until(transport, lambda: len(got) == 2)
+    assert sorted(d.body for d in got) == [b"by the old name", b"through the binding"]
+
+
 def test_the_same_transport_recovers_from_a_broker_restart(
     open_transport: Callable[..., Transport], names: Names, restart: Callable[[], None]
 ) -> None:
