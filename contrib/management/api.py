@@ -4,7 +4,7 @@ RabbitMQ does not have (a routing explanation, the rate history for the chart)."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Protocol
@@ -254,7 +254,7 @@ async def exchange(request: web.Request) -> web.Response:
     return reply(request, result)
 
 
-def _exchange_bindings(side: str) -> Callable[[web.Request], Any]:
+def _exchange_bindings(side: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         ctx = context(request)
         vhost = vhost_of(request)

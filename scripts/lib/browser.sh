@@ -31,10 +31,14 @@ enable_management_plugin() {
     port=$(free_port)
     say "enabling RabbitMQ's management plugin on $node, port $port"
     # load the application first, so that its listener settings are not replaced on load
-    HOME="$base" "$ctl" -n "$node" eval \
+    if ! HOME="$base" "$ctl" -n "$node" eval \
         "application:load(rabbitmq_management), application:set_env(rabbitmq_management, tcp_config, [{port, $port}, {ip, \"127.0.0.1\"}])." \
-        >/dev/null
-    HOME="$base" RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins" \
-        "$plugins" -n "$node" enable rabbitmq_management >/dev/null
+        >/dev/null \
+        || ! HOME="$base" RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins" \
+            "$plugins" -n "$node" enable rabbitmq_management >/dev/null; then
+        echo "!!! could not enable the management plugin on $node: the management" \
+             "differential tests will be SKIPPED (FAIL with MSGBUS_REQUIRE_RABBITMQ=1)" >&2
+        return 0
+    fi
     export MSGBUS_TEST_MANAGEMENT_URL="http://guest:guest@127.0.0.1:$port/"
 }
