@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from contrib.management import ManagementServer
-from transports.memory import Broker
+from msgbus import Delivery
+from transports.memory import Broker, MemoryTransport
 
 ARTEFACTS = Path(__file__).resolve().parents[3] / "build" / "artefacts"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -48,17 +49,16 @@ class Traffic:
             channel.basic_publish("orders", "order.new", f"order {n}".encode())
 
     def consume(self) -> None:
-        connection = self.broker.connect(name="consumer")
-        channel = connection.channel()
-        channel.basic_qos(5)
-        channel.basic_consume("billing", "biller")
+        transport = MemoryTransport(self.broker)
+
+        def on_order(delivery: Delivery) -> None:
+            if not self.stopped.wait(0.03):  # a slow consumer
+                transport.ack(delivery.delivery_tag)
+
+        transport.consume("billing", on_order, prefetch=5)
         while not self.stopped.is_set():
-            connection.wait(0.1)
-            for event in connection.drain():
-                tag = getattr(event, "delivery_tag", None)
-                if tag is not None and not self.stopped.wait(0.03):  # a slow consumer
-                    channel.basic_ack(tag)
-        connection.close()
+            transport.process_events(0.1)
+        transport.close()
 
     def __enter__(self) -> Traffic:
         for thread in self.threads:
@@ -87,6 +87,7 @@ def busy_broker() -> Iterator[Broker]:
 def test_the_page_follows_the_broker_and_publishes_and_gets(busy_broker: Broker) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=20_000)  # a loaded machine refreshes the page late
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     with ManagementServer(busy_broker, port=0, stats_interval=1.0) as server, \
             sync_playwright() as playwright:
