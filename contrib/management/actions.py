@@ -426,22 +426,22 @@ def _entries(body: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
 
 async def post_definitions(request: web.Request) -> web.Response:
     """Import vhosts, exchanges, queues and bindings (users, permissions, policies and
-    parameters are not imported: the in-process broker has no such things)."""
+    parameters are not imported: the in-process broker has no such things). Every entry
+    is checked against the broker and the rest of the import first, so that a refused
+    import changes nothing."""
     body = await body_of(request)
     broker = context(request).broker
     vhosts = [text(v, "name") for v in _entries(body, "vhosts")]
-    plan: list[tuple[str, dict[str, Any]]] = []
-    for kind in ("exchanges", "queues", "bindings"):
-        for entry in _entries(body, kind):
-            text(entry, "name" if kind != "bindings" else "source")
-            flag(entry, "durable")
-            flag(entry, "auto_delete")
-            table(entry, "arguments")
-            plan.append((kind, entry))
     known = set(broker.vhosts()) | set(vhosts)
-    for _, entry in plan:
-        if text(entry, "vhost", "/") not in known:
-            raise bad_request(f"vhost_not_found: {entry.get('vhost')}")
+    plan = [(kind, entry) for kind in ("exchanges", "queues", "bindings")
+            for entry in _entries(body, kind)]
+    declared = {(kind[:-1], text(entry, "vhost", "/"), text(entry, "name"))
+                for kind, entry in plan if kind != "bindings"}
+    for kind, entry in plan:
+        vhost = text(entry, "vhost", "/")
+        if vhost not in known:
+            raise bad_request(f"vhost_not_found: {vhost}")
+        _check_entry(broker, kind, vhost, entry, declared)
     for vhost in vhosts:
         if vhost not in broker.vhosts():
             broker.add_vhost(vhost)
@@ -449,6 +449,46 @@ async def post_definitions(request: web.Request) -> web.Response:
         with client(request, text(entry, "vhost", "/")) as channel:
             _define(channel, kind, entry)
     return web.Response(status=204)
+
+
+def _check_entry(broker: Broker, kind: str, vhost: str, entry: Mapping[str, Any],
+                 declared: set[tuple[str, str, str]]) -> None:
+    """Refuse (400) an entry the broker would refuse halfway through the import."""
+    arguments = table(entry, "arguments")
+    durable, auto_delete = flag(entry, "durable"), flag(entry, "auto_delete")
+    if kind == "bindings":
+        ends = [("exchange", text(entry, "source"))]
+        destination_type = text(entry, "destination_type", "queue")
+        if destination_type not in ("queue", "exchange"):
+            raise bad_request(f"destination_type must be queue or exchange, got "
+                              f"{json.dumps(destination_type)}")
+        ends.append((destination_type, text(entry, "destination")))
+        text(entry, "routing_key")
+        for what, name in ends:
+            exists = (broker.queue(name, vhost) is not None if what == "queue" else
+                      name == "" or any(x.name == name for x in broker.exchanges(vhost)))
+            if not exists and (what, vhost, name) not in declared:
+                raise bad_request(f"no {what} '{name}' in vhost '{vhost}' for a binding")
+        return
+    name = text(entry, "name")
+    if not name:
+        raise bad_request(f"{kind} need a name")
+    if kind == "queues":
+        queue = broker.queue(name, vhost)
+        if queue is not None and (queue.durable, queue.auto_delete, dict(queue.arguments)) \
+                != (durable, auto_delete, arguments):
+            raise bad_request(f"inequivalent definition of queue '{name}' in vhost '{vhost}'")
+        return
+    kind_of = text(entry, "type", "direct")
+    internal = flag(entry, "internal")
+    if kind_of not in ("direct", "fanout", "topic", "headers"):
+        raise bad_request(f"unknown exchange type '{kind_of}'")
+    for x in broker.exchanges(vhost):
+        if x.name == name and (x.type, x.durable, x.auto_delete, x.internal,
+                               dict(x.arguments)) \
+                != (kind_of, durable, auto_delete, internal, arguments):
+            raise bad_request(f"inequivalent definition of exchange '{name}' in vhost "
+                              f"'{vhost}'")
 
 
 def _define(channel: Channel, kind: str, entry: Mapping[str, Any]) -> None:

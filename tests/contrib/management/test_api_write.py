@@ -263,3 +263,33 @@ def test_any_queue_body_is_declared_or_refused_with_nothing_changed(
     else:
         assert reply.status in (201, 204), reply.body
         assert http_api("DELETE", "/api/queues/%2F/drawn").status == 204
+
+
+@pytest.mark.parametrize("bad", [
+    {"bindings": [{"source": "work", "vhost": "/", "destination": "nowhere",
+                   "destination_type": "queue", "routing_key": "k", "arguments": {}}]},
+    {"bindings": [{"source": "work", "vhost": "/", "destination": "jobs",
+                   "destination_type": "table", "routing_key": "k", "arguments": {}}]},
+    {"exchanges": [{"name": "other", "vhost": "/", "type": "x-bogus"}]},
+    {"queues": [{"name": "billing", "vhost": "/", "durable": True}]},
+    {"queues": [{"name": "", "vhost": "/"}]},
+    {"queues": [{"name": "fresh", "vhost": "/staging"}]},
+])
+def test_a_refused_import_changes_nothing(http_api: Http, msgbus_broker: Broker,
+                                          channel: Channel, bad: dict[str, Any]) -> None:
+    channel.queue_declare("billing")
+    good = {"vhosts": [{"name": "new-vhost"}],
+            "exchanges": [{"name": "work", "vhost": "/", "type": "topic", "durable": True,
+                           "auto_delete": False, "internal": False, "arguments": {}}],
+            "queues": [{"name": "jobs", "vhost": "/", "durable": True, "auto_delete": False,
+                        "arguments": {}}],
+            "bindings": [{"source": "work", "vhost": "/", "destination": "jobs",
+                          "destination_type": "queue", "routing_key": "job.#",
+                          "arguments": {}}]}
+    for kind, entries in bad.items():
+        good[kind] = [*good.get(kind, []), *entries]
+    before = state(msgbus_broker)
+    reply = http_api("POST", "/api/definitions", good)
+    assert (reply.status, reply.json()["error"]) == (400, "bad_request")
+    assert state(msgbus_broker) == before
+    assert msgbus_broker.vhosts() == ["/"]
