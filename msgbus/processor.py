@@ -385,10 +385,11 @@ class MessageProcessor:
             why = "remote control is off (remote_control=True turns it on)"
         else:
             why = "no handler takes it"
-        log.warning(
-            "%s: rejecting %s %r from exchange %r with routing key %r: %s "
+        log.warning(  # type and name come from the network: shortened
+            "%s: rejecting %s %s from exchange %r with routing key %r: %s "
             "(unknown_messages='ignore' acknowledges and drops such messages instead)",
-            name, body["type"], body["name"], delivery.exchange, delivery.routing_key, why,
+            name, _short(body["type"]), _short(body["name"]), delivery.exchange,
+            delivery.routing_key, why,
         )
         return False
 
