@@ -10,7 +10,7 @@ is thrown away with the test)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pika
 import pytest
@@ -33,6 +33,19 @@ def server_url(request: pytest.FixtureRequest) -> Iterator[str]:
         return
     embedded: str = request.getfixturevalue("msgbus_amqp_url")
     yield embedded
+
+
+@pytest.fixture
+def restart_server(request: pytest.FixtureRequest, server_url: str) -> Callable[[], None]:
+    """Restarts the server under test as a node restart does: stop_app / start_app on
+    RabbitMQ (the node scripts/test started: skipped on any other), ``Broker.restart()``
+    on the embedded server's broker."""
+    if request.node.callspec.params.get("server_url") == "rabbitmq":
+        from tests.support import rabbitmq_restarter
+
+        return rabbitmq_restarter()
+    restart: Callable[[], None] = request.getfixturevalue("msgbus_broker").restart
+    return restart
 
 
 class Unique:

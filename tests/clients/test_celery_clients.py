@@ -60,4 +60,5 @@ def test_worker_runs_tasks_and_results_come_back(server_url: str, unique: Unique
             pong = app.control.ping(timeout=WAIT, limit=1)
             assert pong == [{worker.hostname: {"ok": "pong"}}]
     finally:
+        app.backend.result_consumer.stop()  # the rpc backend's own connection
         app.close()

@@ -63,8 +63,11 @@ def test_login_refused(server_url: str) -> None:
         "authentication mechanism PLAIN. For details see the broker logfile.'")
 
     connection = _py_amqp(server_url, password="wrong")
-    with pytest.raises(amqp.exceptions.AccessRefused) as refused_amqplain:
-        connection.connect()
+    try:
+        with pytest.raises(amqp.exceptions.AccessRefused) as refused_amqplain:
+            connection.connect()
+    finally:
+        connection.collect()  # its socket, whatever happened
     assert refused_amqplain.value.reply_code == 403
     assert refused_amqplain.value.reply_text == (
         "ACCESS_REFUSED - Login was refused using authentication mechanism AMQPLAIN. "
@@ -78,8 +81,11 @@ def test_unknown_vhost(server_url: str) -> None:
         "ConnectionClosedByBroker: (530) 'NOT_ALLOWED - vhost no-such-vhost not found'")
 
     connection = _py_amqp(server_url, virtual_host="no-such-vhost")
-    with pytest.raises(amqp.exceptions.NotAllowed) as not_allowed:
-        connection.connect()
+    try:
+        with pytest.raises(amqp.exceptions.NotAllowed) as not_allowed:
+            connection.connect()
+    finally:
+        connection.collect()
     assert (not_allowed.value.reply_code, not_allowed.value.reply_text) == (
         530, "NOT_ALLOWED - vhost no-such-vhost not found")
 
