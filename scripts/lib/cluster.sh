@@ -17,6 +17,7 @@
 # stop_cluster stops the nodes it started and removes their data.
 
 cluster_base=""
+cluster_attempt=0
 cluster_nodes=()
 
 _cluster_ctl() {  # _cluster_ctl NODE ARGS...: rabbitmqctl on one node of the cluster
@@ -25,12 +26,14 @@ _cluster_ctl() {  # _cluster_ctl NODE ARGS...: rabbitmqctl on one node of the cl
     HOME="$cluster_base" /usr/lib/rabbitmq/bin/rabbitmqctl -n "$node" "$@"
 }
 
-_cluster_await() {  # _cluster_await NODE: until the node has booted (epmd may not know it yet)
-    local waited=0
-    until _cluster_ctl "$1" await_startup --timeout 30 >/dev/null 2>&1; do
+_cluster_await() {  # _cluster_await N: until node N has booted (epmd may not know it yet)
+    local node=${cluster_nodes[$(($1 - 1))]} dir="$cluster_base/node$1" waited=0
+    until _cluster_ctl "$node" await_startup --timeout 30 >/dev/null 2>&1; do
         waited=$((waited + 1))
-        if [ "$waited" -ge 120 ]; then
-            echo "!!! cluster node $1 did not start in 120 s; logs: $cluster_base" >&2
+        if [ -f "$dir/log/erl_crash.dump" ] || [ "$waited" -ge 120 ]; then
+            echo "!!! cluster node $node did not start; its log ends with:" >&2
+            grep -h "Slogan" "$dir/log/erl_crash.dump" >&2 2>/dev/null || true
+            tail -n 5 "$dir/log/$node.log" >&2 2>/dev/null || true
             return 1
         fi
         sleep 1
@@ -48,7 +51,8 @@ _cluster_start() {
         echo "!!! rabbitmq-server is not installed and cannot be installed here" >&2
         return 1
     fi
-    cluster_base="$build/rabbitmq-cluster/$$"
+    cluster_attempt=$((cluster_attempt + 1))
+    cluster_base="$build/rabbitmq-cluster/$$-$cluster_attempt"
     rm -rf "$cluster_base"
     mkdir -p "$cluster_base"
     # one cookie for the three nodes and for rabbitmqctl
@@ -68,7 +72,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
     read -r -a ports <<< "$ports"
     local i node dir hosts="" names=""
     for i in 0 1 2; do
-        node="msgbus-cluster-$((i + 1))-$$@localhost"
+        node="msgbus-cluster-$((i + 1))-$$-$cluster_attempt@localhost"
         dir="$cluster_base/node$((i + 1))"
         mkdir -p "$dir/log" "$dir/mnesia"
         cluster_nodes+=("$node")
@@ -90,17 +94,18 @@ START
         names="$names${names:+,}$node"
     done
     say "starting a three-node RabbitMQ cluster: $names"
-    for node in "${cluster_nodes[@]}"; do
-        _cluster_await "$node" || return 1
+    for i in 1 2 3; do
+        _cluster_await "$i" || return 1
     done
     for node in "${cluster_nodes[@]:1}"; do
         { _cluster_ctl "$node" stop_app \
             && _cluster_ctl "$node" join_cluster "${cluster_nodes[0]}" \
-            && _cluster_ctl "$node" start_app; } >/dev/null \
-            || { echo "!!! $node could not join ${cluster_nodes[0]}" >&2; return 1; }
+            && _cluster_ctl "$node" start_app; } >>"$cluster_base/join.log" 2>&1 \
+            || { echo "!!! $node could not join ${cluster_nodes[0]}:" >&2
+                 tail -n 5 "$cluster_base/join.log" >&2; return 1; }
     done
-    for node in "${cluster_nodes[@]:1}"; do
-        _cluster_await "$node" || return 1
+    for i in 2 3; do
+        _cluster_await "$i" || return 1
     done
     export MSGBUS_TEST_CLUSTER_URL="amqp://guest:guest@$hosts/%2F"
     export MSGBUS_TEST_CLUSTER_NODES="$names"
@@ -114,10 +119,13 @@ start_cluster() {
         return 0
     fi
     local started=$SECONDS
-    if ! _cluster_start; then
-        echo "!!! NO RABBITMQ CLUSTER: tests marked 'cluster' will be SKIPPED" \
-            "(failed under MSGBUS_REQUIRE_RABBITMQ=1)" >&2
-        return 0
+    if ! _cluster_start; then  # once more, on other ports (one may have been taken meanwhile)
+        stop_cluster
+        if ! _cluster_start; then
+            echo "!!! NO RABBITMQ CLUSTER: tests marked 'cluster' will be SKIPPED" \
+                "(failed under MSGBUS_REQUIRE_RABBITMQ=1)" >&2
+            return 0
+        fi
     fi
     echo "(cluster started in $((SECONDS - started)) s)"
 }
