@@ -39,8 +39,9 @@ class ConnectionState(str, enum.Enum):
 class ConnectionEvent:
     """A change of connection state, as passed to connection listeners.
 
-    ``broker`` names the broker reached: a redacted URL (never the password) on
-    RabbitMQ, ``memory://NAME`` on the in-process broker; ``attempts`` counts the
+    ``broker`` names the broker reached: on RabbitMQ a redacted URL (never the password)
+    of the one node connected to — of a URL with several hosts, the one that answered —
+    ``memory://NAME`` on the in-process broker; ``attempts`` counts the
     reconnection attempts made so far; ``error`` is what caused ``LOST`` or ``FAILED``;
     ``renamed_queues`` maps the old to the new names of server-named queues re-created by
     a recovery.

@@ -18,7 +18,9 @@ confirms, returned messages go to the ``add_return_callback`` callbacks during
 ``process_events``, and a message whose ``publish`` returned may still be lost with the
 connection. A reply to a direct reply-to address (``amq.rabbitmq.reply-to.*``, not
 ``mandatory``) is never waited for: RabbitMQ confirms those at once, whether or not the
-caller is still there; it goes out on a second channel, without confirms.
+caller is still there; it goes out on a second channel, without confirms. After a nack
+the next publish goes on a new channel (see ``Recovery.after_nack``: on a cluster, a
+channel can go on nacking everything after a quorum queue's leader died).
 
 **Recovery.** When the connection is lost (socket drop, heartbeat timeout, node restart,
 ``rabbitmqctl close_all_connections``) the transport reconnects with backoff, bounded by
