@@ -7,6 +7,7 @@ in a browser what the program left behind: queues, bindings, messages, rates.
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 
@@ -32,12 +33,19 @@ def watch(broker: Broker, run: Callable[[], int], *, host: str = "127.0.0.1",
         print(f"management page and API: {server.url} (user guest, password guest)",
               flush=True)
         code = run()
-        print(f"\nThe broker stays up: open {server.url} to look at it. Ctrl-C stops.",
-              flush=True)
+        # from here Ctrl-C only ends the wait (a KeyboardInterrupt could hit anywhere)
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, lambda number, frame: stop.set())
         try:
-            stop.wait()
-        except KeyboardInterrupt:
+            print(f"\nThe broker stays up: open {server.url} to look at it. Ctrl-C stops.",
+                  flush=True)
+            while not stop.wait(0.5):
+                pass
             print("stopped", flush=True)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         return code
     finally:
         server.__exit__(None, None, None)

@@ -26,7 +26,7 @@ from types import TracebackType
 
 from aiohttp import BasicAuth, hdrs, web
 
-from contrib.management import actions, api
+from contrib.management import actions, api, definitions
 from contrib.management.errors import ApiError, error_response
 from contrib.management.stats import Stats
 from transports.memory import Broker
@@ -84,6 +84,7 @@ class ManagementServer:
         app[api.CONTEXT] = api.Context(self.broker, self.stats, self.amqp)
         api.add_routes(app)
         actions.add_routes(app)
+        definitions.add_routes(app)
         return app
 
     async def start(self) -> None:
