@@ -232,3 +232,39 @@ def test_float_arguments_keep_their_type(server_url: str, unique: Unique) -> Non
             await connection.close()
 
     _run(scenario)
+
+
+def test_large_messages_on_several_channels_at_once(server_url: str) -> None:
+    """Deliveries of 50-55 KB bodies, in 4 KB frames, to consumers on three channels of one
+    connection at the same time: each arrives whole and in order on its channel."""
+
+    async def scenario() -> None:
+        connection = await aio_pika.connect(f"{server_url}?frame_max=4096")
+        try:
+            channels = [await connection.channel() for _ in range(3)]
+            queues = [await ch.declare_queue("", exclusive=True) for ch in channels]
+            sent = {i: [bytes([i, j]) * (25_000 + 500 * j) for j in range(5)]
+                    for i in range(3)}
+            await asyncio.gather(*(
+                channels[i].default_exchange.publish(aio_pika.Message(body), queues[i].name)
+                for i in range(3) for body in sent[i]))
+            got: dict[int, list[bytes]] = {i: [] for i in range(3)}
+            done = asyncio.Event()
+
+            def collector(i: int) -> Callable[[aio_pika.abc.AbstractIncomingMessage],
+                                              Awaitable[None]]:
+                async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                    got[i].append(message.body)
+                    await message.ack()
+                    if sum(map(len, got.values())) == 15:
+                        done.set()
+                return on_message
+
+            for i, queue in enumerate(queues):
+                await queue.consume(collector(i))
+            await asyncio.wait_for(done.wait(), WAIT)
+            assert got == sent
+        finally:
+            await connection.close()
+
+    _run(scenario)
