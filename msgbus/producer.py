@@ -149,8 +149,7 @@ class GenericProducer:
             reply_queue_per_call=self.postage_compatible,
         )
         if self.eks:
-            self._default_eks = require_eks(self.eks, f"{type(self).__name__}.eks")
-            for exchange, _key in self._default_eks:
+            for exchange, _key in require_eks(self.eks, f"{type(self).__name__}.eks"):
                 self._declare(exchange)
 
     # -- magic methods -----------------------------------------------------------------
