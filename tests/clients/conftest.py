@@ -10,6 +10,7 @@ is thrown away with the test)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 
 import pika
@@ -46,6 +47,16 @@ def restart_server(request: pytest.FixtureRequest, server_url: str) -> Callable[
         return rabbitmq_restarter()
     restart: Callable[[], None] = request.getfixturevalue("msgbus_broker").restart
     return restart
+
+
+@pytest.fixture
+def elapse(request: pytest.FixtureRequest, server_url: str) -> Callable[[float], None]:
+    """Lets time pass for the server: sleeps on RabbitMQ, advances the embedded server's
+    broker clock (the plugin's ``msgbus_clock``, a manual one) on the embedded server."""
+    if request.node.callspec.params.get("server_url") == "rabbitmq":
+        return time.sleep
+    advance: Callable[[float], None] = request.getfixturevalue("msgbus_clock").advance
+    return advance
 
 
 class Unique:

@@ -3,6 +3,8 @@ a nack), consume and ack, basic_get, channel errors with their codes and reply t
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pika
@@ -239,3 +241,29 @@ def test_select_connection_end_to_end(server_url: str, unique: Unique) -> None:
     assert scenario.channel_closed == (
         404, f"NOT_FOUND - no queue '{scenario.missing}' in vhost '/'")
     assert scenario.closed
+
+
+def test_expired_message_dead_lettered_to_a_consumer(
+        server_url: str, unique: Unique, elapse: Callable[[float], None]) -> None:
+    """A message TTL runs out while nobody touches the queue: the server dead-letters the
+    message by itself and pushes it to the consumer waiting on the dead-letter queue."""
+    source, dead = unique("source"), unique("dead")
+    connection = _blocking(server_url)
+    try:
+        channel = connection.channel()
+        channel.queue_declare(dead)
+        channel.queue_declare(source, arguments={
+            "x-message-ttl": 200, "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": dead})
+        got: list[tuple[bytes, str]] = []
+        channel.basic_consume(dead, lambda _ch, _m, props, body: got.append(
+            (body, props.headers["x-death"][0]["reason"])), auto_ack=True)
+        channel.confirm_delivery()
+        channel.basic_publish("", source, b"short-lived")
+        elapse(0.3)
+        deadline = time.monotonic() + WAIT
+        while not got and time.monotonic() < deadline:
+            connection.process_data_events(0.05)
+        assert got == [(b"short-lived", "expired")]
+    finally:
+        connection.close()
