@@ -94,3 +94,18 @@ def test_ensure_reconnects_after_the_broker_closed_the_connection(
             assert bodies == [{"n": 1}, {"n": 2}]
         finally:
             simple.close()
+
+
+def test_confirmed_publishes_and_a_nack(server_url: str, unique: Unique) -> None:
+    """py-amqp's ``confirm_publish``: each publish waits for the broker's ack; a queue that
+    rejects publishes when full answers with a nack (``MessageNacked``)."""
+    full = Queue(unique("full"), durable=False,
+                 queue_arguments={"x-max-length": 2, "x-overflow": "reject-publish"})
+    with Connection(server_url, connect_timeout=WAIT,
+                    transport_options={"confirm_publish": True}) as connection:
+        producer = Producer(connection, serializer="json")
+        producer.publish({"n": 1}, routing_key=full.name, declare=[full])
+        producer.publish({"n": 2}, routing_key=full.name)
+        with pytest.raises(amqp.exceptions.MessageNacked):
+            producer.publish({"n": 3}, routing_key=full.name)
+        assert full(connection.default_channel).queue_declare(passive=True).message_count == 2
