@@ -127,7 +127,9 @@ def test_requeued_message_returns_to_its_position_redelivered(
     assert seen == [(b"0", True), (b"1", True), (b"2", False), (b"3", False)]
 
 
-def test_nack_multiple_and_get_message_count(transport: Transport, names: Names) -> None:
+def test_nack_multiple_and_get_message_count(transport: Transport,
+                                            connect: Callable[[], Transport],
+                                            names: Names) -> None:
     queue = names.queue()
     transport.declare_queue(queue)
     _fill(transport, queue, 3)
@@ -137,6 +139,8 @@ def test_nack_multiple_and_get_message_count(transport: Transport, names: Names)
     assert last is not None
     transport.nack(last.delivery_tag, multiple=True, requeue=False)
     assert transport.get(queue) is None
+    transport.close()  # what was still unacked would come back now
+    assert connect().declare_queue(queue, passive=True).message_count == 0
 
 
 def test_unknown_and_double_ack_close_the_channel_with_406(
@@ -192,7 +196,9 @@ def test_close_requeues_unacked_for_other_consumers(
     assert [(d.body, d.redelivered) for d in redelivered if d] == [(b"0", True), (b"1", True)]
 
 
-def test_cancel_keeps_unacked_until_acked(transport: Transport, names: Names) -> None:
+def test_cancel_keeps_unacked_until_acked(transport: Transport,
+                                          connect: Callable[[], Transport],
+                                          names: Names) -> None:
     queue = names.queue()
     transport.declare_queue(queue)
     _fill(transport, queue, 2)
@@ -205,6 +211,8 @@ def test_cancel_keeps_unacked_until_acked(transport: Transport, names: Names) ->
     assert (info.message_count, info.consumer_count) == (1, 0)
     transport.ack(got[0].delivery_tag)
     assert drain_bodies(transport, queue) == [b"1"]
+    transport.close()  # had the ack not settled it, the first message would come back now
+    assert connect().declare_queue(queue, passive=True).message_count == 0
 
 
 def test_deleting_a_queue_cancels_its_consumers(

@@ -221,7 +221,7 @@ def test_nack_requeues_at_original_position(transport: Transport, names: Names) 
 
 
 def test_nack_multiple_without_requeue_discards(
-    transport: Transport, names: Names
+    transport: Transport, connect: Callable[[], Transport], names: Names
 ) -> None:
     q = names.queue()
     _fill(transport, q, 3)
@@ -238,9 +238,12 @@ def test_nack_multiple_without_requeue_discards(
     _settle(transport)
     assert len(got) == 4
     assert transport.declare_queue(q, passive=True).message_count == 0
+    transport.close()  # what was still unacked would come back now
+    assert connect().declare_queue(q, passive=True).message_count == 0
 
 
-def test_reject_without_requeue_discards(transport: Transport, names: Names) -> None:
+def test_reject_without_requeue_discards(transport: Transport, connect: Callable[[], Transport],
+                                         names: Names) -> None:
     q = names.queue()
     _fill(transport, q, 2)
     first = transport.get(q)
@@ -249,6 +252,8 @@ def test_reject_without_requeue_discards(transport: Transport, names: Names) -> 
     rest = transport.get(q, auto_ack=True)
     assert rest is not None and rest.body == b"1"
     assert transport.get(q) is None
+    transport.close()  # what was still unacked would come back now
+    assert connect().declare_queue(q, passive=True).message_count == 0
 
 
 def test_prefetch_limits_unacked_deliveries(transport: Transport, names: Names) -> None:

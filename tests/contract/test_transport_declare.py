@@ -35,6 +35,9 @@ def test_declare_exchange_of_every_type_then_passive(
     transport.declare_exchange(x, kind)  # idempotent
     transport.declare_exchange(x, kind, passive=True)
     transport.declare_exchange(x, str(kind), passive=True)
+    other = ExchangeType.FANOUT if kind is not ExchangeType.FANOUT else ExchangeType.DIRECT
+    with pytest.raises(errors.PreconditionFailed, match=f"current is '{kind}'"):
+        transport.declare_exchange(x, other)  # the exchange has the type it was declared with
 
 
 def test_passive_declare_of_missing_exchange_is_not_found(
@@ -107,6 +110,8 @@ def test_delete_exchange_if_unused_refuses_a_bound_exchange(
     assert info.value.reply_text == f"PRECONDITION_FAILED - exchange '{x}' in vhost '/' in use"
     transport.unbind_queue(q, x, "k")
     transport.delete_exchange(x, if_unused=True)
+    with pytest.raises(errors.NotFound):
+        transport.declare_exchange(x, passive=True)
 
 
 # -- queues --------------------------------------------------------------------------
@@ -213,6 +218,8 @@ def test_delete_queue_if_empty_and_if_unused(transport: Transport, names: Names)
     assert info.value.reply_text == f"PRECONDITION_FAILED - queue '{q}' in vhost '/' in use"
     assert not consumer.active  # it was on the channel the error closed
     assert transport.delete_queue(q, if_unused=True) in (0, 1)
+    with pytest.raises(errors.NotFound):
+        transport.declare_queue(q, passive=True)
 
 
 def test_purge_queue(transport: Transport, names: Names) -> None:
@@ -307,6 +314,8 @@ def test_deleting_a_queue_removes_its_bindings(transport: Transport, names: Name
     transport.declare_exchange(x, ExchangeType.FANOUT)
     transport.declare_queue(q)
     transport.bind_queue(q, x)
+    transport.publish(x, "", b"routed")
+    assert _routed(transport, q) == [b"routed"]
     transport.delete_queue(q)
     transport.declare_queue(q)
     transport.publish(x, "", b"lost")
@@ -314,9 +323,17 @@ def test_deleting_a_queue_removes_its_bindings(transport: Transport, names: Name
 
 
 def test_durable_declarations_are_accepted(transport: Transport, names: Names) -> None:
+    # what a restart keeps is in test_broker_durability; here: they are made durable, and
+    # route like any other
     x, q = names.exchange(), names.queue()
     transport.declare_exchange(x, ExchangeType.TOPIC, durable=True)
     transport.declare_queue(q, durable=True)
     transport.bind_queue(q, x, "#")
     transport.declare_exchange(x, ExchangeType.TOPIC, durable=True, passive=True)
     assert transport.declare_queue(q, durable=True, passive=True).name == q
+    transport.publish(x, "a.b", b"routed")
+    assert _routed(transport, q) == [b"routed"]
+    with pytest.raises(errors.PreconditionFailed, match="received 'false' but current is 'true'"):
+        transport.declare_exchange(x, ExchangeType.TOPIC, durable=False)
+    with pytest.raises(errors.PreconditionFailed, match="received 'false' but current is 'true'"):
+        transport.declare_queue(q, durable=False)

@@ -131,9 +131,19 @@ def test_confirmed_publish_is_visible_to_another_connection(
 
 
 def test_unroutable_without_mandatory_is_dropped(transport: Transport, names: Names) -> None:
-    x = names.exchange()
+    x, q = names.exchange(), names.queue()
     transport.declare_exchange(x, ExchangeType.DIRECT)
+    transport.declare_queue(q)
+    transport.bind_queue(q, x, "somewhere")
+    returned: list[ReturnedMessage] = []
+    transport.add_return_callback(returned.append)
     transport.publish(x, "nowhere", b"dropped")  # no error: nobody asked for a return
+    transport.publish(x, "somewhere", b"routed")
+    delivery = transport.get(q, auto_ack=True)
+    assert delivery is not None and delivery.body == b"routed"
+    assert transport.get(q) is None
+    transport.process_events(0)
+    assert returned == []
 
 
 def test_mandatory_unroutable_raises_with_confirms(transport: Transport, names: Names) -> None:
@@ -147,14 +157,21 @@ def test_mandatory_unroutable_raises_with_confirms(transport: Transport, names: 
     transport.declare_queue(q)
     transport.bind_queue(q, x, "somewhere")
     transport.publish(x, "somewhere", b"routed", mandatory=True)  # routable: no error
+    delivery = transport.get(q, auto_ack=True)
+    assert delivery is not None and delivery.body == b"routed"
+    assert transport.get(q) is None  # the returned one went nowhere
 
 
 def test_mandatory_to_default_exchange_and_missing_queue(
     transport: Transport, names: Names
 ) -> None:
     q = names.queue()
-    with pytest.raises(errors.Unroutable):
+    with pytest.raises(errors.Unroutable) as info:
         transport.publish("", q, b"x", mandatory=True)
+    assert (info.value.exchange, info.value.routing_key, info.value.reply_code) == ("", q, 312)
+    transport.declare_queue(q)
+    transport.publish("", q, b"y", mandatory=True)  # the queue exists now: no error
+    assert transport.declare_queue(q, passive=True).message_count == 1
 
 
 def test_nacked_publish_raises(transport: Transport, names: Names) -> None:
