@@ -67,7 +67,7 @@ def test_heartbeats_both_ways(server_url: str) -> None:
         talking.close()
 
     silent = _py_amqp(server_url, heartbeat=1)
-    time.sleep(3.5)  # two missed heartbeats and a margin: the server drops us
+    time.sleep(4.0)  # two missed heartbeats (2-3 s) and a margin: the server drops us
     # RabbitMQ closes its sockets with SO_LINGER 0: the client sees a reset, not an EOF
     with pytest.raises(ConnectionResetError):
         silent.drain_events(timeout=1)
