@@ -7,9 +7,18 @@ A stream starts after the handshake (the test opens the connection first) or, fo
 
 from __future__ import annotations
 
+import struct
+
 from hypothesis import strategies as st
 
-from tests.contrib.amqp_server.wire import PROTOCOL_HEADER, S, body, header, method
+from tests.contrib.amqp_server.wire import (
+    PROTOCOL_HEADER,
+    S,
+    amqplain_response,
+    body,
+    header,
+    method,
+)
 
 __all__ = [
     "client_frames",
@@ -17,7 +26,9 @@ __all__ = [
     "handshakes",
     "mutated",
     "random_bytes",
+    "raw_tables",
     "streams",
+    "table_frames",
 ]
 
 _NAMES = st.sampled_from(["q", "x", "", "amq.direct", "amq.topic", "amq.rabbitmq.reply-to",
@@ -80,11 +91,44 @@ def _publish(draw: st.DrawFn, channel: int) -> bytes:
     return b"".join(pieces)
 
 
+def _shortstr(text: bytes) -> bytes:
+    return bytes([len(text)]) + text
+
+
+@st.composite
+def raw_tables(draw: st.DrawFn) -> bytes:
+    """The bytes of a field table (without its length) that may not parse: a key, a type
+    letter (any byte), and whatever follows."""
+    entries = b""
+    for _ in range(draw(st.integers(1, 3))):
+        entries += _shortstr(draw(st.sampled_from([b"x-a", b"", b"k" * 255])))
+        entries += bytes([draw(st.integers(0, 255))])
+        entries += draw(st.binary(max_size=24))
+    return entries
+
+
+@st.composite
+def table_frames(draw: st.DrawFn, channel: int) -> bytes:
+    """A queue.declare whose arguments, or a publish whose headers, are ``raw_tables``."""
+    table = draw(raw_tables())
+    length = struct.pack(">I", len(table) + draw(st.sampled_from([0, 0, 0, -1, 1])))
+    if draw(st.booleans()):
+        payload = (struct.pack(">HHH", 50, 10, 0) + _shortstr(b"q") + b"\x08" + length
+                   + table)
+        return struct.pack(">BHI", 1, channel, len(payload)) + payload + b"\xce"
+    props = struct.pack(">HHQH", 60, 0, 1, 0x2000) + length + table
+    return (method(channel, S.Basic.Publish(routing_key="q"))
+            + struct.pack(">BHI", 2, channel, len(props)) + props + b"\xce"
+            + body(channel, b"x"))
+
+
 @st.composite
 def client_frames(draw: st.DrawFn) -> list[bytes]:
     """One step of a client: a method, or a publish with its content, or a heartbeat."""
     channel = draw(_CHANNELS)
-    kind = draw(st.sampled_from(["method", "method", "publish", "heartbeat"]))
+    kind = draw(st.sampled_from(["method", "method", "publish", "heartbeat", "table"]))
+    if kind == "table":
+        return [draw(table_frames(channel))]
     if kind == "heartbeat":
         return [b"\x08\x00\x00\x00\x00\x00\x00\xce"]
     if kind == "publish":
@@ -121,7 +165,8 @@ def mutated(draw: st.DrawFn, frames: st.SearchStrategy[list[bytes]]) -> bytes:
         if action == "flip" and data:
             data[position] ^= 1 << draw(st.integers(0, 7))
         elif action == "set" and data:
-            data[position] = draw(st.sampled_from([0x00, 0xCE, 0xFF, 0x7F, 0x80]))
+            # frame ends, extremes, and field-type letters (a table's values change type)
+            data[position] = draw(st.sampled_from(b"\x00\xce\xff\x7f\x80ZSFAtIlx"))
         elif action == "insert":
             data[position:position] = draw(st.binary(min_size=1, max_size=16))
         elif action == "cut" and data:
@@ -135,17 +180,27 @@ def random_bytes() -> st.SearchStrategy[bytes]:
     return st.binary(min_size=1, max_size=2000)
 
 
+@st.composite
+def _amqplain_start_ok(draw: st.DrawFn) -> bytes:
+    """A start-ok whose AMQPLAIN response is a table that may not parse."""
+    response = draw(st.one_of(raw_tables(), st.binary(max_size=40)))
+    return method(0, S.Connection.StartOk({"product": "fuzz"}, "AMQPLAIN", response, "en_US"))
+
+
 def handshakes() -> st.SearchStrategy[bytes]:
     """A client's first bytes: the protocol header and start-ok, tune-ok and open, damaged
     or not (``st.just`` the intact one too)."""
-    intact = [
-        PROTOCOL_HEADER,
-        method(0, S.Connection.StartOk({"product": "fuzz"}, "PLAIN", b"\0guest\0guest",
-                                       "en_US")),
-        method(0, S.Connection.TuneOk(2047, 131072, 0)),
-        method(0, S.Connection.Open("/")),
+    start_oks = [
+        method(0, S.Connection.StartOk(
+            {"product": "fuzz", "capabilities": {"authentication_failure_close": True}},
+            "PLAIN", b"\0guest\0guest", "en_US")),
+        method(0, S.Connection.StartOk({"product": "fuzz"}, "AMQPLAIN",
+                                       amqplain_response("guest", "guest"), "en_US")),
     ]
-    return st.one_of(st.just(b"".join(intact)), mutated(st.just(intact)))
+    rest = [method(0, S.Connection.TuneOk(2047, 131072, 0)), method(0, S.Connection.Open("/"))]
+    intact = st.sampled_from([[PROTOCOL_HEADER, start_ok, *rest] for start_ok in start_oks])
+    raw_login = _amqplain_start_ok().map(lambda start_ok: PROTOCOL_HEADER + start_ok)
+    return st.one_of(intact.map(b"".join), mutated(intact), raw_login)
 
 
 def streams() -> st.SearchStrategy[tuple[bool, bytes]]:

@@ -5,6 +5,7 @@ broker carry on, memory stays bounded, and nothing acknowledged is lost."""
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 from collections.abc import Iterator
@@ -14,7 +15,16 @@ import pytest
 
 from contrib.amqp_server import AmqpServer
 from tests.contrib.amqp_server.conftest import round_trip, wait_until
-from tests.contrib.amqp_server.wire import EOF, RESET, S, Wire, body, header, method
+from tests.contrib.amqp_server.wire import (
+    EOF,
+    RESET,
+    S,
+    Wire,
+    amqplain_response,
+    body,
+    header,
+    method,
+)
 from transports.memory import Broker
 
 KEPT = b"acknowledged before the bad client came"
@@ -194,3 +204,42 @@ def test_thousands_of_channels(bystander: Bystander) -> None:
         assert second.observe()[0] == "header" and second.observe()[2] == b"from channel 2047"
     bystander.check()
     wait_until(lambda: len(bystander.broker.channels()) == 1, "the channels are closed")
+
+
+def _damaged(frame: bytes, after: bytes, byte: bytes) -> bytes:
+    at = frame.index(after) + len(after)
+    return frame[:at] + byte + frame[at + 1:]
+
+
+START_OK = method(0, S.Connection.StartOk({"product": "abc"}, "PLAIN", b"\0guest\0guest",
+                                          "en_US"))
+AMQPLAIN_WITH_LENGTH = method(0, S.Connection.StartOk(
+    {}, "AMQPLAIN", struct.pack(">I", 36) + amqplain_response("guest", "guest"), "en_US"))
+
+
+@pytest.mark.parametrize("before,sent", [
+    pytest.param("header", _damaged(START_OK, b"product", b"Z"),
+                 id="client-properties-unknown-field-type"),
+    pytest.param("header", AMQPLAIN_WITH_LENGTH, id="amqplain-with-the-table-length"),
+    pytest.param("open", _damaged(method(1, S.Queue.Declare(queue="q", arguments={"x": 1})),
+                                  b"\x01x", b"Z"), id="arguments-unknown-field-type"),
+    pytest.param("open", _damaged(method(1, S.Exchange.Declare(
+        exchange="e", type="headers", arguments={"x": "y"})), b"\x01x", b"\x00"),
+                 id="arguments-field-type-0"),
+])
+def test_a_field_table_that_does_not_parse_is_no_server_error(
+        bystander: Bystander, caplog: pytest.LogCaptureFixture, before: str, sent: bytes
+) -> None:
+    with Wire(bystander.server.url) as wire:
+        if before == "header":
+            wire.send(b"AMQP\x00\x00\x09\x01")
+            wire.expect(0, S.Connection.Start)
+        else:
+            wire.open()
+            wire.channel(1)
+        wire.send(sent)
+        last = wire.until_close()[-1]
+    assert last in (EOF, RESET) or last[:3] == ("method", 0, "Connection.Close")
+    bystander.check()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, errors

@@ -119,3 +119,47 @@ def test_publish_with_a_body_in_many_small_frames(differential: Differential) ->
             return [wire.observe() for _ in range(3)]
 
     assert differential.same(scenario)[2] == ("body", 1, bytes(range(100)))
+
+
+def test_a_consumers_window_is_its_prefetch(differential: Differential) -> None:
+    def scenario(url: str, tag: str) -> Observed:
+        with Wire(url) as wire:
+            wire.open()
+            wire.channel(1)
+            wire.channel(2)
+            queue = wire.declare_queue(1, exclusive=True)
+            for number in range(10):
+                wire.publish(2, queue, b"%d" % number)
+            wire.send_method(1, S.Basic.Qos(prefetch_count=3))
+            wire.expect(1, S.Basic.QosOk)
+            wire.send_method(1, S.Basic.Consume(queue=queue, consumer_tag="c"))
+            observed: Observed = [wire.observe()]  # consume-ok
+            observed += [wire.observe() for _ in range(9)]  # three whole deliveries
+            # a get on another channel sees what the window left in the queue
+            wire.send_method(2, S.Basic.Get(queue=queue, no_ack=True))
+            observed += [wire.observe() for _ in range(3)]
+            # one ack lets exactly one more in
+            wire.send_method(1, S.Basic.Ack(delivery_tag=2))
+            observed += [wire.observe() for _ in range(3)]
+            wire.send_method(2, S.Basic.Get(queue=queue, no_ack=True))
+            return [*observed, wire.observe()]
+
+    observed = differential.same(scenario)
+    assert observed[10][3]["message_count"] == 6 and observed[-1][3]["message_count"] == 4
+
+
+def test_an_unroutable_mandatory_publish_under_confirms(differential: Differential) -> None:
+    def scenario(url: str, tag: str) -> Observed:
+        with Wire(url) as wire:
+            wire.open()
+            wire.channel(1)
+            wire.send_method(1, S.Confirm.Select())
+            wire.expect(1, S.Confirm.SelectOk)
+            wire.publish(1, f"{tag}.nowhere", b"back", mandatory=True,
+                         properties=S.BasicProperties(message_id="m1", priority=1))
+            wire.publish(1, f"{tag}.nowhere", b"", mandatory=True)
+            return [wire.observe() for _ in range(6)] + wire.until_sync(1)
+
+    observed = differential.same(scenario)
+    assert [item[2] if item[0] == "method" else item[0] for item in observed] == [
+        "Basic.Return", "header", "body", "Basic.Ack", "Basic.Return", "header", "Basic.Ack"]

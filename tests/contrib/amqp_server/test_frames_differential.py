@@ -82,6 +82,35 @@ def test_an_unknown_method_drops_the_client(differential: Differential, sent: by
     differential.same(scenario)
 
 
+def _damaged(frame: bytes, after: bytes, offset: int, byte: bytes) -> bytes:
+    """``frame`` with the byte ``offset`` bytes after ``after`` replaced by ``byte``."""
+    at = frame.index(after) + len(after) + offset
+    return frame[:at] + byte + frame[at + 1:]
+
+
+ARGUMENTS = method(1, S.Queue.Declare(queue="q", exclusive=True, arguments={"x-a": "b"}))
+HEADERS = header(1, 1, S.BasicProperties(headers={"x-a": "b"}))
+
+
+@pytest.mark.parametrize("sent", [
+    pytest.param(_damaged(ARGUMENTS, b"x-a", 0, b"Z"), id="unknown-field-type"),
+    pytest.param(_damaged(ARGUMENTS, b"x-a", 1, b"\xff"), id="field-longer-than-table"),
+])
+def test_a_malformed_field_table_in_method_arguments(differential: Differential,
+                                                     sent: bytes) -> None:
+    def scenario(url: str, tag: str) -> Observed:
+        with opened(url) as wire:
+            wire.send(sent)
+            return wire.until_close()
+
+    differential.same(scenario)
+
+
+def test_a_malformed_field_table_in_message_headers(differential: Differential) -> None:
+    sent = PUBLISH + _damaged(HEADERS, b"x-a", 0, b"Z") + body(1, b"x")
+    differential.same(closes(sent))
+
+
 # -- 505 UNEXPECTED_FRAME ---------------------------------------------------------------
 
 

@@ -122,6 +122,8 @@ def test_an_unknown_user(differential: Differential) -> None:
     pytest.param("FOO", b"\0guest\0guest", id="unknown-mechanism"),
     pytest.param("PLAIN", b"guest", id="plain-without-nuls"),
     pytest.param("AMQPLAIN", b"\x05LOGINS", id="amqplain-truncated"),
+    pytest.param("AMQPLAIN", b"\x00\x00\x00\x24" + amqplain_response("guest", "guest"),
+                 id="amqplain-with-the-table-length"),
 ])
 def test_a_login_that_does_not_parse(differential: Differential, mechanism: str,
                                      response: bytes) -> None:
@@ -131,6 +133,20 @@ def test_a_login_that_does_not_parse(differential: Differential, mechanism: str,
             return wire.until_end()
 
     differential.same(scenario)
+
+
+def test_client_properties_that_do_not_parse(differential: Differential) -> None:
+    def scenario(url: str, tag: str) -> Observed:
+        with Wire(url) as wire:
+            wire.send(PROTOCOL_HEADER)
+            wire.expect(0, S.Connection.Start)
+            start_ok = method(0, S.Connection.StartOk({"product": "abc"}, "PLAIN",
+                                                      b"\0guest\0guest", "en_US"))
+            at = start_ok.index(b"product") + len("product")
+            wire.send(start_ok[:at] + b"Z" + start_ok[at + 1:])  # an unknown field type
+            return wire.until_end()
+
+    assert differential.same(scenario) == [RESET]
 
 
 def test_an_unknown_vhost(differential: Differential) -> None:
