@@ -95,6 +95,14 @@ def test_the_installed_plugin_leaves_a_projects_own_contrib_alone(installed: Pat
         assert "1 passed" in done.stdout
 
 
+def test_python_dash_m_msgbus_beside_a_projects_own_contrib(installed: Path,
+                                                            tmp_path: Path) -> None:
+    (tmp_path / "contrib").mkdir()
+    (tmp_path / "contrib" / "__init__.py").write_text("")
+    out = _checked(installed / "python", "-m", "msgbus", "tutorial", "1", cwd=tmp_path)
+    assert out.splitlines()[-1] == "received: Hello World!"
+
+
 def test_the_installed_facade_keeps_pikas_assertion_messages(installed: Path,
                                                              tmp_path: Path) -> None:
     # pytest rewrites the asserts of a plugin's whole distribution: pika's checks must
