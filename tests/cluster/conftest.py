@@ -132,6 +132,19 @@ class Cluster:
                 return n
         raise LookupError(f"the event names no node of the cluster: {event.broker!r}")
 
+    def path(self, recorder: Recorder) -> list[Node]:
+        """The nodes a transport was connected to, in order, from its connection events
+        (checked: each ``LOST`` names the node reached before it)."""
+        path: list[Node] = []
+        for event in recorder.events:
+            node = self.reached(event)
+            if event.state is ConnectionState.LOST:
+                assert path and node == path[-1], f"lost {node} after {path}"
+            elif (event.state in (ConnectionState.CONNECTED, ConnectionState.RECOVERED)
+                  and (not path or node != path[-1])):
+                path.append(node)
+        return path
+
     def kill_channels(self, node: Node) -> None:
         """Kill every channel process on the node: their connections close with 541."""
         self.ctl(node, "eval", "[exit(P, kill) || P <- rabbit_channel:list_local()], ok.")

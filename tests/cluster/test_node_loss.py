@@ -130,14 +130,10 @@ def test_producer_and_consumer_move_when_their_nodes_stop(
     tally.check()
     assert handle.active
     # where each one went: the producer from a to b, then from b back to a (the first of
-    # its URL, up again); the consumer from b to c, the next in its URL
-    assert [cluster.reached(e) for e in producing.events] == [a, a, b, b, a]
-    assert [e.state for e in producing.events] == [
-        ConnectionState.CONNECTED, ConnectionState.LOST, ConnectionState.RECOVERED,
-        ConnectionState.LOST, ConnectionState.RECOVERED]
-    assert [(e.state, cluster.reached(e)) for e in consuming.events] == [
-        (ConnectionState.CONNECTED, b), (ConnectionState.LOST, b),
-        (ConnectionState.RECOVERED, c)]
+    # its URL, up again); the consumer from b to c, the next in its URL. (A cluster may
+    # close a connection once more as a queue's leader moves: it comes back where it was.)
+    assert cluster.path(producing)[:3] == [a, b, a], producing.events
+    assert cluster.path(consuming)[:2] == [b, c], consuming.events
     assert all("guest:***@" in e.broker for e in producing.events + consuming.events)
 
 
@@ -216,7 +212,7 @@ def test_unacked_messages_come_back_redelivered_when_the_consumers_node_stops(
     assert all(d.redelivered for d in again)
     for delivery in again:
         consumer.ack(delivery.delivery_tag)
-    assert [cluster.reached(e) for e in consuming.of(ConnectionState.RECOVERED)] == [c]
+    assert cluster.path(consuming)[:2] == [b, c], consuming.events
     consumer.process_events(0.1)
     assert consumer.declare_queue(q, passive=True).message_count == 0
 
