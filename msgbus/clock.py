@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 __all__ = ["Clock", "ManualClock", "SystemClock"]
@@ -42,6 +43,17 @@ class ManualClock:
         self._now = start
         self._offset = wall_start - start
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every :meth:`advance` (on the advancing thread): what
+        serves a broker on this clock from another thread learns that time moved."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.remove(listener)
 
     def monotonic(self) -> float:
         return self._now
@@ -55,6 +67,9 @@ class ManualClock:
             raise ValueError(f"ManualClock.advance expects seconds >= 0, got {seconds!r}")
         with self._lock:
             self._now += seconds
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
 
     def __repr__(self) -> str:
         return f"ManualClock(now={self._now!r})"

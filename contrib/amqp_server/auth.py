@@ -7,6 +7,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
+import pika.exceptions
 from pika import data as pika_data
 
 __all__ = [
@@ -67,7 +68,8 @@ def credentials(mechanism: str, response: Any) -> tuple[str, str]:
     if mechanism == "AMQPLAIN":
         try:
             table, _ = pika_data.decode_table(struct.pack(">I", len(raw)) + raw, 0)
-        except (struct.error, IndexError, KeyError, ValueError, TypeError) as error:
+        except (struct.error, IndexError, KeyError, ValueError, TypeError,
+                pika.exceptions.AMQPError) as error:
             raise AuthFailure("AMQPLAIN response is not a field table") from error
         login, password = table.get("LOGIN"), table.get("PASSWORD")
         if login is None or password is None:

@@ -14,7 +14,8 @@ from typing import Any
 from pika import spec
 from pika.amqp_object import Method as PikaMethod
 
-from contrib.amqp_server.properties import decode_properties, plain_value
+from contrib.amqp_server.framing import FrameError
+from contrib.amqp_server.properties import PropertiesError, decode_properties
 from msgbus.errors import AMQPNotImplemented, CommandInvalid, PreconditionFailed
 from msgbus.values import Delivery
 from transports.memory import Channel
@@ -29,10 +30,7 @@ def _name(value: Any) -> str:
 
 
 def _table(value: Any) -> dict[str, Any]:
-    if not value:
-        return {}
-    table: dict[str, Any] = plain_value(value)
-    return table
+    return dict(value) if value else {}
 
 
 class PendingContent:
@@ -160,9 +158,13 @@ class ChannelMethods:
                 f"PRECONDITION_FAILED - message size {content.body_size} is larger than "
                 f"configured max size {MAX_MESSAGE_SIZE}")
         body = content.chunks[0] if len(content.chunks) == 1 else b"".join(content.chunks)
-        self.channel.basic_publish(
-            _name(m.exchange), _name(m.routing_key), body,
-            decode_properties(content.properties or b"\x00\x00"), mandatory=m.mandatory)
+        try:
+            properties = decode_properties(content.properties or b"\x00\x00")
+        except PropertiesError:
+            # RabbitMQ's channel fails on the headers it cannot read
+            raise FrameError(541, "INTERNAL_ERROR") from None
+        self.channel.basic_publish(_name(m.exchange), _name(m.routing_key), body, properties,
+                                   mandatory=m.mandatory)
 
     # -- confirm, tx, channel.flow, access --------------------------------------------
 

@@ -61,7 +61,16 @@ FRAME_MAX = 131072
 FRAME_MIN = 4096
 HEARTBEAT_SECONDS = 60
 HANDSHAKE_TIMEOUT = 10.0
+SILENT_CLOSE_DELAY = 3.0
 _UNEXPECTED_METHOD = "UNEXPECTED_FRAME - expected method frame, got non method frame instead"
+
+
+def _payload(frame: framing.Frame) -> bytes:
+    """A decoded header or body frame's payload again (for error texts)."""
+    if frame.type == HEADER:
+        header: framing.ContentHeader = frame.payload
+        return struct.pack(">HHQ", header.class_id, 0, header.body_size) + header.properties
+    return frame.payload if isinstance(frame.payload, bytes) else b""
 
 
 def _ids(method: PikaMethod) -> tuple[int, int]:
@@ -98,6 +107,7 @@ class ClientConnection(asyncio.Protocol):
         self.write_paused = False
         self.flow_paused = False  # not read from while a consumer's backlog lasts
         self.published = False
+        self.just_closed: set[int] = set()  # closed by the client in this batch of input
         self._timer: asyncio.TimerHandle | None = None
         self._ready_pending = False
 
@@ -175,6 +185,7 @@ class ClientConnection(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.pause_reading()
         self.published = False
+        self.just_closed.clear()
 
     # -- writing ----------------------------------------------------------------------
 
@@ -206,7 +217,7 @@ class ClientConnection(asyncio.Protocol):
             self._header = bytearray(buffered)  # RabbitMQ waits for all eight bytes
             return b""
         self._header = bytearray()
-        if buffered[:8] != framing.PROTOCOL_HEADER:
+        if buffered[:8] not in framing.PROTOCOL_HEADERS:
             self._reject_header()
             return b""
         self.state = "start"
@@ -230,7 +241,7 @@ class ClientConnection(asyncio.Protocol):
         state = self.state
         if state == "closing":
             if isinstance(method, spec.Connection.CloseOk):
-                self._abort()
+                self._abort(reset=True)  # RabbitMQ's socket lingers 0: the client sees a reset
             elif isinstance(method, spec.Connection.Close):
                 self._send(0, spec.Connection.CloseOk())
             return
@@ -250,8 +261,6 @@ class ClientConnection(asyncio.Protocol):
             self._abort(reset=True)  # RabbitMQ drops a client that breaks the handshake
         elif isinstance(method, (spec.Connection.UpdateSecret,)):
             self._send(0, spec.Connection.UpdateSecretOk())
-        elif isinstance(method, (spec.Connection.Blocked, spec.Connection.Unblocked)):
-            return
         else:
             class_id, method_id = _ids(method)
             raise FrameError(504, "CHANNEL_ERROR - unexpected method in connection state "
@@ -273,7 +282,9 @@ class ClientConnection(asyncio.Protocol):
             if client_capability(self.client_properties, "authentication_failure_close"):
                 self._send(0, spec.Connection.Close(403, refusal_text(self.mechanism), 0, 0))
                 self._flush()
-            self._abort(reset=True)
+                self._linger()
+            else:
+                self._abort(reset=True)
             return
         self.user = username
         self._password = password
@@ -339,7 +350,8 @@ class ClientConnection(asyncio.Protocol):
         number = frame.channel
         if number == 0:
             if frame.type != METHOD:
-                raise FrameError(505, _UNEXPECTED_METHOD)
+                raise FrameError(505, f"UNEXPECTED_FRAME - type {frame.type}, all octets = "
+                                 f"{framing.octets(_payload(frame))}")
             self._connection_method(frame.payload)
             return
         if self.state == "closing":
@@ -348,6 +360,14 @@ class ClientConnection(asyncio.Protocol):
             self._abort(reset=True)
             return
         wire = self.channels.get(number)
+        if wire is not None and wire.closing:
+            # after the server's channel.close only its close-ok counts (and a crossing close)
+            if frame.type == METHOD:
+                if isinstance(frame.payload, spec.Channel.CloseOk):
+                    del self.channels[number]
+                elif isinstance(frame.payload, spec.Channel.Close):
+                    self._send(number, spec.Channel.CloseOk())
+            return
         if wire is not None and wire.content is not None:
             self._content_frame(wire, frame)
             return
@@ -358,13 +378,9 @@ class ClientConnection(asyncio.Protocol):
             if isinstance(method, spec.Channel.Open):
                 self._open_channel(number)
                 return
+            if number in self.just_closed:
+                return  # RabbitMQ's channel is still going away: what it was sent is dropped
             raise FrameError(504, "CHANNEL_ERROR - expected 'channel.open'", *_ids(method))
-        if wire.closing:  # after the server's channel.close, only its close-ok counts
-            if isinstance(method, spec.Channel.CloseOk):
-                del self.channels[number]
-            elif isinstance(method, spec.Channel.Close):
-                self._send(number, spec.Channel.CloseOk())
-            return
         self._channel_method(wire, number, method)
 
     def _open_channel(self, number: int) -> None:
@@ -389,6 +405,7 @@ class ClientConnection(asyncio.Protocol):
             wire.channel.close()
             del self.channels[number]
             self._send(number, spec.Channel.CloseOk())
+            self.just_closed.add(number)
             return
         if kind is spec.Channel.Open:
             raise FrameError(504, "CHANNEL_ERROR - second 'channel.open' seen", 20, 10)
@@ -433,9 +450,14 @@ class ClientConnection(asyncio.Protocol):
                              "body frame instead", 60, 40)
         body: bytes = frame.payload
         content.received += len(body)
-        if not content.too_large:
+        if content.received > content.body_size:
+            # RabbitMQ waits for a body that can no longer add up: what comes next is
+            # unexpected (and nothing more is kept meanwhile)
+            content.too_large = True
+            content.chunks.clear()
+        elif not content.too_large:
             content.chunks.append(body)
-        if content.received >= content.body_size:
+        if content.received == content.body_size:
             self._publish(wire, frame.channel)
 
     def _publish(self, wire: ChannelMethods, number: int) -> None:
@@ -476,8 +498,8 @@ class ClientConnection(asyncio.Protocol):
             if wire is not None:
                 wire.closing = True
                 wire.content = None
-            self._send(number, spec.Channel.Close(error.reply_code, error.reply_text,
-                                                  class_id, method_id))
+            self._send(number, spec.Channel.Close(
+                error.reply_code, framing.short_text(error.reply_text), class_id, method_id))
         else:
             self._close_connection(error.reply_code, error.reply_text, class_id, method_id)
 
@@ -496,7 +518,8 @@ class ClientConnection(asyncio.Protocol):
             return
         log.info("closing %s: %s %s", self.name, code, text)
         self.state = "closing"
-        self._send(0, spec.Connection.Close(code, text, class_id, method_id))
+        self._send(0, spec.Connection.Close(code, framing.short_text(text), class_id,
+                                            method_id))
         self._flush()
         connection, self.connection = self.connection, None
         if connection is not None:
@@ -507,6 +530,17 @@ class ClientConnection(asyncio.Protocol):
             self._timer.cancel()
         # RabbitMQ waits a while for close-ok, then closes the socket anyway
         self._timer = self.loop.call_later(HANDSHAKE_TIMEOUT, self._abort)
+
+    def _linger(self) -> None:
+        """After a close sent during the handshake, let the client read it and go: RabbitMQ
+        keeps the socket for three seconds (ignoring what comes), then resets it."""
+        self.state = "closing"
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_later(SILENT_CLOSE_DELAY, self._reset)
+
+    def _reset(self) -> None:
+        self._abort(reset=True)
 
     def shutdown(self) -> None:
         """The server stops: tell the client as RabbitMQ does when its node shuts down."""
@@ -569,7 +603,11 @@ class ClientConnection(asyncio.Protocol):
             events = connection.drain()
         except MsgbusError:
             return
+        pending: PublishConfirm | None = None
         for event in events:
+            if pending is not None and not isinstance(event, PublishConfirm):
+                self._confirm(pending)
+                pending = None
             if isinstance(event, Deliver):
                 m = event.message
                 self._content(event.channel, spec.Basic.Deliver(
@@ -584,9 +622,15 @@ class ClientConnection(asyncio.Protocol):
                         encode_properties(message.properties))
                     tag += 1
             elif isinstance(event, PublishConfirm):
-                confirm = (spec.Basic.Ack(event.delivery_tag, event.multiple) if event.ack
-                           else spec.Basic.Nack(event.delivery_tag, event.multiple, False))
-                self._send(event.channel, confirm)
+                if (pending is not None and pending.channel == event.channel
+                        and pending.ack == event.ack
+                        and event.delivery_tag == pending.delivery_tag + 1):
+                    # confirms come in publish order: a run of them is one multiple confirm
+                    pending = PublishConfirm(event.channel, event.delivery_tag, event.ack, True)
+                    continue
+                self._confirm(pending)
+                pending = event
+                continue
             elif isinstance(event, Return):
                 r = event.message
                 self._content(event.channel, spec.Basic.Return(
@@ -594,6 +638,14 @@ class ClientConnection(asyncio.Protocol):
                     encode_properties(r.properties))
             elif isinstance(event, ConsumerCancelled):
                 self._send(event.channel, spec.Basic.Cancel(event.consumer_tag, True))
+        self._confirm(pending)
+
+    def _confirm(self, confirm: PublishConfirm | None) -> None:
+        if confirm is None:
+            return
+        tag, multiple = confirm.delivery_tag, confirm.multiple
+        self._send(confirm.channel, spec.Basic.Ack(tag, multiple) if confirm.ack
+                   else spec.Basic.Nack(tag, multiple, False))
 
     # -- what the management API lists ------------------------------------------------
 

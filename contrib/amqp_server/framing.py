@@ -8,8 +8,11 @@ from __future__ import annotations
 import struct
 from typing import Any, NamedTuple
 
+import pika.exceptions
 import pika.spec
 from pika.amqp_object import Method as PikaMethod
+
+from contrib.amqp_server.fields import TableError, method_arguments
 
 __all__ = [
     "BODY",
@@ -30,6 +33,8 @@ __all__ = [
 METHOD, HEADER, BODY, HEARTBEAT = 1, 2, 3, 8
 FRAME_END = 0xCE
 PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
+#: What RabbitMQ also takes as 0-9-1: the AMQP 0-9 header.
+PROTOCOL_HEADERS = (PROTOCOL_HEADER, b"AMQP\x01\x01\x00\x09")
 HEARTBEAT_FRAME = b"\x08\x00\x00\x00\x00\x00\x00\xce"
 _FRAME_HEADER = struct.Struct(">BHI")
 _METHOD_ID = struct.Struct(">HH")
@@ -65,15 +70,38 @@ class Frame(NamedTuple):
     payload: Any  # a pika Method, a ContentHeader, body bytes, or None for a heartbeat
 
 
-def _octets(payload: bytes) -> str:
-    """How RabbitMQ shows a frame's payload in a FRAME_ERROR (an Erlang binary)."""
-    return "<<" + ",".join(str(b) for b in payload[:32]) + ">>"
+_PRINTABLE = frozenset([*range(32, 127), *range(160, 256), 8, 9, 10, 11, 12, 13, 27])
+_ESCAPES = {8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 27: "\\e",
+            34: '\\"', 92: "\\\\"}
+
+
+def short_text(text: str) -> str:
+    """A reply text cut as RabbitMQ cuts it to fit a short string: 252 bytes and "..."."""
+    raw = text.encode("utf-8", "surrogateescape")
+    if len(raw) <= 255:
+        return text
+    return raw[:252].decode("utf-8", "ignore") + "..."
+
+
+def octets(payload: bytes) -> str:
+    """A frame's payload as RabbitMQ prints it in a FRAME_ERROR: an Erlang binary, shown
+    as a string when every byte is printable (only the start: a reply text holds 255)."""
+    payload = payload[:256]
+    if payload and all(b in _PRINTABLE for b in payload):
+        text = "".join(_ESCAPES.get(b, chr(b)) for b in payload)
+        return f'<<"{text}">>'
+    return "<<" + ",".join(str(b) for b in payload) + ">>"
+
+
+def unknown_frame(frame_type: int, payload: bytes) -> FrameError:
+    return FrameError(501, f"FRAME_ERROR - type {frame_type}, all octets = {octets(payload)}: "
+                      "unknown_frame")
 
 
 def decode_method(payload: bytes) -> PikaMethod:
     """A method frame's payload → a pika method object (decoded by pika's codec)."""
     if len(payload) < 4:
-        raise FrameError(501, f"FRAME_ERROR - cannot decode {_octets(payload)}")
+        raise unknown_frame(METHOD, payload)
     class_id, method_id = _METHOD_ID.unpack_from(payload)
     method_class = pika.spec.methods.get((class_id << 16) | method_id)
     if method_class is None:
@@ -82,8 +110,14 @@ def decode_method(payload: bytes) -> PikaMethod:
     method = method_class.__new__(method_class)  # decode sets every field
     try:
         method.decode(payload, 4)
+        if hasattr(method, "arguments"):
+            method.arguments = method_arguments(method, payload)
+    except (TableError, pika.exceptions.AMQPError) as error:
+        # a field table RabbitMQ cannot read stops its reader: the client is dropped
+        raise FrameError(0, f"unreadable field table in {class_id}.{method_id}: {error}",
+                         class_id, method_id) from error
     except (struct.error, IndexError, ValueError, TypeError, KeyError) as error:
-        raise FrameError(501, f"FRAME_ERROR - cannot decode {_octets(payload[4:])}",
+        raise FrameError(501, f"FRAME_ERROR - cannot decode {octets(payload[4:])}",
                          class_id, method_id) from error
     return method
 
@@ -107,9 +141,7 @@ class FrameReader:
             while length - offset >= 7:
                 frame_type, channel, size = _FRAME_HEADER.unpack_from(buffer, offset)
                 if frame_type not in (METHOD, HEADER, BODY, HEARTBEAT):
-                    raise FrameError(
-                        501, f"FRAME_ERROR - type {frame_type}, all octets = <<>>: "
-                        "unknown_frame")
+                    raise unknown_frame(frame_type, b"")
                 if size_limit and size > size_limit:
                     raise FrameError(
                         501, f"FRAME_ERROR - type {frame_type}, all octets = <<>>: "
@@ -121,7 +153,7 @@ class FrameReader:
                 if buffer[end] != FRAME_END:
                     raise FrameError(
                         501, f"FRAME_ERROR - type {frame_type}, all octets = "
-                        f"{_octets(payload)}: {{invalid_frame_end_marker,{buffer[end]}}}")
+                        f"{octets(payload)}: {{invalid_frame_end_marker,{buffer[end]}}}")
                 offset = end + 1
                 frames.append(_decode(frame_type, channel, payload))
         finally:
@@ -136,12 +168,13 @@ def _decode(frame_type: int, channel: int, payload: bytes) -> Frame:
         return Frame(BODY, channel, payload)
     if frame_type == HEADER:
         if len(payload) < 14:
-            raise FrameError(501, f"FRAME_ERROR - cannot decode {_octets(payload)}")
+            raise unknown_frame(HEADER, payload)
         class_id, _weight, body_size = _CONTENT_HEADER.unpack_from(payload)
         return Frame(HEADER, channel, ContentHeader(class_id, body_size, payload[12:]))
-    if channel != 0 or payload:
-        raise FrameError(505, "UNEXPECTED_FRAME - type 8, all octets = "
-                         f"{_octets(payload)}")
+    if payload:
+        raise unknown_frame(HEARTBEAT, payload)
+    if channel != 0:
+        raise FrameError(505, "UNEXPECTED_FRAME - type 8, all octets = <<>>")
     return Frame(HEARTBEAT, 0, None)
 
 

@@ -16,13 +16,26 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-import pika.spec
 from pika.compat import long
 
+from contrib.amqp_server.fields import TableError, decode_table
 from msgbus.values import DELIVERY_MODES, EMPTY_PROPERTIES, Properties
-from transports.memory.fields import Long
+from transports.memory.fields import (
+    Byte,
+    Float,
+    Long,
+    Short,
+    UnsignedByte,
+    UnsignedInt,
+    UnsignedShort,
+)
 
-__all__ = ["WireProperties", "decode_properties", "encode_properties", "plain_value"]
+__all__ = [
+    "PropertiesError",
+    "WireProperties",
+    "decode_properties",
+    "encode_properties",
+]
 
 _NO_FLAGS = b"\x00\x00"
 
@@ -50,51 +63,70 @@ def _fields(p: Properties) -> tuple[Any, ...]:
             p.user_id, p.app_id, p.cluster_id)
 
 
-def _text(value: Any) -> Any:
-    """pika decodes a short string that is not UTF-8 as bytes: keep it as a str that
-    encodes back to the same bytes."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    return value
-
-
-def plain_value(value: Any) -> Any:
-    """pika's decoded table values as the broker holds them (64-bit ints as ``Long``)."""
-    kind = type(value)
-    if kind is long:
-        return Long(value)
-    if kind is dict:
-        return {_text(k): plain_value(v) for k, v in value.items()}
-    if kind is list:
-        return [plain_value(v) for v in value]
-    return value
+_FLAG_BITS = {
+    "content_type": 15, "content_encoding": 14, "headers": 13, "delivery_mode": 12,
+    "priority": 11, "correlation_id": 10, "reply_to": 9, "expiration": 8, "message_id": 7,
+    "timestamp": 6, "type": 5, "user_id": 4, "app_id": 3, "cluster_id": 2,
+}
 
 
 def decode_properties(encoded: bytes) -> Properties:
     """The properties of a content header (``encoded``: its property flags and list)."""
     if encoded == _NO_FLAGS:
         return EMPTY_PROPERTIES
-    p = pika.spec.BasicProperties()
-    p.decode(encoded)
-    mode = p.delivery_mode
-    props = WireProperties(
-        _text(p.content_type), _text(p.content_encoding),
-        plain_value(p.headers) if p.headers is not None else None,
-        DELIVERY_MODES.get(mode, mode) if mode is not None else None, p.priority,
-        _text(p.correlation_id), _text(p.reply_to), _text(p.expiration),
-        _text(p.message_id), p.timestamp, _text(p.type), _text(p.user_id),
-        _text(p.app_id), _text(p.cluster_id),
-    )
+    try:
+        fields = _decode_fields(encoded)
+    except (struct.error, IndexError, TableError) as error:
+        raise PropertiesError(f"malformed content header properties: {error}") from error
+    mode = fields[3]
+    if mode is not None:
+        fields[3] = DELIVERY_MODES.get(mode, mode)
+    props = WireProperties(*fields)
     object.__setattr__(props, "encoded", encoded)
     return props
 
 
+class PropertiesError(ValueError):
+    """Content header properties that do not parse."""
+
+
+def _decode_fields(encoded: bytes) -> list[Any]:
+    (flags,) = struct.unpack_from(">H", encoded, 0)
+    offset = 2
+    word = flags
+    while word & 1:  # continuation words: no basic property lives there
+        (word,) = struct.unpack_from(">H", encoded, offset)
+        offset += 2
+    fields: list[Any] = [None] * 14
+    for index, name in enumerate(_FLAG_BITS):
+        if not flags & (1 << _FLAG_BITS[name]):
+            continue
+        if name == "headers":
+            fields[index], offset = decode_table(encoded, offset)
+        elif name in ("delivery_mode", "priority"):
+            fields[index] = encoded[offset]
+            offset += 1
+        elif name == "timestamp":
+            (fields[index],) = struct.unpack_from(">Q", encoded, offset)
+            offset += 8
+        else:
+            length = encoded[offset]
+            raw = encoded[offset + 1:offset + 1 + length]
+            if len(raw) != length:
+                raise TableError(f"{name} overruns the frame")
+            fields[index] = raw.decode("utf-8", "surrogateescape")
+            offset += 1 + length
+    return fields
+
+
 # -- encoding ---------------------------------------------------------------------------
 
-_FLAG_BITS = {
-    "content_type": 15, "content_encoding": 14, "headers": 13, "delivery_mode": 12,
-    "priority": 11, "correlation_id": 10, "reply_to": 9, "expiration": 8, "message_id": 7,
-    "timestamp": 6, "type": 5, "user_id": 4, "app_id": 3, "cluster_id": 2,
+
+
+#: values that keep the AMQP type they came with: (type letter, struct format)
+_TYPED: dict[type, tuple[bytes, str]] = {
+    Byte: (b"b", ">b"), UnsignedByte: (b"B", ">B"), Short: (b"s", ">h"),
+    UnsignedShort: (b"u", ">H"), UnsignedInt: (b"i", ">I"), Float: (b"f", ">f"),
 }
 
 
@@ -145,6 +177,9 @@ def _value(value: Any) -> bytes:
         return b"S" + struct.pack(">I", len(raw)) + raw
     if isinstance(value, bool):
         return b"t" + struct.pack(">B", value)
+    typed = _TYPED.get(type(value))
+    if typed is not None:
+        return typed[0] + struct.pack(typed[1], value)
     if isinstance(value, (Long, long)):
         return b"l" + struct.pack(">q", value)
     if isinstance(value, int):

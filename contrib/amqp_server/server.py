@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from contrib.amqp_server.connection import ClientConnection
 from contrib.amqp_server.details import ClientDetails
-from msgbus.clock import SystemClock
+from msgbus.clock import ManualClock, SystemClock
 from msgbus.errors import TransportError, ValidationError
 
 if TYPE_CHECKING:
@@ -125,9 +125,12 @@ class AmqpServer:
             raise TransportError(
                 f"cannot listen on {self.host}:{self._port}: {error.strerror}") from None
         self._stopped = asyncio.Event()
-        if isinstance(self.broker.clock, SystemClock):
+        clock = self.broker.clock
+        if isinstance(clock, SystemClock):
             self.broker.watch_deadline(self._deadline_moved)
             self._arm_deadline()
+        elif isinstance(clock, ManualClock):
+            clock.add_listener(self._clock_moved)
         log.info("serving %r on %s", self.broker, self.url)
 
     async def close(self) -> None:
@@ -136,8 +139,11 @@ class AmqpServer:
         server, self._server = self._server, None
         if server is None:
             return
-        if isinstance(self.broker.clock, SystemClock):
+        clock = self.broker.clock
+        if isinstance(clock, SystemClock):
             self.broker.unwatch_deadline(self._deadline_moved)
+        elif isinstance(clock, ManualClock):
+            clock.remove_listener(self._clock_moved)
         if self._deadline_timer is not None:
             self._deadline_timer.cancel()
         server.close()
@@ -169,6 +175,16 @@ class AmqpServer:
             self._arm_deadline()
         else:
             loop.call_soon_threadsafe(self._arm_deadline)
+
+    def _clock_moved(self) -> None:
+        """A manual clock was advanced: what fell due acts now, as if time had passed."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._server is None:
+            return
+        if self._state is not None and self._state.on_loop_thread():
+            self.broker.tick()
+        else:
+            loop.call_soon_threadsafe(self.broker.tick)
 
     def _arm_deadline(self) -> None:
         if self._deadline_timer is not None:

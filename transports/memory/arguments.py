@@ -100,6 +100,9 @@ _MAX_AGE_UNITS = {"Y": 365 * 86_400_000, "M": 30 * 86_400_000, "D": 86_400_000,
 
 def amqp_type(value: object) -> str:
     """The AMQP field-table type name of ``value``, as pika would encode it."""
+    typed = getattr(type(value), "amqp_field", None)
+    if typed is not None:
+        return str(typed)
     if value is None:
         return "void"
     if isinstance(value, bool):

@@ -64,7 +64,11 @@ _INT64 = (-(2**63), 2**63)
 
 
 def field_value(value: Any) -> tuple[str, Term]:
-    """The ``(type, term)`` RabbitMQ decodes from ``value`` as pika encodes it."""
+    """The ``(type, term)`` RabbitMQ decodes from ``value`` as pika encodes it (or as it
+    came, for a value whose type says its AMQP field type: ``fields.Byte``, ...)."""
+    typed = getattr(type(value), "amqp_field", None)
+    if typed is not None and typed != "long":
+        return typed, float(value) if isinstance(value, float) else int(value)
     if isinstance(value, str):
         return "longstr", value.encode()
     if isinstance(value, (bytes, bytearray)):

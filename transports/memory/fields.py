@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from msgbus.checks import wire_table
 
-__all__ = ["Long", "wire_table"]
+__all__ = [
+    "Byte",
+    "Float",
+    "Long",
+    "Short",
+    "UnsignedByte",
+    "UnsignedInt",
+    "UnsignedShort",
+    "wire_table",
+]
 
 
 class Long(int):
@@ -14,3 +23,41 @@ class Long(int):
     writes an ``x-death`` count); clients that tell integer widths apart see a long."""
 
     __slots__ = ()
+    amqp_field = "long"
+
+
+# Values a client sent with a field type Python has no type for (an AMQP client such as
+# aio-pika sends a small int as a ``byte``): the broker keeps the type, as RabbitMQ does,
+# in its reply texts and in what it passes on.
+
+
+class Byte(int):
+    __slots__ = ()
+    amqp_field = "byte"
+
+
+class UnsignedByte(int):
+    __slots__ = ()
+    amqp_field = "unsignedbyte"
+
+
+class Short(int):
+    __slots__ = ()
+    amqp_field = "short"
+
+
+class UnsignedShort(int):
+    __slots__ = ()
+    amqp_field = "unsignedshort"
+
+
+class UnsignedInt(int):
+    __slots__ = ()
+    amqp_field = "unsignedint"
+
+
+class Float(float):
+    """A 32-bit floating point value (AMQP ``f``; a Python float is a ``double``)."""
+
+    __slots__ = ()
+    amqp_field = "float"
