@@ -100,24 +100,29 @@ def transport_kind(request: pytest.FixtureRequest) -> TransportKind:
 
 
 @pytest.fixture
-def msgbus_url(transport_kind: TransportKind, request: pytest.FixtureRequest) -> str | None:
-    """Overrides the plugin's fixture: its ``msgbus_connect``, ``msgbus_transport``,
-    ``msgbus_broker`` and ``msgbus_wait_idle`` run on each kind of ``transport_kind``."""
-    if transport_kind == "memory":
+def msgbus_url(msgbus_url: str | None, request: pytest.FixtureRequest) -> str | None:
+    """Overrides the plugin's fixture (``msgbus_url`` here is the plugin's value): in a test
+    that runs on every transport (it asks for ``transport_kind``, e.g. through ``transport``
+    or ``connect``), the plugin's ``msgbus_connect``, ``msgbus_transport`` and
+    ``msgbus_wait_idle`` use the broker of that kind; other tests get the plugin's own."""
+    if "transport_kind" not in request.fixturenames:
+        return msgbus_url
+    if request.getfixturevalue("transport_kind") == "memory":
         return None
     url: str = request.getfixturevalue("amqp_url")
     return url
 
 
 @pytest.fixture
-def connect(msgbus_connect: Callable[[], Transport]) -> Callable[[], Transport]:
+def connect(transport_kind: TransportKind, msgbus_connect: Callable[[], Transport]
+            ) -> Callable[[], Transport]:
     """Opens another connection (transport) to the same broker as ``transport``: the
     plugin's ``msgbus_connect``, which closes them all after the test."""
     return msgbus_connect
 
 
 @pytest.fixture
-def transport(msgbus_transport: Transport) -> Transport:
+def transport(transport_kind: TransportKind, msgbus_transport: Transport) -> Transport:
     """A transport of each kind: the contract suite runs on all of them."""
     return msgbus_transport
 
