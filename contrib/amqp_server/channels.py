@@ -14,7 +14,7 @@ from typing import Any
 from pika import spec
 from pika.amqp_object import Method as PikaMethod
 
-from contrib.amqp_server.framing import FrameError
+from contrib.amqp_server.framing import BODY, HEADER, ContentHeader, Frame, FrameError
 from contrib.amqp_server.properties import PropertiesError, decode_properties
 from msgbus.errors import AMQPNotImplemented, CommandInvalid, PreconditionFailed
 from msgbus.values import Delivery
@@ -45,6 +45,38 @@ class PendingContent:
         self.chunks: list[bytes] = []
         self.received = 0
         self.too_large = False
+
+    def add(self, frame: Frame) -> bool:
+        """Take the content header or a body frame; True once the content is complete
+        (raises :class:`FrameError` for a frame out of place, as RabbitMQ answers it)."""
+        if frame.type == HEADER:
+            header: ContentHeader = frame.payload
+            if self.properties is not None:
+                raise FrameError(505, "UNEXPECTED_FRAME - expected content body, got non "
+                                 "content body frame instead", 60, 40)
+            if header.class_id != 60:
+                raise FrameError(505, "UNEXPECTED_FRAME - expected content header for class "
+                                 f"60, got one for class {header.class_id} instead", 60, 40)
+            self.properties = header.properties
+            self.body_size = header.body_size
+            self.too_large = header.body_size > MAX_MESSAGE_SIZE  # counted, not kept
+            return header.body_size == 0
+        if self.properties is None:
+            raise FrameError(505, "UNEXPECTED_FRAME - expected content header for class 60, "
+                             "got non content header frame instead", 60, 40)
+        if frame.type != BODY:
+            raise FrameError(505, "UNEXPECTED_FRAME - expected content body, got non content "
+                             "body frame instead", 60, 40)
+        body: bytes = frame.payload
+        self.received += len(body)
+        if self.received > self.body_size:
+            # RabbitMQ waits for a body that can no longer add up: what comes next is
+            # unexpected (and nothing more is kept meanwhile)
+            self.too_large = True
+            self.chunks.clear()
+        elif not self.too_large:
+            self.chunks.append(body)
+        return self.received == self.body_size
 
 
 #: RabbitMQ's largest message (``max_message_size``, 128 MiB in 3.10).

@@ -32,22 +32,15 @@ from contrib.amqp_server.auth import (
 )
 from contrib.amqp_server.channels import (
     CLIENT_METHODS,
-    MAX_MESSAGE_SIZE,
     ChannelMethods,
     PendingContent,
 )
 from contrib.amqp_server.details import ClientDetails
-from contrib.amqp_server.framing import BODY, HEADER, HEARTBEAT, METHOD, FrameError
+from contrib.amqp_server.framing import HEADER, HEARTBEAT, METHOD, FrameError
+from contrib.amqp_server.outbound import encode_content, encode_events
 from contrib.amqp_server.properties import encode_properties
 from msgbus.errors import AMQPError, ChannelClosed, MsgbusError
 from transports.memory import Connection
-from transports.memory.entities import (
-    ConsumerCancelled,
-    Deliver,
-    DeliverMany,
-    PublishConfirm,
-    Return,
-)
 
 if TYPE_CHECKING:
     from contrib.amqp_server.server import ServerState
@@ -426,38 +419,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _content_frame(self, wire: ChannelMethods, frame: framing.Frame) -> None:
         content = wire.content
-        if content is None:
-            return
-        if frame.type == HEADER:
-            header: framing.ContentHeader = frame.payload
-            if content.properties is not None:
-                raise FrameError(505, "UNEXPECTED_FRAME - expected content body, got non "
-                                 "content body frame instead", 60, 40)
-            if header.class_id != 60:
-                raise FrameError(505, "UNEXPECTED_FRAME - expected content header for class "
-                                 f"60, got one for class {header.class_id} instead", 60, 40)
-            content.properties = header.properties
-            content.body_size = header.body_size
-            content.too_large = header.body_size > MAX_MESSAGE_SIZE
-            if header.body_size == 0:
-                self._publish(wire, frame.channel)
-            return
-        if content.properties is None:
-            raise FrameError(505, "UNEXPECTED_FRAME - expected content header for class 60, "
-                             "got non content header frame instead", 60, 40)
-        if frame.type != BODY:
-            raise FrameError(505, "UNEXPECTED_FRAME - expected content body, got non content "
-                             "body frame instead", 60, 40)
-        body: bytes = frame.payload
-        content.received += len(body)
-        if content.received > content.body_size:
-            # RabbitMQ waits for a body that can no longer add up: what comes next is
-            # unexpected (and nothing more is kept meanwhile)
-            content.too_large = True
-            content.chunks.clear()
-        elif not content.too_large:
-            content.chunks.append(body)
-        if content.received == content.body_size:
+        if content is not None and content.add(frame):
             self._publish(wire, frame.channel)
 
     def _publish(self, wire: ChannelMethods, number: int) -> None:
@@ -475,19 +437,10 @@ class ClientConnection(asyncio.Protocol):
         if delivery is None:
             self._send(number, spec.Basic.GetEmpty())
             return
-        self._content(number, spec.Basic.GetOk(
+        encode_content(self.out, number, spec.Basic.GetOk(
             delivery.delivery_tag, delivery.redelivered, delivery.exchange,
             delivery.routing_key, delivery.message_count or 0),
-            delivery.body, encode_properties(delivery.properties))
-
-    def _content(self, number: int, method: PikaMethod, body: bytes, properties: bytes
-                 ) -> None:
-        """A method with content: its frames, written together."""
-        out = self.out
-        out.append(framing.method_frame(number, method))
-        out.append(framing.content_header_frame(number, len(body), properties))
-        if body:
-            out.extend(framing.body_frames(number, body, self.frame_max))
+            delivery.body, encode_properties(delivery.properties), self.frame_max)
 
     # -- errors -----------------------------------------------------------------------
 
@@ -603,49 +556,7 @@ class ClientConnection(asyncio.Protocol):
             events = connection.drain()
         except MsgbusError:
             return
-        pending: PublishConfirm | None = None
-        for event in events:
-            if pending is not None and not isinstance(event, PublishConfirm):
-                self._confirm(pending)
-                pending = None
-            if isinstance(event, Deliver):
-                m = event.message
-                self._content(event.channel, spec.Basic.Deliver(
-                    event.consumer_tag, event.delivery_tag, event.redelivered, m.exchange,
-                    m.routing_key), m.body, encode_properties(m.properties))
-            elif isinstance(event, DeliverMany):
-                tag = event.first_tag
-                for message, redelivered in zip(event.messages, event.redelivered, strict=True):
-                    self._content(event.channel, spec.Basic.Deliver(
-                        event.consumer_tag, tag, redelivered, message.exchange,
-                        message.routing_key), message.body,
-                        encode_properties(message.properties))
-                    tag += 1
-            elif isinstance(event, PublishConfirm):
-                if (pending is not None and pending.channel == event.channel
-                        and pending.ack == event.ack
-                        and event.delivery_tag == pending.delivery_tag + 1):
-                    # confirms come in publish order: a run of them is one multiple confirm
-                    pending = PublishConfirm(event.channel, event.delivery_tag, event.ack, True)
-                    continue
-                self._confirm(pending)
-                pending = event
-                continue
-            elif isinstance(event, Return):
-                r = event.message
-                self._content(event.channel, spec.Basic.Return(
-                    r.reply_code, r.reply_text, r.exchange, r.routing_key), r.body,
-                    encode_properties(r.properties))
-            elif isinstance(event, ConsumerCancelled):
-                self._send(event.channel, spec.Basic.Cancel(event.consumer_tag, True))
-        self._confirm(pending)
-
-    def _confirm(self, confirm: PublishConfirm | None) -> None:
-        if confirm is None:
-            return
-        tag, multiple = confirm.delivery_tag, confirm.multiple
-        self._send(confirm.channel, spec.Basic.Ack(tag, multiple) if confirm.ack
-                   else spec.Basic.Nack(tag, multiple, False))
+        encode_events(self.out, events, self.frame_max)
 
     # -- what the management API lists ------------------------------------------------
 
