@@ -5,7 +5,8 @@ server (``contrib.amqp_server.AmqpServer``) on a fresh broker of its own.
 ``server_url`` is the one fixture a test needs: the ``amqp://`` URL of the server of this
 parametrisation. ``unique`` gives names that no other test uses on the shared server and
 deletes the queues and exchanges so named afterwards (on RabbitMQ; the embedded broker
-is thrown away with the test)."""
+is thrown away with the test). ``restart_server`` and ``elapse`` restart the server and let
+time pass for it, each in the way that works on that server."""
 
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ _serial = iter(range(1, 1 << 30))
 
 @pytest.fixture
 def unique(request: pytest.FixtureRequest, server_url: str) -> Iterator[Unique]:
+    """Names of this test's own, deleted on RabbitMQ after it."""
     made = Unique(request.node.name, next(_serial))
     yield made
     if request.node.callspec.params.get("server_url") != "rabbitmq":
