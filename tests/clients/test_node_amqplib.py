@@ -1,6 +1,7 @@
 """Node.js's amqplib (from npm) over the wire: tests/clients/node/amqplib_e2e.js publishes on
 a confirm channel (acks, and a nack from a full queue), consumes with prefetch and acks,
-uses basic.get and meets a channel error; this test checks what it printed.
+uses basic.get, meets a channel error, and sends field values as amqplib encodes them;
+this test checks what it printed.
 ``scripts/test`` installs amqplib into build/node_clients (scripts/lib/node_clients.sh)."""
 
 from __future__ import annotations
@@ -51,3 +52,12 @@ def test_amqplib_publish_confirm_consume(server_url: str, unique: Unique) -> Non
         "message": f"Operation failed: QueueDeclare; 404 (NOT-FOUND) with message "
                    f"\"NOT_FOUND - no queue '{missing}' in vhost '/'\""}
     assert report["channelError"] == {"code": 404}
+    assert report["headers"] == {
+        "int": 7, "big": 2**40, "neg": -3, "dbl": 1.5, "s": "café", "t": True, "n": None,
+        "buf": [0, 255], "arr": [1, "a", {"k": 2}], "obj": {"a": {"b": 1}}, "f": 2.5,
+        "short": 300}
+    assert report["doubleTtl"] == {
+        "code": 406,
+        "message": "Operation failed: QueueDeclare; 406 (PRECONDITION-FAILED) with message "
+                   "\"PRECONDITION_FAILED - invalid arg 'x-message-ttl' for queue 'amq.gen-*' "
+                   "in vhost '/': \"expected integer, got double\"\""}

@@ -1,6 +1,7 @@
 // amqplib (Node.js) end to end: publish on a confirm channel, a nack from a full queue,
 // consume with prefetch and ack, basic.get, and a channel error. Prints one JSON object
-// with what it observed; tests/clients/test_node_amqplib.py checks it.
+// with what it observed (field values sent as amqplib encodes them included);
+// tests/clients/test_node_amqplib.py checks it.
 //
 //   node amqplib_e2e.js AMQP_URL QUEUE_PREFIX
 'use strict';
@@ -67,6 +68,30 @@ async function main(url, prefix) {
     }
     const error = await closed;
     report.channelError = { code: error.code };
+
+    // field values as amqplib encodes them (numbers as long or double, typed values),
+    // back as they went; a double where an integer is due is refused
+    const typed = await connection.createChannel();
+    typed.on('error', () => {});
+    const fields = (await typed.assertQueue('', { exclusive: true })).queue;
+    typed.publish('', fields, Buffer.from('typed'), { headers: {
+      int: 7, big: 2 ** 40, neg: -3, dbl: 1.5, s: 'café', t: true, n: null,
+      buf: Buffer.from([0, 255]), arr: [1, 'a', { k: 2 }], obj: { a: { b: 1 } },
+      f: { '!': 'float', value: 2.5 }, short: { '!': 'short', value: 300 } } });
+    let typedMessage = false;
+    for (let i = 0; i < 250 && !typedMessage; i++) {
+      typedMessage = await typed.get(fields, { noAck: true });
+      if (!typedMessage) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const headers = typedMessage.properties.headers;
+    headers.buf = [...headers.buf];
+    report.headers = headers;
+    try {
+      await typed.assertQueue('', { exclusive: true, arguments: { 'x-message-ttl': 1.5 } });
+      report.doubleTtl = 'accepted';
+    } catch (err) {
+      report.doubleTtl = { code: err.code, message: err.message.replace(/amq\.gen-[\w-]+/, 'amq.gen-*') };
+    }
 
     const cleanup = await connection.createChannel();
     await cleanup.deleteQueue(queue);
