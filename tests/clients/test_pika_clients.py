@@ -267,3 +267,36 @@ def test_expired_message_dead_lettered_to_a_consumer(
         assert got == [(b"short-lived", "expired")]
     finally:
         connection.close()
+
+
+def test_prefetch_window_over_the_wire(server_url: str, unique: Unique) -> None:
+    """A consumer at prefetch 3 holds at most 3 unacknowledged deliveries; each ack lets
+    as many more come (a multiple ack, several)."""
+    queue = unique()
+    connection = _blocking(server_url)
+    try:
+        channel = connection.channel()
+        channel.queue_declare(queue)
+        channel.confirm_delivery()
+        for n in range(10):
+            channel.basic_publish("", queue, str(n).encode())
+        tags: list[int] = []
+        channel.basic_qos(prefetch_count=3)
+        channel.basic_consume(queue, lambda _ch, method, _p, _b: tags.append(
+            method.delivery_tag))
+
+        def settle(count: int) -> list[int]:
+            deadline = time.monotonic() + WAIT
+            while len(tags) < count and time.monotonic() < deadline:
+                connection.process_data_events(0.05)
+            connection.process_data_events(0.2)  # and nothing beyond the window comes
+            return list(tags)
+
+        assert settle(3) == [1, 2, 3]
+        channel.basic_ack(1)
+        assert settle(4) == [1, 2, 3, 4]
+        channel.basic_ack(3, multiple=True)
+        assert settle(6) == [1, 2, 3, 4, 5, 6]
+        assert connection.channel().queue_declare(queue, passive=True).method.message_count == 4
+    finally:
+        connection.close()
