@@ -12,14 +12,17 @@ from msgbus.errors import MsgbusError
 __all__ = ["main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``command`` "serve", that command's alone (a server
+    started from the shell should not wait for the other commands' imports)."""
     parser = argparse.ArgumentParser(prog="msgbus", description=__doc__)
     parser.add_argument("--version", action="version", version=f"msgbus {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from msgbus.demo import add_demo_command
+    if command != "serve":
+        from msgbus.demo import add_demo_command
 
-    add_demo_command(commands)
-    _add_toolkit_commands(commands)
+        add_demo_command(commands)
+        _add_toolkit_commands(commands)
     _add_serve_command(commands)
     return parser
 
@@ -41,8 +44,9 @@ def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words[0] if words else None)
+    args = parser.parse_args(words)
     if args.command is None:
         parser.print_help()
     run = getattr(args, "run", None)
