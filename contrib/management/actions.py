@@ -25,11 +25,12 @@ from contrib.management.api import (
     context,
     credentials,
     exchange_name,
+    find_connection,
     find_exchange,
     find_queue,
     vhost_of,
 )
-from contrib.management.errors import ApiError, bad_request, not_found
+from contrib.management.errors import ApiError, bad_request, compact_json, not_found
 from msgbus.errors import (
     AccessRefused,
     AMQPError,
@@ -242,7 +243,7 @@ async def get_messages(request: web.Request) -> web.Response:
                 channel.basic_reject(delivery.delivery_tag, requeue=False)
         if messages and not no_ack and requeue:
             channel.basic_nack(0, multiple=True, requeue=True)
-    return web.json_response(messages)
+    return web.json_response(messages, dumps=compact_json)
 
 
 # -- exchanges ----------------------------------------------------------------------------
@@ -319,7 +320,8 @@ async def publish(request: web.Request) -> web.Response:
         raise bad_request(f"404 NOT_FOUND - no exchange '{name}' in vhost '{vhost}'")
     with client(request, vhost) as channel:
         result = channel.basic_publish(name, routing_key, data, properties, mandatory=True)
-    return web.json_response({"routed": bool(result.routed) and not result.returned})
+    return web.json_response({"routed": bool(result.routed) and not result.returned},
+                             dumps=compact_json)
 
 
 # -- bindings -----------------------------------------------------------------------------
@@ -371,8 +373,19 @@ async def delete_binding(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def delete_connection(request: web.Request) -> web.Response:
+    """Close a client connection (``rabbitmqadmin close connection``): its client hears
+    320 CONNECTION_FORCED with the ``X-Reason`` header's text."""
+    ctx = context(request)
+    connection_id, _ = find_connection(ctx, request.match_info["name"])
+    ctx.broker.close_connection(
+        connection_id, request.headers.get("X-Reason", "Closed via management plugin"))
+    return web.Response(status=204)
+
+
 def add_routes(app: web.Application) -> None:
     router = app.router
+    router.add_delete("/api/connections/{name}", delete_connection)
     router.add_put("/api/queues/{vhost}/{name}", put_queue)
     router.add_delete("/api/queues/{vhost}/{name}", delete_queue)
     router.add_delete("/api/queues/{vhost}/{name}/contents", purge)

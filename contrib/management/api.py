@@ -13,7 +13,7 @@ from aiohttp import BasicAuth, hdrs, web
 
 from contrib.explain import EXCHANGE_TYPES, explain, parse_table
 from contrib.management import render
-from contrib.management.errors import bad_request, not_found
+from contrib.management.errors import bad_request, compact_json, not_found
 from contrib.management.stats import GLOBAL, Stats
 from transports.memory import Broker, ConnectionSnapshot, ExchangeSnapshot, QueueSnapshot
 
@@ -97,7 +97,7 @@ def reply(request: web.Request, data: Any) -> web.Response:
             data = [_pick(item, paths) for item in data]
         elif isinstance(data, dict):
             data = _pick(data, paths)
-    return web.json_response(data)
+    return web.json_response(data, dumps=compact_json)
 
 
 def _pick(item: dict[str, Any], paths: list[list[str]]) -> dict[str, Any]:
@@ -328,6 +328,19 @@ async def connections(request: web.Request) -> web.Response:
     return reply(request, listed)
 
 
+def find_connection(ctx: Context, name: str) -> tuple[int, dict[str, Any]]:
+    """The broker's id and the listing of the connection called ``name`` (404 if none)."""
+    for connection_id, listed in connection_index(ctx).items():
+        if listed["name"] == name:
+            return connection_id, listed
+    raise not_found()
+
+
+async def connection(request: web.Request) -> web.Response:
+    _, listed = find_connection(context(request), request.match_info["name"])
+    return reply(request, listed)
+
+
 def _pending(details: ClientDetails) -> ConnectionSnapshot:
     """A network client that has not opened a vhost yet: no broker connection so far."""
     return ConnectionSnapshot(0, details.name, details.vhost, details.user, 0)
@@ -431,6 +444,7 @@ def add_routes(app: web.Application) -> None:
     get("/api/bindings/{vhost}/e/{source}/{kind:[qe]}/{destination}", binding_list)
     get("/api/bindings/{vhost}/e/{source}/{kind:[qe]}/{destination}/{props}", binding)
     get("/api/connections", connections)
+    get("/api/connections/{name}", connection)
     get("/api/channels", channels)
     get("/api/consumers", consumers)
     get("/api/consumers/{vhost}", consumers)

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 
 from msgbus.errors import MsgbusError
 
-__all__ = ["ApiError", "bad_request", "error_response", "not_found"]
+__all__ = ["ApiError", "bad_request", "compact_json", "error_response", "not_found"]
+
+
+def compact_json(data: Any) -> str:
+    """JSON as RabbitMQ's management API writes it: no spaces, UTF-8 as it is."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def error_response(status: int, error: str, reason: object,
                    headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": error, "reason": reason}, status=status,
+    return web.json_response({"error": error, "reason": reason}, dumps=compact_json,
+                             status=status,
                              headers=headers)
 
 

@@ -131,6 +131,24 @@ class Broker(BrokerViews):
             self._changed.notify_all()
         self._after_call()
 
+    def close_connection(self, connection_id: int, reason: str = "Closed via management plugin"
+                         ) -> bool:
+        """Close one client connection, as ``rabbitmqctl close_connection`` or the management
+        API does: its client hears 320 ``CONNECTION_FORCED - <reason>`` and its
+        unacknowledged messages return, redelivered. False if there is no such connection."""
+        with self._lock:
+            connection = self._connections.get(connection_id)
+            if connection is None or not connection.state.open:
+                return False
+            connection.closed_by = ConnectionForced(f"CONNECTION_FORCED - {reason}")
+            self._core.close_connection(connection.state)
+            self._connections.pop(connection_id, None)
+            self._changed.notify_all()
+        self._after_call()
+        if self._core.events:
+            self._flush_events()
+        return True
+
     def add_listener(self, listener: Callable[[BrokerEvent], None]) -> None:
         """Call ``listener`` with every :class:`BrokerEvent` (outside the broker lock)."""
         with self._lock:

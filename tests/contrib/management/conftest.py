@@ -44,9 +44,10 @@ class Http:
         self.password = password
 
     def __call__(self, method: str, path: str, body: Any = None, *,
-                 auth: tuple[str, str] | None = None, send_auth: bool = True) -> Reply:
+                 auth: tuple[str, str] | None = None, send_auth: bool = True,
+                 headers: dict[str, str] | None = None) -> Reply:
         connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        headers = {}
+        headers = dict(headers or {})
         if send_auth:
             username, password = auth or (self.username, self.password)
             token = base64.b64encode(f"{username}:{password}".encode()).decode()
