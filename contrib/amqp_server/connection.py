@@ -12,6 +12,7 @@ from while such a backlog lasts, as RabbitMQ's flow control does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import struct
@@ -528,8 +529,9 @@ class ClientConnection(asyncio.Protocol):
             if not self._ready_pending:
                 self._ready_pending = True
                 self.loop.call_soon(self._ready)
-        else:
-            self.loop.call_soon_threadsafe(self._ready)
+        elif not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: we are gone
+                self.loop.call_soon_threadsafe(self._ready)
 
     def _ready(self) -> None:
         self._ready_pending = False

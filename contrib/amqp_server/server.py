@@ -11,6 +11,7 @@ time with nobody calling in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import socket
@@ -174,7 +175,8 @@ class AmqpServer:
         if self._state is not None and self._state.on_loop_thread():
             self._arm_deadline()
         else:
-            loop.call_soon_threadsafe(self._arm_deadline)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._arm_deadline)
 
     def _clock_moved(self) -> None:
         """A manual clock was advanced: what fell due acts now, as if time had passed."""
@@ -184,7 +186,8 @@ class AmqpServer:
         if self._state is not None and self._state.on_loop_thread():
             self.broker.tick()
         else:
-            loop.call_soon_threadsafe(self.broker.tick)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self.broker.tick)
 
     def _arm_deadline(self) -> None:
         if self._deadline_timer is not None:
