@@ -257,7 +257,7 @@ class _EventCounter:
 
 def _pending(broker: Broker) -> bool:
     """Does a connection of ``broker`` have something waiting for its client?"""
-    return any(connection.has_events() for connection in list(broker._connections.values()))
+    return broker.has_pending_events()
 
 
 # -- broker state in failure reports --------------------------------------------------

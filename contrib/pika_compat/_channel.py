@@ -66,7 +66,7 @@ class BlockingChannel(ChannelMethods, GeneratorMethods, PikaBlockingChannel):  #
 
     def __init__(self, impl: Channel, connection: BlockingConnection) -> None:
         self._impl = impl
-        self._core = impl.connection.broker._core
+        self._broker = impl.connection.broker
         self._connection = connection
         self._number = impl.channel_number
         self._closed = False
@@ -178,14 +178,13 @@ class BlockingChannel(ChannelMethods, GeneratorMethods, PikaBlockingChannel):  #
         except AMQPError as error:
             self._async_failed(error)
 
-    def _async_core(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """:meth:`_async` for a method of the broker core, run straight on the channel
-        (the short way, for what runs per message). The channel was checked open."""
-        impl = self._impl
-        if self._deferred is not None or not impl.state.open:
+    def _async_checked(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """:meth:`_async` for a channel the caller checked open (the short way, for what
+        runs per message)."""
+        if self._deferred is not None or not self._impl.state.open:
             return  # the broker already closed this channel: the frame goes nowhere
         try:
-            impl.connection.broker.run_on_channel(impl.state, method, *args, **kwargs)
+            method(*args, **kwargs)
         except AMQPError as error:
             self._async_failed(error)
 
@@ -249,7 +248,7 @@ class BlockingChannel(ChannelMethods, GeneratorMethods, PikaBlockingChannel):  #
         return bool(self._pending)
 
     def _dispatch_events(self) -> None:
-        if self._core.tracing:  # a trace shows each ack where the program made it
+        if self._broker.tracing:  # a trace shows each ack where the program made it
             self._dispatch_pending()
             return
         self._holding = True
@@ -269,7 +268,7 @@ class BlockingChannel(ChannelMethods, GeneratorMethods, PikaBlockingChannel):  #
         if self in holding:
             holding.remove(self)
         if tags and not self._closed:
-            self._async_core(self._core.basic_ack_each, tags)
+            self._async_checked(self._impl.basic_ack_each, tags)
 
     def _to_callback(self, message: Message) -> None:
         method, properties, body = message
@@ -351,7 +350,7 @@ class BlockingChannel(ChannelMethods, GeneratorMethods, PikaBlockingChannel):  #
                                     mandatory=mandatory).encode()
         props = from_pika(properties)
         if not self._confirming:
-            self._async_core(self._core.basic_publish, exchange, routing_key, data, props,
+            self._async_checked(self._impl.basic_publish, exchange, routing_key, data, props,
                              mandatory=bool(mandatory))
             return
         result = self._sync(self._impl.basic_publish, exchange, routing_key, data, props,
@@ -516,7 +515,7 @@ class BlockingChannel(ChannelMethods, GeneratorMethods, PikaBlockingChannel):  #
             return
         self._raise_if_not_open()
         if type(delivery_tag) is int and 0 <= delivery_tag <= _MAX_TAG:
-            self._async_core(self._core.basic_ack, delivery_tag, multiple=bool(multiple))
+            self._async_checked(self._impl.basic_ack, delivery_tag, multiple=bool(multiple))
             return
         m = wire(pika.spec.Basic.Ack(delivery_tag=delivery_tag, multiple=multiple))
         self._async(self._impl.basic_ack, m.delivery_tag, multiple=m.multiple)

@@ -149,6 +149,17 @@ class Broker(BrokerViews):
             self._flush_events()
         return True
 
+    def has_pending_events(self) -> bool:
+        """Whether some connection has something waiting for its client (a delivery, a
+        return, a confirm or a cancel not yet taken)."""
+        with self._lock:
+            return any(c.state.outbox for c in self._connections.values())
+
+    @property
+    def tracing(self) -> bool:
+        """Whether event listeners are registered (the broker then reports every event)."""
+        return bool(self._listeners)
+
     def add_listener(self, listener: Callable[[BrokerEvent], None]) -> None:
         """Call ``listener`` with every :class:`BrokerEvent` (outside the broker lock)."""
         with self._lock:
@@ -453,6 +464,11 @@ class Channel:
 
     def basic_ack(self, delivery_tag: int = 0, *, multiple: bool = False) -> None:
         self._call(self.connection.broker._core.basic_ack, delivery_tag, multiple=multiple)
+
+    def basic_ack_each(self, delivery_tags: list[int]) -> None:
+        """Acknowledge these deliveries one by one, in order, in one call (as the acks a
+        client sends together): an unknown tag closes the channel there."""
+        self._call(self.connection.broker._core.basic_ack_each, delivery_tags)
 
     def basic_nack(self, delivery_tag: int = 0, *, multiple: bool = False,
                    requeue: bool = True) -> None:
