@@ -48,8 +48,8 @@ class Node:
         return f"amqp://guest:guest@{self.address}/%2F"
 
     @property
-    def url(self) -> str:
-        """Its redacted URL, as ``ConnectionEvent.broker`` names a node."""
+    def redacted_url(self) -> str:
+        """Its URL as ``ConnectionEvent.broker`` names a node (no password)."""
         return f"amqp://guest:***@{self.address}/%2F"
 
 
@@ -128,7 +128,7 @@ class Cluster:
     def reached(self, event: ConnectionEvent) -> Node:
         """The node a connection event names."""
         for n in self.nodes:
-            if event.broker == n.url:
+            if event.broker == n.redacted_url:
                 return n
         raise LookupError(f"the event names no node of the cluster: {event.broker!r}")
 
