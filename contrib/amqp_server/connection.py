@@ -163,16 +163,18 @@ class ClientConnection(asyncio.Protocol):
             if self.state == "closed":
                 break
             counters[2] += 1
+            # what earlier frames made the broker send goes out before the reply to a method,
+            # as RabbitMQ's channel sends it; between publishes it waits (to the end of the
+            # input at most), so that their confirms go out together
+            connection = self.connection
+            if (frame.type == METHOD and type(frame.payload) is not spec.Basic.Publish
+                    and connection is not None and connection.has_events()):
+                self._pump()
             try:
                 self._handle(frame)
             except FrameError as error:
                 self._frame_error(error)
                 break
-            # what this frame made the broker send goes out before the replies to the next
-            # ones, as RabbitMQ's channel sends it
-            connection = self.connection
-            if connection is not None and connection.has_events():
-                self._pump()
         self._flush()
         if self.published and self.server.blocked_writers and not self.flow_paused:
             self.flow_paused = True
