@@ -154,6 +154,31 @@ class ClientConnection(asyncio.Protocol):
                 return
         if self.state == "closed":
             return
+        server = self.server
+        server.processing = True
+        try:
+            self._frames_received(data)
+        finally:
+            server.processing = False
+            ready, server.ready_later = server.ready_later, []
+        # what the input made the broker send, to this client and to others, goes out now
+        # (one write each), not a loop turn later
+        for connection in ready:
+            connection._ready_pending = False
+            if connection.state == "running":
+                connection._pump()
+                if connection is not self:
+                    connection._flush()
+        self._flush()
+        if self.published and server.blocked_writers and not self.flow_paused:
+            self.flow_paused = True
+            if self.transport is not None:
+                self.transport.pause_reading()
+        self.published = False
+        self.just_closed.clear()
+
+    def _frames_received(self, data: bytes) -> None:
+        counters = self.counters
         try:
             frames = self.reader.feed(data)
         except FrameError as error:
@@ -175,13 +200,6 @@ class ClientConnection(asyncio.Protocol):
             except FrameError as error:
                 self._frame_error(error)
                 break
-        self._flush()
-        if self.published and self.server.blocked_writers and not self.flow_paused:
-            self.flow_paused = True
-            if self.transport is not None:
-                self.transport.pause_reading()
-        self.published = False
-        self.just_closed.clear()
 
     # -- writing ----------------------------------------------------------------------
 
@@ -527,10 +545,14 @@ class ClientConnection(asyncio.Protocol):
 
     def _ready_from_any_thread(self) -> None:
         """The broker has something for this client (called on whichever thread made it)."""
-        if self.server.on_loop_thread():
+        server = self.server
+        if server.on_loop_thread():
             if not self._ready_pending:
                 self._ready_pending = True
-                self.loop.call_soon(self._ready)
+                if server.processing:  # at the end of that input (see data_received)
+                    server.ready_later.append(self)
+                else:
+                    self.loop.call_soon(self._ready)
         elif not self.loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: we are gone
                 self.loop.call_soon_threadsafe(self._ready)

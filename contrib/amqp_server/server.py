@@ -42,6 +42,9 @@ class ServerState:
         self.node_name = node_name
         self.connections: set[ClientConnection] = set()
         self.blocked_writers: set[ClientConnection] = set()
+        # while a client's input is handled: the connections the broker has something for
+        self.processing = False
+        self.ready_later: list[ClientConnection] = []
         self.loop_thread = threading.get_ident()
 
     def on_loop_thread(self) -> bool:
