@@ -62,13 +62,7 @@ _cluster_start() {
     echo '[].' > "$cluster_base/enabled_plugins"
     # six distinct free ports: three for AMQP, three for Erlang distribution
     local ports
-    ports=$("$venv/bin/python" -c '
-import socket
-socks = [socket.socket() for _ in range(6)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-')
+    ports=$(free_ports 6)
     read -r -a ports <<< "$ports"
     local i node dir hosts="" names=""
     for i in 0 1 2; do
