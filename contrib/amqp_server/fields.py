@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import decimal
 import struct
-from collections.abc import Callable
 from typing import Any
 
 from pika.amqp_object import Method as PikaMethod
@@ -28,13 +27,19 @@ from transports.memory.fields import (
     UnsignedShort,
 )
 
-__all__ = ["TableError", "decode_table", "method_arguments"]
+__all__ = ["TYPED_FIELDS", "TableError", "decode_table", "method_arguments"]
 
 #: fixed-size field types: (struct format, size, the type that keeps the AMQP type)
-_UNPACK: dict[bytes, tuple[str, int, Callable[[Any], Any]]] = {
+_UNPACK: dict[bytes, tuple[str, int, type]] = {
     b"b": (">b", 1, Byte), b"B": (">B", 1, UnsignedByte), b"s": (">h", 2, Short),
     b"u": (">H", 2, UnsignedShort), b"I": (">i", 4, int), b"i": (">I", 4, UnsignedInt),
     b"f": (">f", 4, Float), b"d": (">d", 8, float),
+}
+#: The Python types that keep an AMQP field type (see ``transports.memory.fields``), with
+#: their type letter and struct format: what a value of that type is encoded as.
+TYPED_FIELDS: dict[type, tuple[bytes, str]] = {
+    kind: (letter, fmt) for letter, (fmt, _, kind) in _UNPACK.items()
+    if kind not in (int, float)
 }
 #: How deep tables may nest in what a client sends (RabbitMQ has no fixed limit; Python's
 #: recursion has).

@@ -18,17 +18,9 @@ from typing import Any
 
 from pika.compat import long
 
-from contrib.amqp_server.fields import TableError, decode_table
+from contrib.amqp_server.fields import TYPED_FIELDS, TableError, decode_table
 from msgbus.values import DELIVERY_MODES, EMPTY_PROPERTIES, Properties
-from transports.memory.fields import (
-    Byte,
-    Float,
-    Long,
-    Short,
-    UnsignedByte,
-    UnsignedInt,
-    UnsignedShort,
-)
+from transports.memory.fields import Long
 
 __all__ = [
     "PropertiesError",
@@ -123,13 +115,6 @@ def _decode_fields(encoded: bytes) -> list[Any]:
 
 
 
-#: values that keep the AMQP type they came with: (type letter, struct format)
-_TYPED: dict[type, tuple[bytes, str]] = {
-    Byte: (b"b", ">b"), UnsignedByte: (b"B", ">B"), Short: (b"s", ">h"),
-    UnsignedShort: (b"u", ">H"), UnsignedInt: (b"i", ">I"), Float: (b"f", ">f"),
-}
-
-
 def encode_properties(properties: Properties) -> bytes:
     """The property flags and list of a content header for ``properties``."""
     if properties is EMPTY_PROPERTIES:
@@ -177,7 +162,7 @@ def _value(value: Any) -> bytes:
         return b"S" + struct.pack(">I", len(raw)) + raw
     if isinstance(value, bool):
         return b"t" + struct.pack(">B", value)
-    typed = _TYPED.get(type(value))
+    typed = TYPED_FIELDS.get(type(value))
     if typed is not None:
         return typed[0] + struct.pack(typed[1], value)
     if isinstance(value, (Long, long)):
