@@ -45,6 +45,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 from msgbus import checks
@@ -84,13 +85,18 @@ from transports.memory.consuming import (
     if_open,
 )
 from transports.memory.recovery import Recovery, Topology
+from transports.memory.settling import (
+    CLOSED_BASE,
+    SettlementQueue,
+    apply_queued,
+    local_tag,
+    settle_elsewhere,
+)
 
 __all__ = ["MemoryTransport"]
 
 log = logging.getLogger("transports.memory")
 T = TypeVar("T")
-#: The delivery tag offset of a closed transport: every tag is at or below it, stale.
-_CLOSED_BASE = 2**64
 _MAX_RETRIES = 3
 
 
@@ -124,6 +130,8 @@ class MemoryTransport(Transport):
         # together when the batch ends or before anything else this transport does
         self._held_acks: dict[int, None] = {}
         self._batching: int | None = None  # the thread handing out a batch
+        self._owner = threading.get_ident()
+        self._settlements = SettlementQueue()  # made on other threads (see settling)
         self._held_on: Channel | None = None  # the channel the held acks are for
         self._abandoned: Channel | None = None  # the last channel whose tags went stale
         self._tag_base = 0  # delivery tags of earlier channels are <= this
@@ -189,7 +197,7 @@ class MemoryTransport(Transport):
     def _give_up(self) -> None:
         """Recovery failed: the transport is closed."""
         self._closed = True
-        self._tag_base = _CLOSED_BASE
+        self._tag_base = CLOSED_BASE
         for consumer in self._consumers.values():
             consumer._active = False
         self._consumers.clear()
@@ -275,22 +283,6 @@ class MemoryTransport(Transport):
 
     def _closed_error(self) -> ConnectionLost:
         return ConnectionLost(f"the transport to {self._url} is closed")
-
-    def _local_tag(self, delivery_tag: int, action: str, base: int) -> int | None:
-        """The channel's tag for ``delivery_tag`` (of the channel whose offset is
-        ``base``), or None (logged) when it belongs to a channel that is gone."""
-        if type(delivery_tag) is int and base < delivery_tag < _CLOSED_BASE:
-            return delivery_tag - base
-        checks.require_delivery_tag(delivery_tag)
-        if delivery_tag == 0:
-            return 0
-        if self._closed:  # its channel went with it, as did every tag (_CLOSED_BASE)
-            log.warning("ignoring %s of delivery tag %d: the transport is closed (the "
-                        "message was returned to its queue)", action, delivery_tag)
-        else:
-            log.warning("ignoring %s of delivery tag %d: it belongs to a closed channel "
-                        "(the message was returned to its queue)", action, delivery_tag)
-        return None
 
     # -- exchanges, queues, bindings --------------------------------------------------
 
@@ -466,9 +458,11 @@ class MemoryTransport(Transport):
     # -- settling -----------------------------------------------------------------------
 
     def ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
+        if settle_elsewhere(self, "ack", delivery_tag, multiple, True):
+            return
         with self._lock:
             channel, base = self._channel, self._tag_base
-            tag = self._local_tag(delivery_tag, "ack", base)
+            tag = local_tag(self, delivery_tag, "ack", base)
             if tag is None:
                 return
             held = self._held_acks
@@ -482,17 +476,21 @@ class MemoryTransport(Transport):
             self._settle(channel, base, "ack", self._core.basic_ack, tag, multiple=multiple)
 
     def nack(self, delivery_tag: int, *, multiple: bool = False, requeue: bool = True) -> None:
+        if settle_elsewhere(self, "nack", delivery_tag, multiple, requeue):
+            return
         with self._lock:
             channel, base = self._channel, self._tag_base
-            tag = self._local_tag(delivery_tag, "nack", base)
+            tag = local_tag(self, delivery_tag, "nack", base)
             if tag is not None:
                 self._settle(channel, base, "nack", self._core.basic_nack, tag,
                              multiple=multiple, requeue=requeue)
 
     def reject(self, delivery_tag: int, *, requeue: bool = True) -> None:
+        if settle_elsewhere(self, "reject", delivery_tag, False, requeue):
+            return
         with self._lock:
             channel, base = self._channel, self._tag_base
-            tag = self._local_tag(delivery_tag, "reject", base)
+            tag = local_tag(self, delivery_tag, "reject", base)
             if tag is not None:
                 self._settle(channel, base, "reject", self._core.basic_nack, tag,
                              multiple=False, requeue=requeue)
@@ -558,9 +556,13 @@ class MemoryTransport(Transport):
         connection = self._connection
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            if self._settlements:  # a worker thread settled and woke us
+                self._settlements.drain(partial(apply_queued, self))
             events = connection.drain()
             if events:
                 hand_out(self, events)
+                if self._settlements:  # what worker threads settled meanwhile
+                    self._settlements.drain(partial(apply_queued, self))
                 return
             if not connection.is_open:
                 if connection is self._connection:
@@ -581,13 +583,15 @@ class MemoryTransport(Transport):
         return self._connection.state.vhost
 
     def close(self) -> None:
+        if self._settlements and not self._closed:  # a worker's acks are sent, not dropped
+            self._settlements.drain(partial(apply_queued, self))
         with self._lock:
             if self._closed:
                 return
             if self._held_acks and self._connection.is_open:
                 self._flush_acks()
             self._closed = True
-            self._tag_base = _CLOSED_BASE
+            self._tag_base = CLOSED_BASE
             self._connection.close()
             for consumer in self._consumers.values():
                 consumer._active = False
