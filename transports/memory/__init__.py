@@ -2,21 +2,32 @@
 
 ``Broker()`` is an independent broker (tests make one each); ``MemoryTransport(broker)`` is
 the :class:`~msgbus.transport.Transport` on it; ``named_broker(name)`` / ``default_broker()``
-are the process-wide brokers behind ``memory://NAME`` and ``memory://``.
+are the process-wide brokers behind ``memory://NAME`` and ``memory://``. Names are imported
+when first used (a program serving the broker over AMQP does not load the transport).
 """
 
 from __future__ import annotations
 
-from transports.memory.broker import Broker, Channel, Connection, default_broker, named_broker
-from transports.memory.events import BrokerEvent
-from transports.memory.snapshots import (
-    BindingSnapshot,
-    ChannelSnapshot,
-    ConnectionSnapshot,
-    ExchangeSnapshot,
-    QueueSnapshot,
-)
-from transports.memory.transport import MemoryTransport
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transports.memory.broker import (
+        Broker,
+        Channel,
+        Connection,
+        default_broker,
+        named_broker,
+    )
+    from transports.memory.events import BrokerEvent
+    from transports.memory.snapshots import (
+        BindingSnapshot,
+        ChannelSnapshot,
+        ConnectionSnapshot,
+        ExchangeSnapshot,
+        QueueSnapshot,
+    )
+    from transports.memory.transport import MemoryTransport
 
 __all__ = [
     "BindingSnapshot",
@@ -32,3 +43,32 @@ __all__ = [
     "default_broker",
     "named_broker",
 ]
+
+#: Where each public name lives.
+_HOMES: dict[str, str] = {
+    "BindingSnapshot": "transports.memory.snapshots",
+    "Broker": "transports.memory.broker",
+    "BrokerEvent": "transports.memory.events",
+    "Channel": "transports.memory.broker",
+    "ChannelSnapshot": "transports.memory.snapshots",
+    "Connection": "transports.memory.broker",
+    "ConnectionSnapshot": "transports.memory.snapshots",
+    "ExchangeSnapshot": "transports.memory.snapshots",
+    "MemoryTransport": "transports.memory.transport",
+    "QueueSnapshot": "transports.memory.snapshots",
+    "default_broker": "transports.memory.broker",
+    "named_broker": "transports.memory.broker",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'transports.memory' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
