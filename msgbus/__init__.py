@@ -7,11 +7,11 @@ programs that need only part of it); ``from msgbus import X`` works as usual.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # ``connect`` is also the name of a submodule: importing it first keeps the function here
 from msgbus.connect import connect, default_url
+from msgbus.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from msgbus.application import (
@@ -206,14 +206,4 @@ _HOMES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'msgbus' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports("msgbus", _HOMES, globals(), __all__)

@@ -8,8 +8,9 @@ when first used (a program serving the broker over AMQP does not load the transp
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from msgbus.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from transports.memory.broker import (
@@ -61,14 +62,4 @@ _HOMES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'transports.memory' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports("transports.memory", _HOMES, globals(), __all__)
