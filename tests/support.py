@@ -9,6 +9,7 @@ import re
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,23 @@ def drain_bodies(transport: Transport, queue: str) -> list[bytes]:
     while (delivery := transport.get(queue, auto_ack=True)) is not None:
         bodies.append(delivery.body)
     return bodies
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_certificates(folder: Path) -> None:
+    """In ``folder``, with the openssl command: a CA (``ca.pem``), a server certificate for
+    localhost/127.0.0.1 (``server.pem``, ``server.key``) and a client certificate
+    (``client.pem``, ``client.key``)."""
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-subj", "/CN=msgbus-test-ca", "-keyout", "ca.key", "-out", "ca.pem", cwd=folder)
+    (folder / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for name, extra in (("server", ["-extfile", "ext.cnf"]), ("client", [])):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=folder)
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "1", "-out", f"{name}.pem", *extra, cwd=folder)
+    for key in folder.glob("*.key"):
+        key.chmod(0o644)  # a node may run as another user

@@ -7,10 +7,11 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import ssl
 import sys
 from typing import Any
 
-from msgbus.errors import MsgbusError
+from msgbus.errors import MsgbusError, ValidationError
 
 __all__ = ["add_serve_command"]
 
@@ -27,6 +28,12 @@ def add_serve_command(commands: Any) -> None:
                        help="the AMQP port (default: 5672; 0: a free port)")
     serve.add_argument("--broker", default="", metavar="NAME",
                        help="serve the process's named broker NAME (default: the default one)")
+    serve.add_argument("--certfile", metavar="PEM",
+                       help="speak AMQP over TLS (amqps) with this certificate chain")
+    serve.add_argument("--keyfile", metavar="PEM",
+                       help="the private key of --certfile (when not in that file)")
+    serve.add_argument("--cafile", metavar="PEM",
+                       help="with --certfile: require client certificates signed by these CAs")
     serve.add_argument("--management", type=int, default=None, metavar="PORT",
                        help="also serve RabbitMQ's management HTTP API and a web page on PORT "
                             "(needs the 'management' extra: pip install 'msgbus[management]')")
@@ -40,13 +47,30 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
 
 
+def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The server's TLS context from --certfile/--keyfile/--cafile (None: plain AMQP)."""
+    if args.certfile is None:
+        if args.keyfile is not None or args.cafile is not None:
+            raise ValidationError("--keyfile and --cafile need --certfile")
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(args.certfile, args.keyfile)
+        if args.cafile is not None:
+            context.load_verify_locations(args.cafile)
+            context.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as error:
+        raise ValidationError(f"cannot use the TLS files given: {error}") from None
+    return context
+
+
 async def _main(args: argparse.Namespace) -> int:
     from contrib.amqp_server import AmqpServer
     from transports.memory import named_broker
 
     try:
         broker = named_broker(args.broker)
-        server = AmqpServer(broker, host=args.host, port=args.port)
+        server = AmqpServer(broker, host=args.host, port=args.port, ssl=_tls(args))
         await server.start()
     except MsgbusError as error:
         print(f"msgbus serve: {error}", file=sys.stderr)

@@ -16,6 +16,7 @@ import logging
 import math
 import socket
 import threading
+from ssl import SSLContext
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -66,11 +67,12 @@ class AmqpServer:
 
     ``with AmqpServer(Broker(), port=0) as server:`` runs it in a background thread;
     ``server.url`` is the ``amqp://`` URL to give clients. Listens on 127.0.0.1 unless
-    told otherwise.
+    told otherwise. With ``ssl`` (a server-side :class:`ssl.SSLContext`) it speaks AMQP over
+    TLS, as RabbitMQ's ``amqps`` listener does, and ``url`` is an ``amqps://`` URL.
     """
 
     def __init__(self, broker: Broker | None = None, *, host: str = "127.0.0.1",
-                 port: int = 5672) -> None:
+                 port: int = 5672, ssl: SSLContext | None = None) -> None:
         if broker is None:
             from transports.memory import default_broker
 
@@ -79,8 +81,11 @@ class AmqpServer:
             raise ValidationError(f"host must be a non-empty str, got {host!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValidationError(f"port must be an int in 0..65535, got {port!r}")
+        if ssl is not None and not isinstance(ssl, SSLContext):
+            raise ValidationError(f"ssl must be an ssl.SSLContext or None, got {ssl!r}")
         self.broker = broker
         self.host = host
+        self.ssl = ssl
         self._port = port
         self._server: asyncio.Server | None = None
         self._state: ServerState | None = None
@@ -103,9 +108,11 @@ class AmqpServer:
 
     @property
     def url(self) -> str:
-        """``amqp://guest:guest@HOST:PORT/%2F``: the default user and vhost."""
+        """``amqp://guest:guest@HOST:PORT/%2F`` (``amqps://`` with TLS): the default user
+        and vhost."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"amqp://guest:guest@{host}:{self.port}/%2F"
+        scheme = "amqp" if self.ssl is None else "amqps"
+        return f"{scheme}://guest:guest@{host}:{self.port}/%2F"
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
@@ -124,7 +131,8 @@ class AmqpServer:
         self._state = state
         try:
             self._server = await loop.create_server(
-                lambda: ClientConnection(state), self.host, self._port, reuse_address=True)
+                lambda: ClientConnection(state), self.host, self._port, reuse_address=True,
+                ssl=self.ssl)
         except OSError as error:
             raise TransportError(
                 f"cannot listen on {self.host}:{self._port}: {error.strerror}") from None

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from msgbus import errors
+from tests.support import make_certificates
 from transports.rabbitmq import RabbitMQTransport
 
 pytestmark = pytest.mark.rabbitmq
@@ -31,24 +32,6 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
-def _certificates(folder: Path) -> None:
-    """A CA, a server certificate for localhost/127.0.0.1 and a client certificate."""
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-             "-subj", "/CN=msgbus-test-ca", "-keyout", "ca.key", "-out", "ca.pem", cwd=folder)
-    (folder / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    for name, extra in (("server", ["-extfile", "ext.cnf"]), ("client", [])):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=folder)
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-days", "1", "-out", f"{name}.pem", *extra, cwd=folder)
-    for key in folder.glob("*.key"):
-        key.chmod(0o644)  # the node may run as another user
 
 
 @dataclass
@@ -68,7 +51,7 @@ def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSNode]:
     base = tmp_path_factory.mktemp("tls-node")
     certs = base / "certs"
     certs.mkdir()
-    _certificates(certs)
+    make_certificates(certs)
     for sub in ("log", "mnesia"):
         (base / sub).mkdir()
     (base / "enabled_plugins").write_text("[].\n")
