@@ -10,12 +10,12 @@ time pass for it, each in the way that works on that server."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 
-import pika
 import pytest
+
+from tests.support import Names, delete_on_server
 
 WAIT = 10.0  # seconds: the bound on every wait in these tests
 
@@ -60,44 +60,17 @@ def elapse(request: pytest.FixtureRequest, server_url: str) -> Callable[[float],
     return advance
 
 
-class Unique:
-    """Names for one test: ``unique("jobs")`` -> ``"c3-test-name.jobs"``."""
-
-    def __init__(self, test_name: str, serial: int) -> None:
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", test_name).strip("-")[-50:]
-        self.prefix = f"c{serial}-{slug}"
-        self.queues: list[str] = []
-        self.exchanges: list[str] = []
+class Unique(Names):
+    """Names for one test: ``unique("jobs")`` -> ``"t3-test-name.jobs"``."""
 
     def __call__(self, label: str = "q") -> str:
-        name = f"{self.prefix}.{label}"
-        self.queues.append(name)
-        return name
-
-    def exchange(self, label: str = "x") -> str:
-        name = f"{self.prefix}.{label}"
-        self.exchanges.append(name)
-        return name
-
-
-_serial = iter(range(1, 1 << 30))
+        return self.queue(label)
 
 
 @pytest.fixture
 def unique(request: pytest.FixtureRequest, server_url: str) -> Iterator[Unique]:
     """Names of this test's own, deleted on RabbitMQ after it."""
-    made = Unique(request.node.name, next(_serial))
+    made = Unique(request.node.name)
     yield made
-    if request.node.callspec.params.get("server_url") != "rabbitmq":
-        return
-    if not (made.queues or made.exchanges):
-        return
-    connection = pika.BlockingConnection(pika.URLParameters(server_url))
-    try:
-        channel = connection.channel()
-        for queue in made.queues:
-            channel.queue_delete(queue)
-        for exchange in made.exchanges:
-            channel.exchange_delete(exchange)
-    finally:
-        connection.close()
+    if request.node.callspec.params.get("server_url") == "rabbitmq" and made.used:
+        delete_on_server(server_url, made)
