@@ -89,10 +89,8 @@ def apply_queued(t: MemoryTransport, verb: str, delivery_tag: int, multiple: boo
     try:
         if verb == "ack":
             t.ack(delivery_tag, multiple=multiple)
-        elif verb == "nack":
-            t.nack(delivery_tag, multiple=multiple, requeue=requeue)
         else:
-            t.reject(delivery_tag, requeue=requeue)
+            t._refuse(verb, delivery_tag, multiple, requeue)
     finally:
         t._owner = owner
 

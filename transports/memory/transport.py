@@ -476,24 +476,21 @@ class MemoryTransport(Transport):
             self._settle(channel, base, "ack", self._core.basic_ack, tag, multiple=multiple)
 
     def nack(self, delivery_tag: int, *, multiple: bool = False, requeue: bool = True) -> None:
-        if settle_elsewhere(self, "nack", delivery_tag, multiple, requeue):
-            return
-        with self._lock:
-            channel, base = self._channel, self._tag_base
-            tag = local_tag(self, delivery_tag, "nack", base)
-            if tag is not None:
-                self._settle(channel, base, "nack", self._core.basic_nack, tag,
-                             multiple=multiple, requeue=requeue)
+        self._refuse("nack", delivery_tag, multiple, requeue)
 
     def reject(self, delivery_tag: int, *, requeue: bool = True) -> None:
-        if settle_elsewhere(self, "reject", delivery_tag, False, requeue):
+        self._refuse("reject", delivery_tag, False, requeue)
+
+    def _refuse(self, verb: str, delivery_tag: int, multiple: bool, requeue: bool) -> None:
+        """nack and reject (a reject is a nack of one delivery)."""
+        if settle_elsewhere(self, verb, delivery_tag, multiple, requeue):
             return
         with self._lock:
             channel, base = self._channel, self._tag_base
-            tag = local_tag(self, delivery_tag, "reject", base)
+            tag = local_tag(self, delivery_tag, verb, base)
             if tag is not None:
-                self._settle(channel, base, "reject", self._core.basic_nack, tag,
-                             multiple=False, requeue=requeue)
+                self._settle(channel, base, verb, self._core.basic_nack, tag,
+                             multiple=multiple, requeue=requeue)
 
     def _settle(self, channel: Channel, base: int, action: str, method: Callable[..., Any],
                 tag: int, **kwargs: Any) -> None:
