@@ -16,6 +16,7 @@ import logging
 import math
 import socket
 import threading
+from collections.abc import Callable
 from ssl import SSLContext
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -180,25 +181,23 @@ class AmqpServer:
     # -- time -------------------------------------------------------------------------
 
     def _deadline_moved(self, deadline: float) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        if self._state is not None and self._state.on_loop_thread():
-            self._arm_deadline()
-        else:
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(self._arm_deadline)
+        self._on_loop(self._arm_deadline)
 
     def _clock_moved(self) -> None:
         """A manual clock was advanced: what fell due acts now, as if time had passed."""
-        loop = self._loop
-        if loop is None or loop.is_closed() or self._server is None:
+        self._on_loop(self.broker.tick)
+
+    def _on_loop(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the server's loop: at once from the loop's own thread, else
+        scheduled (nothing, once the server stopped)."""
+        loop, state = self._loop, self._state
+        if loop is None or state is None or self._server is None or loop.is_closed():
             return
-        if self._state is not None and self._state.on_loop_thread():
-            self.broker.tick()
+        if state.on_loop_thread():
+            callback()
         else:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(self.broker.tick)
+                loop.call_soon_threadsafe(callback)
 
     def _arm_deadline(self) -> None:
         if self._deadline_timer is not None:
