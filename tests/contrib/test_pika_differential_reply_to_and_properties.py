@@ -85,7 +85,7 @@ def test_direct_reply_to_tags_and_mandatory_replies(amqp_url: str, names: Names)
                             p.reply_to, b)))
         client.basic_publish("", q, b"ping", pika.BasicProperties(
             reply_to="amq.rabbitmq.reply-to"))
-        _, properties, _ = server.basic_get(q, auto_ack=True)
+        _, properties, _ = w.get_eventually(server, q, auto_ack=True)
         token = properties.reply_to
         w.attempt("through amq.direct", lambda: server.basic_publish(
             "amq.direct", token, b"via amq.direct", mandatory=True))
