@@ -10,10 +10,13 @@ Without a URL, ``MSGBUS_URL`` is read; without that, ``memory://``.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from msgbus.errors import ValidationError
-from msgbus.transport import Transport
+
+if TYPE_CHECKING:  # ``import msgbus`` stays cheap: the transports import it when used
+    from msgbus.transport import Transport
 
 __all__ = ["DEFAULT_URL", "connect", "default_url"]
 

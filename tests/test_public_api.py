@@ -54,6 +54,21 @@ def test_core_package_imports_without_pika_or_transports() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_importing_msgbus_loads_only_what_connect_and_the_errors_need() -> None:
+    # ``import msgbus`` is the first thing every command and server process pays for; the
+    # Transport ABC, the value types and the checks load when a transport is made
+    code = (
+        "import sys, msgbus; "
+        "loaded = sorted(m for m in sys.modules if m.startswith('msgbus.')); print(loaded); "
+        "sys.exit(0 if set(loaded) <= {'msgbus.connect', 'msgbus.errors', 'msgbus.lazy'}"
+        " else 1)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert callable(__import__("msgbus").connect)
+
+
 def test_recovery_names_belong_to_msgbus_and_stay_importable_from_rabbitmq() -> None:
     import msgbus
     import transports.rabbitmq as rabbitmq
