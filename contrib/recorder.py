@@ -23,7 +23,7 @@ from transports.memory import Broker, BrokerEvent
 __all__ = ["Recorder"]
 
 _KINDS = ("published", "routed", "returned", "delivered", "acked", "rejected", "requeued",
-          "expired", "dead-lettered", "dropped")
+          "expired", "dead-lettered", "dropped", "confirmed", "get-empty", "channel-closed")
 
 
 class Recorder:

@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import TextIO
 
 from transports.memory import Broker, BrokerEvent
+from transports.memory.events import MESSAGE_KINDS
 from transports.memory.routing import router_for
 
 __all__ = ["Tracer", "trace"]
@@ -74,6 +75,8 @@ class Tracer:
             return "\n".join(self.lines)
 
     def _on_event(self, event: BrokerEvent) -> None:
+        if event.kind not in MESSAGE_KINDS:  # the broker's bookkeeping: no message moved
+            return
         if event.kind == "published":
             self._local.published = event
         line = self._prefix + self.format(event)
@@ -95,6 +98,8 @@ class Tracer:
         """The lines for ``events`` (recorded elsewhere), in order."""
         lines = []
         for event in events:
+            if event.kind not in MESSAGE_KINDS:
+                continue
             if event.kind == "published":
                 self._local.published = event
             lines.append(self.format(event))

@@ -139,6 +139,9 @@ class BrokerCore(MessageFlow):
         if not channel.open:
             return
         channel.open = False
+        if self.tracing:
+            self._emit("channel-closed", channel.connection.vhost,
+                       connection=channel.connection.id, channel=channel.id)
         channel.connection.channels.pop(channel.id, None)
         for consumer in list(channel.consumers.values()):
             self._remove_consumer(consumer, notify=False)

@@ -119,9 +119,11 @@ class MessageFlow(PublishFlow):
         if self.tracing:
             vhost = channel.connection.vhost
             self._emit("published", vhost, routing_key=routing_key, body=body,
-                       properties=properties)
+                       properties=properties, connection=channel.connection.id,
+                       channel=channel.id)
             self._emit("routed", vhost, routing_key=routing_key,
-                       queues=(routing_key,) if waiting else ())
+                       queues=(routing_key,) if waiting else (),
+                       connection=channel.connection.id, channel=channel.id)
         if target is None or target.reply_consumer is None or not waiting:
             return False
         tag = target.next_tag  # RabbitMQ does not move the channel's tags on for a reply
@@ -130,7 +132,8 @@ class MessageFlow(PublishFlow):
             Message(body, "", routing_key, properties)))
         if self.tracing:
             self._emit("delivered", target.connection.vhost, queue=routing_key,
-                       consumer_tag=target.reply_consumer, delivery_tag=tag, body=body)
+                       consumer_tag=target.reply_consumer, delivery_tag=tag, body=body,
+                       connection=target.connection.id, channel=target.id, no_ack=True)
         return True
 
     def basic_cancel(self, channel: ChannelState, consumer_tag: str) -> None:
@@ -263,7 +266,9 @@ class MessageFlow(PublishFlow):
         if self.tracing:
             self._emit("delivered", consumer.queue.vhost, queue=consumer.queue.name,
                        consumer_tag=consumer.tag, delivery_tag=tag,
-                       redelivered=queued.redelivered, body=message.body)
+                       redelivered=queued.redelivered, body=message.body,
+                       connection=channel.connection.id, channel=channel.id,
+                       no_ack=consumer.no_ack)
 
     def _deliver_many(self, consumer: ConsumerState, count: int) -> None:
         """Deliver the next ``count`` ready messages of the consumer's queue to it (it is
@@ -302,6 +307,9 @@ class MessageFlow(PublishFlow):
             self._dead_letter(queue, expired, "expired")
         queued = queue.store.pop()
         if queued is None:
+            if self.tracing:
+                self._emit("get-empty", queue.vhost, queue=queue.name,
+                           connection=channel.connection.id, channel=channel.id, no_ack=no_ack)
             return None
         if queue in self._timed:  # RabbitMQ drops the expired messages the fetch uncovered
             for expired in queue.store.pop_expired(queue.last_used):
@@ -318,7 +326,8 @@ class MessageFlow(PublishFlow):
         message = queued
         if self.tracing:
             self._emit("delivered", queue.vhost, queue=queue.name, delivery_tag=tag,
-                       redelivered=queued.redelivered, body=message.body)
+                       redelivered=queued.redelivered, body=message.body,
+                       connection=channel.connection.id, channel=channel.id, no_ack=no_ack)
         return Delivery(message.body, tag, message.exchange, message.routing_key,
                         queued.redelivered, message.properties, None, len(queue.store))
 
@@ -381,15 +390,17 @@ class MessageFlow(PublishFlow):
     def _settle_now(self, channel: ChannelState, taken: list[QueuedMessage],
                     requeue: bool | None) -> None:
         self._release(channel, taken)
-        self._apply_settlement(taken, requeue)
+        self._apply_settlement(channel, taken, requeue)
         self._after_settle(channel, taken)
 
-    def _apply_settlement(self, taken: list[QueuedMessage], requeue: bool | None) -> None:
+    def _apply_settlement(self, channel: ChannelState, taken: list[QueuedMessage],
+                          requeue: bool | None) -> None:
         if requeue is None:
             if self.tracing:
                 for entry in taken:
                     self._emit("acked", entry.queue.vhost, queue=entry.queue.name,
-                               delivery_tag=entry.tag)
+                               delivery_tag=entry.tag, connection=channel.connection.id,
+                               channel=channel.id)
             return
         for entry in taken:
             if requeue:
@@ -413,7 +424,7 @@ class MessageFlow(PublishFlow):
                 credited = (0 < consumer.prefetch <= consumer.unacked
                             and channel.consumers.get(consumer.tag) is consumer)
                 consumer.unacked -= len(group)
-            self._apply_settlement(group, requeue)
+            self._apply_settlement(channel, group, requeue)
             queue = group[0].queue
             if credited:
                 self._unblock_credited(channel, queue)

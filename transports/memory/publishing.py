@@ -165,11 +165,13 @@ class PublishFlow(abc.ABC):
                     properties, headers={k: v for k, v in headers.items() if k != "BCC"})
         if self.tracing:
             self._emit("published", vh.name, exchange=exchange, routing_key=routing_key,
-                       body=body, properties=properties)
+                       body=body, properties=properties, connection=channel.connection.id,
+                       channel=channel.id)
         queues = self._route(vh, exchange, keys, properties.headers)
         if self.tracing:
             self._emit("routed", vh.name, exchange=exchange, routing_key=routing_key,
-                       queues=tuple(q.name for q in queues))
+                       queues=tuple(q.name for q in queues), connection=channel.connection.id,
+                       channel=channel.id)
         accepted = True
         for queue in queues:
             if not self._enqueue(queue, body, exchange, routing_key, properties, bcc):
@@ -190,12 +192,18 @@ class PublishFlow(abc.ABC):
                 body, exchange, routing_key, 312, "NO_ROUTE", properties)))
             if self.tracing:
                 self._emit("returned", channel.connection.vhost, exchange=exchange,
-                           routing_key=routing_key, reason="312 NO_ROUTE")
+                           routing_key=routing_key, reason="312 NO_ROUTE",
+                           connection=channel.connection.id, channel=channel.id)
         sequence = None
         if channel.confirm:
             sequence = channel.next_publish_seq
             channel.next_publish_seq += 1
             channel.connection.outbox.append(PublishConfirm(channel.id, sequence, accepted))
+            if self.tracing:
+                self._emit("confirmed", channel.connection.vhost, exchange=exchange,
+                           routing_key=routing_key, delivery_tag=sequence,
+                           reason="ack" if accepted else "nack",
+                           connection=channel.connection.id, channel=channel.id)
         return PublishResult(routed, returned, not accepted, sequence)
 
     def confirm_select(self, channel: ChannelState) -> None:

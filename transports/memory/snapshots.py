@@ -78,6 +78,11 @@ class ChannelSnapshot:
     prefetch_count: int
     global_prefetch_count: int
     confirm: bool
+    #: in tx mode (tx.select); then the publishes and the acknowledged messages that wait
+    #: for tx.commit (nacks and rejects are not counted, as RabbitMQ counts them)
+    transactional: bool = False
+    messages_uncommitted: int = 0
+    acks_uncommitted: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +166,10 @@ class BrokerViews:
         with self.__lock:
             return [
                 ChannelSnapshot(c.id, ch.id, len(ch.consumers), len(ch.unacked), ch.prefetch,
-                                ch.global_prefetch, ch.confirm)
+                                ch.global_prefetch, ch.confirm, ch.tx_publishes is not None,
+                                len(ch.tx_publishes or ()),
+                                sum(len(taken) for taken, requeue in ch.tx_acks or ()
+                                    if requeue is None))
                 for c in self.__core.connections.values() for ch in c.channels.values()
             ]
 
