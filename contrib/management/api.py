@@ -173,7 +173,7 @@ async def overview(request: web.Request) -> web.Response:
     })
 
 
-def _vhost_json(broker: Broker, vhost: str) -> dict[str, Any]:
+def _vhost_json(broker: Broker, stats: Stats, vhost: str) -> dict[str, Any]:
     queues = broker.queues(vhost)
     ready = sum(q.messages_ready for q in queues)
     unacked = sum(q.messages_unacknowledged for q in queues)
@@ -181,19 +181,21 @@ def _vhost_json(broker: Broker, vhost: str) -> dict[str, Any]:
             "tags": [], "metadata": {"description": "", "tags": []},
             "default_queue_type": "undefined", "tracing": False,
             "cluster_state": {render.NODE: "running"},
+            "message_stats": stats.message_stats(("vhost", vhost, "")),
             "messages": ready + unacked, "messages_ready": ready,
             "messages_unacknowledged": unacked, "recv_oct": 0,
             "recv_oct_details": {"rate": 0.0}, "send_oct": 0, "send_oct_details": {"rate": 0.0}}
 
 
 async def vhosts(request: web.Request) -> web.Response:
-    broker = context(request).broker
-    return reply(request, [_vhost_json(broker, vhost) for vhost in _vhosts(request)])
+    ctx = context(request)
+    return reply(request, [_vhost_json(ctx.broker, ctx.stats, vhost)
+                           for vhost in _vhosts(request)])
 
 
 async def vhost(request: web.Request) -> web.Response:
-    broker = context(request).broker
-    return reply(request, _vhost_json(broker, vhost_of(request)))
+    ctx = context(request)
+    return reply(request, _vhost_json(ctx.broker, ctx.stats, vhost_of(request)))
 
 
 async def whoami(request: web.Request) -> web.Response:
@@ -349,8 +351,36 @@ def _pending(details: ClientDetails) -> ConnectionSnapshot:
 async def channels(request: web.Request) -> web.Response:
     ctx = context(request)
     index = connection_index(ctx)
-    return reply(request, [render.channel_json(ch, index[ch.connection])
+    return reply(request, [render.channel_json(ch, index[ch.connection], ctx.stats)
                            for ch in ctx.broker.channels() if ch.connection in index])
+
+
+async def connection_channels(request: web.Request) -> web.Response:
+    ctx = context(request)
+    connection_id, listed = find_connection(ctx, request.match_info["name"])
+    return reply(request, [render.channel_json(ch, listed, ctx.stats)
+                           for ch in ctx.broker.channels() if ch.connection == connection_id])
+
+
+async def channel(request: web.Request) -> web.Response:
+    """One channel, named as RabbitMQ names it (``<connection name> (<number>)``), with its
+    consumers; ``publishes`` and ``deliveries`` are RabbitMQ's per-exchange and per-queue
+    breakdowns, which it fills only in its ``detailed`` rates mode: empty here too."""
+    ctx = context(request)
+    name = request.match_info["name"]
+    index = connection_index(ctx)
+    for ch in ctx.broker.channels():
+        listed = index.get(ch.connection)
+        if listed is None or f"{listed['name']} ({ch.number})" != name:
+            continue
+        result = render.channel_json(ch, listed, ctx.stats)
+        result["consumer_details"] = [
+            render.consumer_json(c, listed) for c in ctx.broker.consumers()
+            if c.connection == ch.connection and c.channel == ch.number]
+        result["deliveries"] = []
+        result["publishes"] = []
+        return reply(request, result)
+    raise not_found()
 
 
 async def consumers(request: web.Request) -> web.Response:
@@ -445,7 +475,9 @@ def add_routes(app: web.Application) -> None:
     get("/api/bindings/{vhost}/e/{source}/{kind:[qe]}/{destination}/{props}", binding)
     get("/api/connections", connections)
     get("/api/connections/{name}", connection)
+    get("/api/connections/{name}/channels", connection_channels)
     get("/api/channels", channels)
+    get("/api/channels/{name}", channel)
     get("/api/consumers", consumers)
     get("/api/consumers/{vhost}", consumers)
     get("/msgbus/explain", explain_route)

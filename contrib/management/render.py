@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
+from contrib.management.stats import Stats, channel_key
 from transports.memory import (
     BindingSnapshot,
     ChannelSnapshot,
@@ -23,7 +24,6 @@ from transports.memory.snapshots import ConsumerSnapshot
 
 if TYPE_CHECKING:
     from contrib.amqp_server.details import ClientDetails
-    from contrib.management.stats import Stats
 
 __all__ = [
     "NODE",
@@ -76,7 +76,6 @@ def queue_json(q: QueueSnapshot, stats: Stats) -> dict[str, Any]:
         "exclusive": q.exclusive,
         "exclusive_consumer_tag": None,
         "head_message_timestamp": None,
-        "message_stats": stats.message_stats(key),
         "messages": q.messages,
         "messages_ready": q.messages_ready,
         "messages_unacknowledged": q.messages_unacknowledged,
@@ -91,22 +90,33 @@ def queue_json(q: QueueSnapshot, stats: Stats) -> dict[str, Any]:
         "vhost": q.vhost,
     }
     result.update(stats.depth_details(q.vhost, q.name))
+    _add_message_stats(result, stats, key)
     return result
 
 
+def _add_message_stats(result: dict[str, Any], stats: Stats, key: tuple[str, str, str]
+                       ) -> None:
+    """RabbitMQ leaves ``message_stats`` out of a queue, exchange or channel that has
+    counted nothing yet."""
+    message_stats = stats.message_stats(key)
+    if message_stats:
+        result["message_stats"] = message_stats
+
+
 def exchange_json(x: ExchangeSnapshot, stats: Stats) -> dict[str, Any]:
-    return {
+    result = {
         "arguments": jsonable(x.arguments),
         "auto_delete": x.auto_delete,
         "durable": x.durable,
         "internal": x.internal,
-        "message_stats": stats.message_stats(("exchange", x.vhost, x.name)),
         "name": x.name,
         "type": x.type,
         "user_who_performed_action": "rmq-internal" if x.name.startswith("amq.") or not x.name
         else "guest",
         "vhost": x.vhost,
     }
+    _add_message_stats(result, stats, ("exchange", x.vhost, x.name))
+    return result
 
 
 def _quote(text: str) -> str:
@@ -194,25 +204,30 @@ def _connection_details(connection: Mapping[str, Any]) -> dict[str, Any]:
             "peer_port": connection["peer_port"]}
 
 
-def channel_json(ch: ChannelSnapshot, connection: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "acks_uncommitted": 0,
+def channel_json(ch: ChannelSnapshot, connection: Mapping[str, Any], stats: Stats
+                 ) -> dict[str, Any]:
+    """A channel. Its ``messages_unconfirmed`` is 0: the broker confirms a publish (or
+    nacks it) in the call that publishes it, so no publish ever waits for its confirm."""
+    result = {
+        "acks_uncommitted": ch.acks_uncommitted,
         "confirm": ch.confirm,
         "connection_details": _connection_details(connection),
         "consumer_count": ch.consumers,
         "global_prefetch_count": ch.global_prefetch_count,
         "messages_unacknowledged": ch.messages_unacknowledged,
-        "messages_uncommitted": 0,
+        "messages_uncommitted": ch.messages_uncommitted,
         "messages_unconfirmed": 0,
         "name": f"{connection['name']} ({ch.number})",
         "node": NODE,
         "number": ch.number,
         "prefetch_count": ch.prefetch_count,
         "state": "running",
-        "transactional": False,
+        "transactional": ch.transactional,
         "user": connection["user"],
         "vhost": connection["vhost"],
     }
+    _add_message_stats(result, stats, channel_key(ch.connection, ch.number))
+    return result
 
 
 def consumer_json(c: ConsumerSnapshot, connection: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,18 @@
 """Message counters and rates, as RabbitMQ's management plugin keeps them.
 
-A broker listener counts what happens (publish, deliver, get, ack, redeliver, returns,
-drops) for the whole broker, per exchange and per queue. Rates come from samples: every
+A broker listener counts what happens for the whole broker, per vhost, per channel, per
+exchange and per queue, with RabbitMQ 3.10's names and in its places:
+
+- the broker, a vhost and a channel count what channels did: ``publish``, ``confirm``
+  (basic.acks sent back; not nacks), ``return_unroutable``, ``drop_unroutable``, and
+  ``get``, ``get_no_ack``, ``deliver``, ``deliver_no_ack``, ``deliver_get`` (the four
+  together), ``get_empty``, ``redeliver``, ``ack``. As RabbitMQ does, each half is shown
+  whole, zeros included, once one of its counters moved;
+- a queue counts the publishes routed to it (refused ones too) and the second half;
+- an exchange counts ``publish_in`` (publishes to it) and ``publish_out`` (one per queue
+  it routed a publish to).
+
+A channel's counters go with the channel; the others stay. Rates come from samples: every
 ``interval`` seconds of the broker's clock (RabbitMQ's ``collect_statistics_interval`` is
 5 s) a sample of every counter and of the queue depths is kept, and a ``*_details.rate``
 is the change between the last two samples divided by the time between them — what
@@ -19,11 +30,27 @@ from dataclasses import dataclass
 
 from transports.memory import Broker, BrokerEvent
 
-__all__ = ["GLOBAL", "Sample", "Stats"]
+__all__ = ["GLOBAL", "Sample", "Stats", "channel_key"]
 
-#: The key of the broker-wide counters (exchanges and queues are ``(kind, vhost, name)``).
+#: The key of the broker-wide counters (exchanges and queues are ``(kind, vhost, name)``,
+#: a vhost ``("vhost", name, "")``, a channel see :func:`channel_key`).
 GLOBAL = ("broker", "", "")
 Key = tuple[str, str, str]
+#: What a channel publishes, and what it receives and acknowledges: RabbitMQ shows each
+#: group whole once one of its counters moved (a queue shows the second one).
+PUBLISHING = ("publish", "confirm", "return_unroutable", "drop_unroutable")
+RECEIVING = ("get", "get_no_ack", "deliver", "deliver_no_ack", "deliver_get", "get_empty",
+             "redeliver", "ack")
+GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "broker": (PUBLISHING, RECEIVING), "vhost": (PUBLISHING, RECEIVING),
+    "channel": (PUBLISHING, RECEIVING), "queue": (RECEIVING,)}
+
+
+def channel_key(connection: int, number: int) -> Key:
+    """The key of the counters of channel ``number`` of the broker's connection
+    ``connection``."""
+    return ("channel", str(connection), str(number))
+
 #: How many samples are kept (RabbitMQ's basic retention keeps 10 minutes of 5 s samples).
 HISTORY = 120
 
@@ -47,7 +74,9 @@ class Stats:
         self.interval = interval
         self._lock = threading.Lock()
         self._counts: dict[Key, Counter[str]] = {GLOBAL: Counter()}
-        self._unroutable: Key | None = None
+        # where the last unroutable publish was counted as dropped, until the next event
+        # says whether it was returned instead
+        self._unroutable: tuple[Key, ...] | None = None
         self.samples: deque[Sample] = deque(maxlen=HISTORY)
 
     def start(self) -> None:
@@ -69,36 +98,68 @@ class Stats:
         with self._lock:
             self._count(event)
 
+    def _actors(self, event: BrokerEvent) -> tuple[Key, ...]:
+        """Where what a channel did is counted: the broker, the vhost, the channel."""
+        vhost = ("vhost", event.vhost, "")
+        if not event.connection:
+            return GLOBAL, vhost
+        return GLOBAL, vhost, channel_key(event.connection, event.channel)
+
     def _count(self, event: BrokerEvent) -> None:
         kind, vhost = event.kind, event.vhost
         if kind == "published":
-            self._add(GLOBAL, "publish")
+            for key in self._actors(event):
+                self._add(key, "publish")
             self._add(("exchange", vhost, event.exchange), "publish_in")
         elif kind == "routed":
-            exchange = ("exchange", vhost, event.exchange)
             if event.queues:
-                self._add(exchange, "publish_out")
+                self._add(("exchange", vhost, event.exchange), "publish_out",
+                          len(event.queues))
                 for queue in event.queues:
                     self._add(("queue", vhost, queue), "publish")
             else:
-                self._add(GLOBAL, "drop_unroutable")
-                self._unroutable = exchange
-            return
-        elif kind == "returned" and self._unroutable is not None:
-            self._add(GLOBAL, "drop_unroutable", -1)
-            self._add(GLOBAL, "return_unroutable")
+                self._unroutable = self._actors(event)
+                for key in self._unroutable:
+                    self._add(key, "drop_unroutable")
+                return
+        elif kind == "returned":
+            for key in self._unroutable or self._actors(event):
+                if self._unroutable is not None:
+                    self._add(key, "drop_unroutable", -1)
+                self._add(key, "return_unroutable")
+        elif kind == "confirmed":
+            if event.reason == "ack":  # RabbitMQ counts the basic.acks, not the nacks
+                for key in self._actors(event):
+                    self._add(key, "confirm")
         elif kind == "delivered":
-            target: Key = ("queue", vhost, event.queue)
-            what = "deliver" if event.consumer_tag else "get"
-            for key in (GLOBAL, target):
+            if event.consumer_tag:
+                what = "deliver_no_ack" if event.no_ack else "deliver"
+            else:
+                what = "get_no_ack" if event.no_ack else "get"
+            for key in (*self._actors(event), ("queue", vhost, event.queue)):
                 self._add(key, what)
                 self._add(key, "deliver_get")
                 if event.redelivered:
                     self._add(key, "redeliver")
+        elif kind == "get-empty":
+            for key in (*self._actors(event), ("queue", vhost, event.queue)):
+                self._add(key, "get_empty")
         elif kind == "acked":
-            self._add(GLOBAL, "ack")
-            self._add(("queue", vhost, event.queue), "ack")
+            for key in (*self._actors(event), ("queue", vhost, event.queue)):
+                self._add(key, "ack")
+        elif kind == "channel-closed":
+            self._counts.pop(channel_key(event.connection, event.channel), None)
         self._unroutable = None
+
+    def forget_closed_channels(self) -> None:
+        """Drop the counters of channels that are gone (a broker restart closes them
+        without a ``channel-closed`` event)."""
+        open_channels = {channel_key(ch.connection, ch.number)
+                         for ch in self.broker.channels()}
+        with self._lock:
+            for key in [key for key in self._counts
+                        if key[0] == "channel" and key not in open_channels]:
+                del self._counts[key]
 
     # -- reading ----------------------------------------------------------------------
 
@@ -125,6 +186,7 @@ class Stats:
 
     def refresh(self) -> None:
         """Take a sample if ``interval`` has passed on the broker's clock since the last."""
+        self.forget_closed_channels()
         now = self.broker.clock.monotonic()
         if not self.samples or now - self.samples[-1].at >= self.interval:
             self._sample(now)
@@ -157,9 +219,16 @@ class Stats:
         return points
 
     def message_stats(self, key: Key) -> dict[str, object]:
-        """RabbitMQ's ``message_stats`` object: each counter and its ``_details.rate``."""
+        """RabbitMQ's ``message_stats`` object: each counter and its ``_details.rate``
+        (``{}`` when nothing was counted), each half shown whole as RabbitMQ shows it."""
+        counts = self.counts(key)
+        groups = GROUPS.get(key[0], ())
+        for group in groups:
+            if not counts.keys().isdisjoint(group):
+                for name in group:
+                    counts.setdefault(name, 0)
         result: dict[str, object] = {}
-        for name, value in sorted(self.counts(key).items()):
+        for name, value in sorted(counts.items()):
             result[name] = value
             result[f"{name}_details"] = {"rate": self.rate(key, name)}
         return result
