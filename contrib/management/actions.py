@@ -319,6 +319,7 @@ async def publish(request: web.Request) -> web.Response:
     if not any(x.name == name for x in context(request).broker.exchanges(vhost)):
         raise bad_request(f"404 NOT_FOUND - no exchange '{name}' in vhost '{vhost}'")
     with client(request, vhost) as channel:
+        channel.confirm_select()  # as RabbitMQ's API publishes: its confirm is counted
         result = channel.basic_publish(name, routing_key, data, properties, mandatory=True)
     return web.json_response({"routed": bool(result.routed) and not result.returned},
                              dumps=compact_json)

@@ -36,6 +36,8 @@ __all__ = ["GLOBAL", "Sample", "Stats", "channel_key"]
 #: a vhost ``("vhost", name, "")``, a channel see :func:`channel_key`).
 GLOBAL = ("broker", "", "")
 Key = tuple[str, str, str]
+#: What the queue name of a direct reply (not a queue) starts with.
+REPLY_TO = "amq.rabbitmq.reply-to."
 #: What a channel publishes, and what it receives and acknowledges: RabbitMQ shows each
 #: group whole once one of its counters moved (a queue shows the second one).
 PUBLISHING = ("publish", "confirm", "return_unroutable", "drop_unroutable")
@@ -112,10 +114,11 @@ class Stats:
                 self._add(key, "publish")
             self._add(("exchange", vhost, event.exchange), "publish_in")
         elif kind == "routed":
-            if event.queues:
-                self._add(("exchange", vhost, event.exchange), "publish_out",
-                          len(event.queues))
-                for queue in event.queues:
+            # RabbitMQ counts a direct reply as a publish that reached no queue
+            queues = [q for q in event.queues if not q.startswith(REPLY_TO)]
+            if queues:
+                self._add(("exchange", vhost, event.exchange), "publish_out", len(queues))
+                for queue in queues:
                     self._add(("queue", vhost, queue), "publish")
             else:
                 self._unroutable = self._actors(event)
@@ -132,6 +135,8 @@ class Stats:
                 for key in self._actors(event):
                     self._add(key, "confirm")
         elif kind == "delivered":
+            if event.queue.startswith(REPLY_TO):  # not counted by RabbitMQ
+                return
             if event.consumer_tag:
                 what = "deliver_no_ack" if event.no_ack else "deliver"
             else:

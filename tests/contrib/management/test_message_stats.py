@@ -1,0 +1,268 @@
+"""Message counters as RabbitMQ 3.10's management API keeps them: the same scenario, six
+channels each doing one kind of thing (publishing with and without confirms, dropped and
+returned publishes, basic.get both ways, an empty get, a redelivery, a consumer with and
+one without acknowledgements, an open transaction), run on RabbitMQ and on the broker —
+served to pika over AMQP, and in-process through the pika facade — must leave the same
+counters per vhost, queue, exchange and channel, and the same channel states.
+
+RabbitMQ collects its statistics every 5 s (``collect_statistics_interval``): its view is
+read until it shows what its client did; the counters are compared, not the rates."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pika
+import pika.exceptions
+import pytest
+
+from contrib.management import ManagementServer
+from contrib.pika_compat import BlockingConnection
+from tests.contrib.management.conftest import Http
+from transports.memory import Broker
+
+QUEUE, OTHER, EMPTY, TXQ = "stats-q", "stats-q2", "stats-empty", "stats-tx"
+DIRECT, FANOUT = "stats-direct", "stats-fanout"
+pytestmark = pytest.mark.rabbitmq
+
+CHANNEL_STATES = ("confirm", "transactional", "messages_unconfirmed", "messages_uncommitted",
+                  "acks_uncommitted", "messages_unacknowledged", "consumer_count")
+
+
+def scenario(connection: Any) -> None:
+    """What the client does; every channel stays open for the look afterwards."""
+    confirmed = connection.channel()  # 1: publishes under confirms
+    confirmed.confirm_delivery()
+    for queue in (QUEUE, OTHER, EMPTY, TXQ):
+        confirmed.queue_declare(queue)
+    confirmed.exchange_declare(DIRECT, "direct")
+    confirmed.exchange_declare(FANOUT, "fanout")
+    confirmed.queue_bind(QUEUE, DIRECT, "k")
+    for queue in (QUEUE, OTHER):
+        confirmed.queue_bind(queue, FANOUT)
+    for _ in range(3):
+        confirmed.basic_publish("", QUEUE, b"m")
+    for _ in range(2):
+        confirmed.basic_publish(DIRECT, "k", b"m")
+    confirmed.basic_publish(FANOUT, "", b"m")  # to two queues
+    confirmed.basic_publish(DIRECT, "nowhere", b"m")  # dropped
+    with pytest.raises(pika.exceptions.UnroutableError):
+        confirmed.basic_publish(DIRECT, "nowhere", b"m", mandatory=True)  # returned
+
+    plain = connection.channel()  # 2: publishes without confirms
+    for queue in (QUEUE, QUEUE, TXQ, TXQ):
+        plain.basic_publish("", queue, b"m")
+    plain.basic_publish(DIRECT, "nowhere", b"m", mandatory=True)  # returned
+    plain.queue_declare(QUEUE, passive=True)  # a round trip: the queues have them
+
+    getter = connection.channel()  # 3: basic.get both ways, a redelivery, empty gets
+    assert getter.basic_get(QUEUE, auto_ack=True)[0] is not None
+    method, _, _ = getter.basic_get(QUEUE)
+    getter.basic_ack(method.delivery_tag)
+    method, _, _ = getter.basic_get(QUEUE)
+    getter.basic_nack(method.delivery_tag, requeue=True)
+    method, _, _ = getter.basic_get(QUEUE)
+    assert method.redelivered
+    getter.basic_ack(method.delivery_tag)
+    assert getter.basic_get(EMPTY, auto_ack=True)[0] is None
+    assert getter.basic_get(EMPTY)[0] is None
+
+    consumer = connection.channel()  # 4: a consumer that acknowledges, after a recover
+    deliveries = consumer.consume(OTHER, inactivity_timeout=30)
+    method, _, _ = next(deliveries)
+    assert method is not None and not method.redelivered
+    consumer.basic_recover(requeue=True)
+    method, _, _ = next(deliveries)
+    assert method is not None and method.redelivered
+    consumer.basic_ack(method.delivery_tag)
+
+    drainer = connection.channel()  # 5: a consumer without acknowledgements
+    left = drainer.queue_declare(QUEUE, passive=True).method.message_count
+    drained = drainer.consume(QUEUE, auto_ack=True, inactivity_timeout=30)
+    for _ in range(left):
+        assert next(drained)[0] is not None
+
+    tx = connection.channel()  # 6: a transaction left open
+    tx.tx_select()
+    tx.basic_get(TXQ)
+    method, _, _ = tx.basic_get(TXQ)
+    tx.basic_ack(method.delivery_tag, multiple=True)
+    tx.basic_publish("", QUEUE, b"m")
+    tx.queue_declare(QUEUE, passive=True)
+
+
+def direct_reply_to(connection: Any) -> None:
+    """An RPC over direct reply-to: RabbitMQ counts the reply as a publish that reached
+    no queue, and its delivery not at all."""
+    client = connection.channel()
+    client.queue_declare(QUEUE)
+    replies: list[bytes] = []
+    client.basic_consume("amq.rabbitmq.reply-to", lambda ch, m, p, body: replies.append(body),
+                         auto_ack=True)
+    client.basic_publish("", QUEUE, b"request",
+                         pika.BasicProperties(reply_to="amq.rabbitmq.reply-to"))
+    server = connection.channel()
+    server.queue_declare(QUEUE, passive=True)
+    method, properties, _ = server.basic_get(QUEUE, auto_ack=True)
+    assert method is not None
+    server.basic_publish("", properties.reply_to, b"reply")
+    deadline = time.monotonic() + 30
+    while not replies and time.monotonic() < deadline:
+        connection.process_data_events(0.1)
+    assert replies == [b"reply"]
+
+
+def reused_channel(connection: Any) -> None:
+    """A channel's counters go with it: the next channel of the same number starts
+    afresh; the vhost's, queue's and exchange's stay."""
+    first = connection.channel()
+    first.queue_declare(QUEUE)
+    for _ in range(2):
+        first.basic_publish("", QUEUE, b"m")
+    assert first.basic_get(QUEUE, auto_ack=True)[0] is not None
+    number = first.channel_number
+    first.close()
+    second = connection.channel()
+    assert second.channel_number == number
+    second.basic_publish("", QUEUE, b"m")
+    second.queue_declare(QUEUE, passive=True)
+
+
+def counters(data: dict[str, Any]) -> dict[str, int] | None:
+    """The counters of an object's ``message_stats`` (None when it has none)."""
+    stats = data.get("message_stats")
+    if stats is None:
+        return None
+    return {name: value for name, value in stats.items() if not name.endswith("_details")}
+
+
+def look(client: Http, vhost: str, connection_name: str | None) -> dict[str, Any]:
+    """The counters of the vhost, the scenario's queues and exchanges, and each channel of
+    the connection called ``connection_name`` (any connection when None) by number."""
+    v = quote(vhost, safe="")
+    view: dict[str, Any] = {"vhost": counters(client("GET", f"/api/vhosts/{v}").json())}
+    for queue in (QUEUE, OTHER, EMPTY, TXQ):
+        view[f"queue {queue}"] = counters(client("GET", f"/api/queues/{v}/{queue}").json())
+    for exchange in (DIRECT, FANOUT, "amq.default", "amq.topic"):
+        view[f"exchange {exchange}"] = counters(
+            client("GET", f"/api/exchanges/{v}/{exchange}").json())
+    connections = [c["name"] for c in client("GET", "/api/connections").json()
+                   if connection_name is None or c["user_provided_name"] == connection_name]
+    for channel in client("GET", "/api/channels").json():
+        details = channel["connection_details"]
+        if isinstance(details, dict) and details.get("name") in connections:
+            view[f"channel {channel['number']}"] = (
+                counters(channel), {name: channel[name] for name in CHANNEL_STATES})
+    return view
+
+
+def eventually(read: Callable[[], dict[str, Any]], wanted: dict[str, Any]) -> dict[str, Any]:
+    """RabbitMQ's view once it shows ``wanted`` (its statistics are collected every 5 s),
+    or as it is after 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        seen = read()
+        if seen == wanted or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.5)
+
+
+def differences(rabbitmq: dict[str, Any], msgbus: dict[str, Any]) -> str:
+    return "\n".join(f"{key}:\n  RabbitMQ: {rabbitmq.get(key)}\n  msgbus:   {msgbus.get(key)}"
+                     for key in sorted(set(rabbitmq) | set(msgbus))
+                     if rabbitmq.get(key) != msgbus.get(key))
+
+
+@pytest.fixture
+def rabbitmq_vhost(rabbitmq_http: Http) -> Iterator[str]:
+    """A vhost of its own on RabbitMQ, so that its counters are this test's alone."""
+    vhost = f"msgbus-stats-{uuid.uuid4().hex[:12]}"
+    assert rabbitmq_http("PUT", f"/api/vhosts/{vhost}", {}).status in (201, 204)
+    try:
+        assert rabbitmq_http("PUT", f"/api/permissions/{vhost}/{rabbitmq_http.username}",
+                             {"configure": ".*", "write": ".*", "read": ".*"}).status \
+            in (201, 204)
+        yield vhost
+    finally:
+        rabbitmq_http("DELETE", f"/api/vhosts/{vhost}")
+
+
+def on_vhost(url: str, vhost: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
+
+
+Scenario = Callable[[Any], None]
+
+
+def pika_scenario(run: Scenario, url: str, name: str, then: Callable[[], dict[str, Any]]
+                  ) -> dict[str, Any]:
+    parameters = pika.URLParameters(url)
+    parameters.client_properties = {"connection_name": name}
+    connection = pika.BlockingConnection(parameters)
+    try:
+        run(connection)
+        return then()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("run", [scenario, direct_reply_to, reused_channel],
+                         ids=["six-channels", "direct-reply-to", "reused-channel"])
+@pytest.mark.parametrize("how", ["served", "in-process"])
+def test_the_counters_are_rabbitmqs(how: str, run: Scenario, rabbitmq_http: Http,
+                                    rabbitmq_vhost: str, amqp_url: str) -> None:
+    broker = Broker()
+    name = f"stats-{uuid.uuid4().hex[:8]}"
+    if how == "served":
+        from contrib.amqp_server import AmqpServer
+
+        with AmqpServer(broker, port=0) as amqp, \
+                ManagementServer(broker, port=0, amqp=amqp) as server:
+            got = pika_scenario(run, amqp.url, name, lambda: look(Http(server.url), "/", name))
+    else:
+        with ManagementServer(broker, port=0) as server:
+            connection = BlockingConnection(broker=broker)
+            try:
+                run(connection)
+                got = look(Http(server.url), "/", None)
+            finally:
+                connection.close()
+    expected = pika_scenario(
+        run, on_vhost(amqp_url, rabbitmq_vhost), name,
+        lambda: eventually(lambda: look(rabbitmq_http, rabbitmq_vhost, name), got))
+    assert expected == got, differences(expected, got)
+
+
+def api_requests(client: Http, vhost: str) -> None:
+    """Publishes and gets through the management API itself, which RabbitMQ makes on a
+    channel of its own (publishing under confirms, mandatory)."""
+    v = quote(vhost, safe="")
+    assert client("PUT", f"/api/queues/{v}/{QUEUE}", {}).status in (201, 204)
+    assert client("PUT", f"/api/exchanges/{v}/{DIRECT}", {"type": "direct"}).status \
+        in (201, 204)
+    publish = {"payload": "m", "payload_encoding": "string", "properties": {}}
+    assert client("POST", f"/api/exchanges/{v}/{DIRECT}/publish",
+                  dict(publish, routing_key="nowhere")).json() == {"routed": False}
+    for _ in range(3):
+        assert client("POST", f"/api/exchanges/{v}/amq.default/publish",
+                      dict(publish, routing_key=QUEUE)).json() == {"routed": True}
+    for count, mode, got in ((2, "ack_requeue_true", 2), (1, "reject_requeue_false", 1),
+                             (5, "ack_requeue_false", 2)):
+        assert len(client("POST", f"/api/queues/{v}/{QUEUE}/get",
+                          {"count": count, "ackmode": mode, "encoding": "auto"}).json()) == got
+
+
+def test_the_apis_own_publishes_and_gets_are_counted_as_rabbitmq_counts_them(
+        rabbitmq_http: Http, rabbitmq_vhost: str) -> None:
+    with ManagementServer(Broker(), port=0) as server:
+        client = Http(server.url)
+        api_requests(client, "/")
+        got = look(client, "/", None)
+    api_requests(rabbitmq_http, rabbitmq_vhost)
+    expected = eventually(lambda: look(rabbitmq_http, rabbitmq_vhost, "no connection"), got)
+    assert expected == got, differences(expected, got)
