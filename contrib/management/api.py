@@ -89,7 +89,12 @@ def find_exchange(broker: Broker, vhost: str, name: str) -> ExchangeSnapshot:
 
 
 def reply(request: web.Request, data: Any) -> web.Response:
-    """JSON, keeping only ``?columns=a,b.c`` when asked (as rabbitmqadmin asks)."""
+    """JSON; a list in the order of ``?sort=a.b&sort_reverse=true``; keeping only
+    ``?columns=a,b.c`` when asked (as rabbitmqadmin asks)."""
+    sort = request.query.get("sort")
+    reverse = request.query.get("sort_reverse") == "true"
+    if isinstance(data, list) and (sort or reverse):
+        data = render.sort_as_asked(data, sort, reverse)
     columns = request.query.get("columns")
     if columns:
         paths = [column.split(".") for column in columns.split(",") if column]

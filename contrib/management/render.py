@@ -255,3 +255,34 @@ def consumer_json(c: ConsumerSnapshot, connection: Mapping[str, Any]) -> dict[st
 def sort_by_name(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """RabbitMQ lists objects sorted by vhost and name."""
     return sorted(items, key=lambda item: (item.get("vhost", ""), item.get("name", "")))
+
+
+def _erlang_order(value: Any) -> tuple[int, Any]:
+    """Where ``value`` sorts in Erlang's order of terms, which RabbitMQ sorts lists by:
+    numbers, then atoms (``false``, ``true``, ``null``), then nested objects and lists,
+    then strings (by their UTF-8 bytes)."""
+    if isinstance(value, bool) or value is None:
+        return 1, "null" if value is None else str(value).lower()
+    if isinstance(value, (int, float)):
+        return 0, value
+    if isinstance(value, str):
+        return 3, value.encode()
+    return 2, json.dumps(value, sort_keys=True)
+
+
+def _dotted(item: Mapping[str, Any], path: str) -> Any:
+    value: Any = item
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return 0  # RabbitMQ puts a missing value where 0 sorts
+        value = value[part]
+    return value
+
+
+def sort_as_asked(items: Sequence[dict[str, Any]], sort: str | None, reverse: bool
+                  ) -> list[dict[str, Any]]:
+    """A list as RabbitMQ's ``?sort=a.b&sort_reverse=true`` orders it: by the (dotted)
+    field ``sort``, then vhost and name; reversed when asked."""
+    paths = ([sort] if sort else []) + ["vhost", "name"]
+    ordered = sorted(items, key=lambda item: [_erlang_order(_dotted(item, p)) for p in paths])
+    return ordered[::-1] if reverse else ordered

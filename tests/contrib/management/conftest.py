@@ -9,6 +9,7 @@ import base64
 import http.client
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -107,3 +108,18 @@ def rabbitmq_http() -> Http:
     if REQUIRE_RABBITMQ:
         pytest.fail(f"MSGBUS_REQUIRE_RABBITMQ=1: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture
+def rabbitmq_vhost(rabbitmq_http: Http) -> Iterator[str]:
+    """A vhost of its own on RabbitMQ (deleted afterwards), whose objects and counters are
+    the test's alone."""
+    vhost = f"msgbus-test-{uuid.uuid4().hex[:12]}"
+    assert rabbitmq_http("PUT", f"/api/vhosts/{vhost}", {}).status in (201, 204)
+    try:
+        assert rabbitmq_http("PUT", f"/api/permissions/{vhost}/{rabbitmq_http.username}",
+                             {"configure": ".*", "write": ".*", "read": ".*"}).status \
+            in (201, 204)
+        yield vhost
+    finally:
+        rabbitmq_http("DELETE", f"/api/vhosts/{vhost}")

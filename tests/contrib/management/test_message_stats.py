@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -175,20 +175,6 @@ def differences(rabbitmq: dict[str, Any], msgbus: dict[str, Any]) -> str:
     return "\n".join(f"{key}:\n  RabbitMQ: {rabbitmq.get(key)}\n  msgbus:   {msgbus.get(key)}"
                      for key in sorted(set(rabbitmq) | set(msgbus))
                      if rabbitmq.get(key) != msgbus.get(key))
-
-
-@pytest.fixture
-def rabbitmq_vhost(rabbitmq_http: Http) -> Iterator[str]:
-    """A vhost of its own on RabbitMQ, so that its counters are this test's alone."""
-    vhost = f"msgbus-stats-{uuid.uuid4().hex[:12]}"
-    assert rabbitmq_http("PUT", f"/api/vhosts/{vhost}", {}).status in (201, 204)
-    try:
-        assert rabbitmq_http("PUT", f"/api/permissions/{vhost}/{rabbitmq_http.username}",
-                             {"configure": ".*", "write": ".*", "read": ".*"}).status \
-            in (201, 204)
-        yield vhost
-    finally:
-        rabbitmq_http("DELETE", f"/api/vhosts/{vhost}")
 
 
 def on_vhost(url: str, vhost: str) -> str:
