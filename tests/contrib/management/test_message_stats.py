@@ -23,6 +23,7 @@ import pytest
 from contrib.management import ManagementServer
 from contrib.pika_compat import BlockingConnection
 from tests.contrib.management.conftest import Http
+from tests.contrib.management.test_differential import INTERNALS
 from transports.memory import Broker
 
 QUEUE, OTHER, EMPTY, TXQ = "stats-q", "stats-q2", "stats-empty", "stats-tx"
@@ -252,3 +253,58 @@ def test_the_apis_own_publishes_and_gets_are_counted_as_rabbitmq_counts_them(
     api_requests(rabbitmq_http, rabbitmq_vhost)
     expected = eventually(lambda: look(rabbitmq_http, rabbitmq_vhost, "no connection"), got)
     assert expected == got, differences(expected, got)
+
+
+def one_channel(client: Http, connection_name: str, wait: bool) -> dict[str, Any]:
+    """``/api/channels/{name}``, ``/api/connections/{name}/channels`` and an unknown
+    channel, for the client called ``connection_name`` (on RabbitMQ, once its consumer's
+    statistics are out)."""
+    deadline = time.monotonic() + 30
+    while True:
+        names = [c["name"] for c in client("GET", "/api/connections").json()
+                 if c.get("user_provided_name") == connection_name]
+        channel = client("GET", f"/api/channels/{quote(names[0] + ' (1)', safe='')}") \
+            if names else None
+        ready = channel is not None and channel.status == 200 \
+            and channel.json().get("consumer_count") == 1
+        if ready or not wait:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"RabbitMQ showed no channel of {connection_name} within 30 s")
+        time.sleep(0.25)
+    assert channel is not None
+    found = channel.json()
+    listed = client("GET", f"/api/connections/{quote(names[0], safe='')}/channels").json()
+    missing = client("GET", f"/api/channels/{quote(names[0] + ' (9)', safe='')}")
+    return {
+        "channel": sorted(set(found) - INTERNALS),
+        "consumers": [sorted(set(c) - INTERNALS) for c in found["consumer_details"]],
+        "breakdowns": (found["deliveries"], found["publishes"]),
+        "connection's channels": [sorted(set(c) - INTERNALS) for c in listed],
+        "unknown channel": (missing.status, missing.json()),
+    }
+
+
+def consuming_client(url: str, name: str, look_now: Callable[[], dict[str, Any]]
+                     ) -> dict[str, Any]:
+    def run(connection: Any) -> None:
+        channel = connection.channel()
+        channel.queue_declare(QUEUE)
+        channel.basic_consume(QUEUE, lambda *args: None)
+
+    return pika_scenario(run, url, name, look_now)
+
+
+def test_one_channel_and_a_connections_channels_look_as_on_rabbitmq(
+        rabbitmq_http: Http, rabbitmq_vhost: str, amqp_url: str) -> None:
+    from contrib.amqp_server import AmqpServer
+
+    name = f"stats-{uuid.uuid4().hex[:8]}"
+    expected = consuming_client(on_vhost(amqp_url, rabbitmq_vhost), name,
+                                lambda: one_channel(rabbitmq_http, name, wait=True))
+    broker = Broker()
+    with AmqpServer(broker, port=0) as amqp, \
+            ManagementServer(broker, port=0, amqp=amqp) as server:
+        got = consuming_client(amqp.url, name, lambda: one_channel(Http(server.url), name,
+                                                                   wait=False))
+    assert got == expected
