@@ -135,14 +135,17 @@ class FrameReader:
         buffer += data
         frames: list[Frame] = []
         offset = 0
+        # RabbitMQ names frame_max - 8 as the limit but lets 8 bytes more through (its
+        # FRAME_SIZE_FUDGE, for clients that split bodies at frame_max itself)
         size_limit = self.frame_max - 8 if self.frame_max else 0
+        accepted = self.frame_max
         length = len(buffer)
         try:
             while length - offset >= 7:
                 frame_type, channel, size = _FRAME_HEADER.unpack_from(buffer, offset)
                 if frame_type not in (METHOD, HEADER, BODY, HEARTBEAT):
                     raise unknown_frame(frame_type, b"")
-                if size_limit and size > size_limit:
+                if accepted and size > accepted:
                     raise FrameError(
                         501, f"FRAME_ERROR - type {frame_type}, all octets = <<>>: "
                         f"{{frame_too_large,{size},{size_limit}}}")
