@@ -56,6 +56,7 @@ FRAME_MIN = 4096
 HEARTBEAT_SECONDS = 60
 HANDSHAKE_TIMEOUT = 10.0
 SILENT_CLOSE_DELAY = 3.0
+CLOSING_TIMEOUT = 30.0  # seconds: RabbitMQ's longest wait for a closing client
 _UNEXPECTED_METHOD = "UNEXPECTED_FRAME - expected method frame, got non method frame instead"
 
 
@@ -124,11 +125,7 @@ class ClientConnection(asyncio.Protocol):
             self._timer.cancel()
         self.server.connections.discard(self)
         self.server.writer_unblocked(self)
-        connection, self.connection = self.connection, None
-        if connection is not None:
-            connection.on_ready(None)
-            if connection.is_open:
-                connection.close()  # its unacknowledged messages return to their queues
+        self._release()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -268,7 +265,10 @@ class ClientConnection(asyncio.Protocol):
         elif isinstance(method, spec.Connection.Close):
             self._send(0, spec.Connection.CloseOk())
             self._flush()
-            self._abort()
+            # the socket is the client's to close, as on RabbitMQ's (a close is answered
+            # again meanwhile); reset after the heartbeat timeout, 30 s at most, if it does not
+            self._closing(min(self.heartbeat or CLOSING_TIMEOUT, CLOSING_TIMEOUT), reset=True)
+            self._release()
         elif isinstance(method, spec.Connection.CloseOk):
             self._abort()
         elif state in ("start", "tune"):
@@ -491,30 +491,31 @@ class ClientConnection(asyncio.Protocol):
         if self.state in ("closing", "closed"):
             return
         log.info("closing %s: %s %s", self.name, code, text)
-        self.state = "closing"
         self._send(0, spec.Connection.Close(code, framing.short_text(text), class_id,
                                             method_id))
         self._flush()
+        self._closing(HANDSHAKE_TIMEOUT, reset=False)  # RabbitMQ waits a while for close-ok
+        self._release()
+
+    def _release(self) -> None:
+        """Close the broker connection: its unacknowledged messages return to their queues."""
         connection, self.connection = self.connection, None
         if connection is not None:
             connection.on_ready(None)
             if connection.is_open:
                 connection.close()
+
+    def _closing(self, delay: float, *, reset: bool) -> None:
+        """Closing: only close and close-ok are heeded now; the socket goes in ``delay``."""
+        self.state = "closing"
         if self._timer is not None:
             self._timer.cancel()
-        # RabbitMQ waits a while for close-ok, then closes the socket anyway
-        self._timer = self.loop.call_later(HANDSHAKE_TIMEOUT, self._abort)
+        self._timer = self.loop.call_later(delay, lambda: self._abort(reset=reset))
 
     def _linger(self) -> None:
         """After a close sent during the handshake, let the client read it and go: RabbitMQ
         keeps the socket for three seconds (ignoring what comes), then resets it."""
-        self.state = "closing"
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self.loop.call_later(SILENT_CLOSE_DELAY, self._reset)
-
-    def _reset(self) -> None:
-        self._abort(reset=True)
+        self._closing(SILENT_CLOSE_DELAY, reset=True)
 
     def shutdown(self) -> None:
         """The server stops: tell the client as RabbitMQ does when its node shuts down."""
@@ -571,8 +572,7 @@ class ClientConnection(asyncio.Protocol):
             return
         if not connection.is_open:
             error = connection.closed_by
-            self.connection = None
-            connection.on_ready(None)
+            self._release()
             code, text = ((error.reply_code, error.reply_text) if error is not None
                           else (320, "CONNECTION_FORCED - broker forced connection closure "
                                 "with reason 'shutdown'"))

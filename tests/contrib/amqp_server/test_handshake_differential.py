@@ -235,6 +235,27 @@ def test_the_client_closes(differential: Differential) -> None:
     assert differential.same(scenario) == [("method", 0, "Connection.CloseOk", {})]
 
 
+def test_after_answering_the_clients_close_the_socket_is_the_clients_to_close(
+        differential: Differential) -> None:
+    """RabbitMQ answers a client's connection.close and leaves the socket open until the
+    client closes it: what comes meanwhile is ignored, a second close (a client closing from
+    two threads sends one) is answered too, and a close-ok from the client ends it."""
+    def scenario(url: str, tag: str) -> Observed:
+        with Wire(url) as wire:
+            wire.open()
+            wire.channel(1)
+            wire.send_method(0, S.Connection.Close(200, "bye", 0, 0))
+            seen = [wire.observe()]
+            wire.send_method(1, S.Basic.Qos(prefetch_count=5))  # no qos-ok: ignored
+            wire.send_method(0, S.Connection.Close(200, "bye again", 0, 0))
+            seen.append(wire.observe())
+            wire.send_method(0, S.Connection.CloseOk())
+            return seen + wire.until_end()
+
+    close_ok = ("method", 0, "Connection.CloseOk", {})
+    assert differential.same(scenario) == [close_ok, close_ok, RESET]
+
+
 def test_how_the_socket_ends_after_the_clients_close_ok(differential: Differential) -> None:
     """RabbitMQ's sockets linger 0: once the client answered its connection.close with
     close-ok, RabbitMQ resets the socket."""
