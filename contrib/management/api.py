@@ -205,7 +205,8 @@ async def vhost(request: web.Request) -> web.Response:
 
 async def whoami(request: web.Request) -> web.Response:
     username, _ = credentials(request)
-    return reply(request, {"name": username, "tags": ["administrator"]})
+    user = request.app[CONTEXT].broker.user(username)
+    return reply(request, {"name": username, "tags": list(user.tags) if user else []})
 
 
 # -- queues, exchanges, bindings -----------------------------------------------------------

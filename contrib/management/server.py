@@ -26,7 +26,7 @@ from types import TracebackType
 
 from aiohttp import BasicAuth, hdrs, web
 
-from contrib.management import actions, api, definitions
+from contrib.management import access, actions, api, definitions, health
 from contrib.management.errors import ApiError, error_response
 from contrib.management.stats import Stats
 from transports.memory import Broker
@@ -34,6 +34,8 @@ from transports.memory import Broker
 __all__ = ["ManagementServer"]
 
 REALM = 'Basic realm="RabbitMQ Management"'
+# a user with none of these tags may not use the API (RabbitMQ's management user tags)
+MANAGEMENT_TAGS = frozenset(("management", "policymaker", "monitoring", "administrator"))
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -85,6 +87,8 @@ class ManagementServer:
         api.add_routes(app)
         actions.add_routes(app)
         definitions.add_routes(app)
+        access.add_routes(app)
+        health.add_routes(app)
         return app
 
     async def start(self) -> None:
@@ -199,6 +203,9 @@ class ManagementServer:
         if credentials.login == "guest" and not _loopback(request.remote):
             raise ApiError(401, "not_authorized", "User can only log in via localhost",
                            headers={hdrs.WWW_AUTHENTICATE: REALM})
+        user = self.broker.user(credentials.login)
+        if user is None or not MANAGEMENT_TAGS.intersection(user.tags):
+            raise ApiError(401, "not_authorised", "Not management user")
         return await handler(request)
 
 

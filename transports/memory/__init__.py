@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from msgbus.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from transports.memory.access import PermissionSnapshot, UserSnapshot
     from transports.memory.broker import (
         Broker,
         Channel,
@@ -40,7 +41,9 @@ __all__ = [
     "ConnectionSnapshot",
     "ExchangeSnapshot",
     "MemoryTransport",
+    "PermissionSnapshot",
     "QueueSnapshot",
+    "UserSnapshot",
     "default_broker",
     "named_broker",
 ]
@@ -56,7 +59,9 @@ _HOMES: dict[str, str] = {
     "ConnectionSnapshot": "transports.memory.snapshots",
     "ExchangeSnapshot": "transports.memory.snapshots",
     "MemoryTransport": "transports.memory.transport",
+    "PermissionSnapshot": "transports.memory.access",
     "QueueSnapshot": "transports.memory.snapshots",
+    "UserSnapshot": "transports.memory.access",
     "default_broker": "transports.memory.broker",
     "named_broker": "transports.memory.broker",
 }

@@ -23,6 +23,7 @@ from msgbus.errors import (
     ValidationError,
 )
 from msgbus.values import EMPTY_PROPERTIES, Delivery, Properties
+from transports.memory.access import ALL, AccessControl, PermissionSnapshot, UserSnapshot
 from transports.memory.core import BrokerCore, PublishResult
 from transports.memory.entities import ChannelState, ConnectionState, OutboxEvent
 from transports.memory.events import BrokerEvent
@@ -55,6 +56,9 @@ class Broker(BrokerViews):
         self._pushed: dict[int, Connection] = {}
         self._deadline_watchers: list[Callable[[float], None]] = []
         self._announced_deadline = float("inf")
+        self._access = AccessControl()
+        self._access.set_user("guest", "guest", ("administrator",))
+        self._access.set_permissions("guest", "/", ALL, ALL, ALL)
         super().__init__(self._core, self._lock)
 
     def __repr__(self) -> str:
@@ -67,9 +71,72 @@ class Broker(BrokerViews):
         with self._lock:
             self._core.add_vhost(name)
 
-    def add_user(self, username: str, password: str) -> None:
+    def add_user(self, username: str, password: str | None, *,
+                 tags: tuple[str, ...] = ()) -> None:
+        """Add a user, or change an existing one's password and tags (as the management
+        API's ``PUT /api/users/{name}``). A user whose password is ``None`` cannot log in
+        with a password."""
         with self._lock:
             self._core.users[username] = password
+            self._access.set_user(username, password, tags)
+
+    def user(self, username: str) -> UserSnapshot | None:
+        """The user's tags and password hash; None if there is no such user."""
+        with self._lock:
+            if username not in self._core.users:
+                return None
+            return self._access.user(username)
+
+    def delete_user(self, username: str) -> bool:
+        """Delete a user and its permissions; its open connections are closed with 320
+        ``CONNECTION_FORCED - user 'NAME' is deleted``, as RabbitMQ closes them. False if
+        there is no such user."""
+        with self._lock:
+            if self._core.users.pop(username, ...) is ...:
+                return False
+            self._access.forget_user(username)
+            doomed = [c.state.id for c in self._connections.values()
+                      if c.state.user == username]
+        for connection_id in doomed:
+            self.close_connection(connection_id, f"user '{username}' is deleted")
+        return True
+
+    def delete_vhost(self, name: str) -> bool:
+        """Delete a virtual host with its exchanges, queues, messages and permissions; its
+        connections are closed with 320 ``CONNECTION_FORCED - vhost 'NAME' is down``, as
+        RabbitMQ closes them (its vhost stops first). False if there is no such vhost."""
+        with self._lock:
+            if name not in self._core.vhosts:
+                return False
+            doomed = [c.state.id for c in self._connections.values() if c.state.vhost == name]
+        for connection_id in doomed:
+            self.close_connection(connection_id, f"vhost '{name}' is down")
+        with self._lock:
+            self._core.vhosts.pop(name, None)
+            self._access.forget_vhost(name)
+        return True
+
+    def set_permissions(self, user: str, vhost: str, configure: str = ALL, write: str = ALL,
+                        read: str = ALL) -> None:
+        """Grant ``user`` these configure / write / read regular expressions in ``vhost``
+        (replacing what it had there). Raises ValidationError for an unknown user or
+        vhost, or a pattern that is not a regular expression."""
+        with self._lock:
+            if user not in self._core.users or vhost not in self._core.vhosts:
+                raise ValidationError(
+                    f"permissions need an existing user and vhost, got user {user!r} and "
+                    f"vhost {vhost!r}")
+            self._access.set_permissions(user, vhost, configure, write, read)
+
+    def clear_permissions(self, user: str, vhost: str) -> bool:
+        """Take away ``user``'s permissions in ``vhost``; False if it had none there."""
+        with self._lock:
+            return self._access.clear_permissions(user, vhost)
+
+    def permissions(self) -> list[PermissionSnapshot]:
+        """Every user's permissions in every vhost, in the order they were granted."""
+        with self._lock:
+            return self._access.permissions()
 
     def authenticate(self, username: str, password: str) -> bool:
         """Whether ``username`` and ``password`` are those of one of the broker's users."""

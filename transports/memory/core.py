@@ -84,7 +84,7 @@ class BrokerCore(MessageFlow):
 
     def __init__(self, clock: Clock) -> None:
         super().__init__(clock)
-        self.users: dict[str, str] = {"guest": "guest"}
+        self.users: dict[str, str | None] = {"guest": "guest"}  # None: no password
         self.connections: dict[int, ConnectionState] = {}
         self._connection_ids = itertools.count(1)
         self.add_vhost("/")

@@ -133,7 +133,7 @@ def test_what_does_not_exist_is_404_with_rabbitmqs_body(http_api: Http, channel:
 
 
 def test_every_request_needs_credentials(http_api: Http, msgbus_broker: Broker) -> None:
-    msgbus_broker.add_user("alice", "secret")
+    msgbus_broker.add_user("alice", "secret", tags=("management",))  # may use the API
     missing = http_api("GET", "/api/overview", send_auth=False)
     assert (missing.status, missing.body) == (401, b"")
     assert missing.headers["www-authenticate"] == 'Basic realm="RabbitMQ Management"'
@@ -155,7 +155,7 @@ def test_guest_only_from_loopback(msgbus_broker: Broker) -> None:
         address = probe.getsockname()[0]
     if address.startswith("127."):
         pytest.skip("this machine has no non-loopback address")
-    msgbus_broker.add_user("alice", "secret")
+    msgbus_broker.add_user("alice", "secret", tags=("management",))  # may use the API
     with ManagementServer(msgbus_broker, host=address, port=0) as server:
         client = Http(server.url)
         refused = client("GET", "/api/whoami")
