@@ -1,0 +1,98 @@
+"""Ruby's Bunny (Debian's ruby-bunny) over the wire: tests/clients/ruby/bunny_e2e.rb
+publishes, consumes and acks (a nack requeues), waits for confirms (a nack from a full
+queue), has a mandatory publish returned, makes a direct reply-to RPC, consumes under a
+prefetch of 2, reads a passive declare's counts, sends header values of several types and
+meets channel and connection errors; this test checks what it printed, the same on
+RabbitMQ and on the embedded server."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.clients.conftest import WAIT, Unique
+from tests.clients.toolchain import ROOT, json_lines, missing, run
+
+SCRIPT = ROOT / "tests" / "clients" / "ruby" / "bunny_e2e.rb"
+
+
+@pytest.fixture(scope="session")
+def ruby() -> str:
+    ruby = shutil.which("ruby")
+    if ruby is None or subprocess.run([ruby, "-e", 'require "bunny"'], capture_output=True,
+                                      timeout=WAIT, check=False).returncode != 0:
+        missing("RUBY AMQP CLIENT: needs ruby and Bunny (Debian's ruby-bunny)")
+    return ruby
+
+
+def test_bunny(server_url: str, unique: Unique, ruby: str) -> None:
+    for label in ("work", "confirmed", "full", "rpc", "prefetch", "headers", "args"):
+        unique(label)  # the script deletes them; this is in case it failed
+    seen = json_lines(run([ruby, str(SCRIPT), server_url, unique.prefix]), unique.prefix)
+
+    assert seen["connection"] == {
+        "product": "RabbitMQ", "channelMax": 2047, "frameMax": 131072, "heartbeat": 60,
+        "capabilities": ["authentication_failure_close", "basic.nack", "connection.blocked",
+                         "consumer_cancel_notify", "consumer_priorities", "direct_reply_to",
+                         "exchange_exchange_bindings", "per_consumer_qos",
+                         "publisher_confirms"]}
+
+    def delivered(n: int, tag: int, redelivered: bool) -> dict[str, Any]:
+        return {"body": f"m{n}", "tag": tag, "redelivered": redelivered, "exchange": "",
+                "routingKey": "P.work", "consumerTag": "ruby-consumer",
+                "contentType": "text/plain", "deliveryMode": 2, "priority": 3,
+                "correlationId": f"c{n}", "messageId": f"id{n}", "type": "job",
+                "appId": "ruby", "timestamp": 1700000000 + n, "expiration": "60000",
+                "headers": {"n": n}}
+
+    assert seen["publish-consume-ack"] == {
+        "received": [delivered(0, 1, False), delivered(1, 2, False), delivered(2, 3, False),
+                     delivered(0, 4, True)],
+        "countsDuring": [0, 1], "countsAfter": [0, 0], "purged": 0, "deleted": 0}
+
+    assert seen["confirms"] == {
+        "allAcked": True, "fits": True, "refused": False, "nacked": [7], "nextSeqNo": 8,
+        "get": {"body": "fits", "routingKey": "P.full"}, "queued": [5, 0]}
+
+    assert seen["mandatory"] == {
+        "return": {"replyCode": 312, "replyText": "NO_ROUTE", "exchange": "",
+                   "routingKeyIsTheQueue": True, "body": "lost", "contentType": "text/plain",
+                   "headers": {"k": "v"}},
+        "acked": True}
+
+    assert seen["direct-reply-to"] == {
+        "requestReplyTo": True, "requestBody": "2+3", "replyBody": "5",
+        "replyCorrelationId": "rpc-1", "replyExchange": "",
+        "replyRoutingKeyIsTheReplyTo": True, "replyRedelivered": False}
+
+    assert seen["prefetch"] == {"steps": [
+        {"received": ["p0", "p1"], "counts": [3, 1]},
+        {"received": ["p2", "p3"], "counts": [1, 1]},
+        {"received": ["p4"], "counts": [0, 1]}]}
+
+    assert seen["header-types"] == {"headers": {
+        "array": 'Array [1, "a", {"k"=>2}]', "big": "Integer 1099511627776",
+        "false": "FalseClass false", "float": "Float 1.5", "int": "Integer 7",
+        "neg": "Integer -3", "nil": "NilClass nil", "string": 'String "caf\\xC3\\xA9"',
+        "table": 'Hash {"a"=>{"b"=>1}}', "time": "Integer 1700000000",
+        "true": "TrueClass true"}}
+
+    assert seen["channel-errors"] == {
+        "passive": {"class": "Bunny::NotFound",
+                    "message": "NOT_FOUND - no queue 'P.missing' in vhost '/'"},
+        "channelOpen": False,
+        "bind": {"class": "Bunny::NotFound",
+                 "message": "NOT_FOUND - no exchange 'P.no-exchange' in vhost '/'"},
+        "inequivalent": {
+            "class": "Bunny::PreconditionFailed",
+            "message": "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue "
+                       "'P.args' in vhost '/': received '6' but current is '5'"},
+        "connectionOpen": True}
+    assert seen["closed"] == {"closed": True}
+    assert seen["connection-error"] == {"error": {
+        "class": "Bunny::CommandInvalid",
+        "message": "Connection-level error: COMMAND_INVALID - unknown exchange type "
+                   "'no-such-type'"}}
