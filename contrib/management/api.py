@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import BasicAuth, hdrs, web
 
 from contrib.explain import EXCHANGE_TYPES, explain, parse_table
-from contrib.management import render
+from contrib.management import paging, render
 from contrib.management.errors import bad_request, compact_json, not_found
 from contrib.management.stats import GLOBAL, Stats
 from transports.memory import Broker, ConnectionSnapshot, ExchangeSnapshot, QueueSnapshot
@@ -88,21 +88,26 @@ def find_exchange(broker: Broker, vhost: str, name: str) -> ExchangeSnapshot:
     raise not_found()
 
 
-def reply(request: web.Request, data: Any) -> web.Response:
-    """JSON; a list in the order of ``?sort=a.b&sort_reverse=true``; keeping only
-    ``?columns=a,b.c`` when asked (as rabbitmqadmin asks)."""
+def reply(request: web.Request, data: Any, *, paged: bool = False) -> web.Response:
+    """JSON; a list in the order of ``?sort=a.b&sort_reverse=true``; one page of it when
+    ``paged`` and ``?page=N`` asks (see :mod:`contrib.management.paging`); keeping only
+    ``?columns=a,b.c`` when asked (as rabbitmqadmin asks), of a page's items."""
     sort = request.query.get("sort")
     reverse = request.query.get("sort_reverse") == "true"
-    if isinstance(data, list) and (sort or reverse):
+    asked = paged and isinstance(data, list) and paging.asked(request.query)
+    if isinstance(data, list) and (sort or reverse or asked):
         data = render.sort_as_asked(data, sort, reverse)
+    page = paging.page_of(request.query, data) if asked else None
     columns = request.query.get("columns")
     if columns:
         paths = [column.split(".") for column in columns.split(",") if column]
-        if isinstance(data, list):
+        if page is not None:
+            page["items"] = [_pick(item, paths) for item in page["items"]]
+        elif isinstance(data, list):
             data = [_pick(item, paths) for item in data]
         elif isinstance(data, dict):
             data = _pick(data, paths)
-    return web.json_response(data, dumps=compact_json)
+    return web.json_response(data if page is None else page, dumps=compact_json)
 
 
 def _pick(item: dict[str, Any], paths: list[list[str]]) -> dict[str, Any]:
@@ -195,7 +200,7 @@ def _vhost_json(broker: Broker, stats: Stats, vhost: str) -> dict[str, Any]:
 async def vhosts(request: web.Request) -> web.Response:
     ctx = context(request)
     return reply(request, [_vhost_json(ctx.broker, ctx.stats, vhost)
-                           for vhost in _vhosts(request)])
+                           for vhost in _vhosts(request)], paged=True)
 
 
 async def vhost(request: web.Request) -> web.Response:
@@ -223,7 +228,7 @@ async def queues(request: web.Request) -> web.Response:
     ctx = context(request)
     found = [render.queue_json(q, ctx.stats) for vhost in _vhosts(request)
              for q in ctx.broker.queues(vhost)]
-    return reply(request, render.sort_by_name(found))
+    return reply(request, render.sort_by_name(found), paged=True)
 
 
 async def queue(request: web.Request) -> web.Response:
@@ -249,7 +254,7 @@ async def exchanges(request: web.Request) -> web.Response:
     ctx = context(request)
     found = [render.exchange_json(x, ctx.stats) for vhost in _vhosts(request)
              for x in ctx.broker.exchanges(vhost)]
-    return reply(request, render.sort_by_name(found))
+    return reply(request, render.sort_by_name(found), paged=True)
 
 
 async def exchange(request: web.Request) -> web.Response:
@@ -333,7 +338,7 @@ async def connections(request: web.Request) -> web.Response:
     if ctx.amqp is not None:  # network clients not yet in a vhost
         listed.extend(render.connection_json(_pending(d), d)
                       for d in ctx.amqp.connection_details() if d.connection_id is None)
-    return reply(request, listed)
+    return reply(request, listed, paged=True)
 
 
 def find_connection(ctx: Context, name: str) -> tuple[int, dict[str, Any]]:
@@ -358,7 +363,8 @@ async def channels(request: web.Request) -> web.Response:
     ctx = context(request)
     index = connection_index(ctx)
     return reply(request, [render.channel_json(ch, index[ch.connection], ctx.stats)
-                           for ch in ctx.broker.channels() if ch.connection in index])
+                           for ch in ctx.broker.channels() if ch.connection in index],
+                 paged=True)
 
 
 async def connection_channels(request: web.Request) -> web.Response:
