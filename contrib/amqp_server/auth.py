@@ -7,8 +7,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-import pika.exceptions
-from pika import data as pika_data
+from contrib.amqp_server.fields import TableError, decode_table
 
 __all__ = [
     "CAPABILITIES",
@@ -67,13 +66,14 @@ def credentials(mechanism: str, response: Any) -> tuple[str, str]:
         return _text(parts[1]), _text(parts[2])
     if mechanism == "AMQPLAIN":
         try:
-            table, _ = pika_data.decode_table(struct.pack(">I", len(raw)) + raw, 0)
-        except (struct.error, IndexError, KeyError, ValueError, TypeError,
-                pika.exceptions.AMQPError) as error:
+            table, _ = decode_table(struct.pack(">I", len(raw)) + raw, 0)
+        except TableError as error:
             raise AuthFailure("AMQPLAIN response is not a field table") from error
         login, password = table.get("LOGIN"), table.get("PASSWORD")
         if login is None or password is None:
             raise AuthFailure("AMQPLAIN response lacks LOGIN or PASSWORD")
+        if not isinstance(login, (str, bytes)) or not isinstance(password, (str, bytes)):
+            raise AuthFailure("AMQPLAIN response's LOGIN or PASSWORD is not a string")
         return _text(login), _text(password)
     raise AuthFailure(f"unknown authentication mechanism {mechanism!r}")
 

@@ -176,14 +176,10 @@ class ClientConnection(asyncio.Protocol):
 
     def _frames_received(self, data: bytes) -> None:
         counters = self.counters
-        try:
-            frames = self.reader.feed(data)
-        except FrameError as error:
-            self._frame_error(error)
-            frames = []
+        frames, malformed = self.reader.feed(data)
         for frame in frames:
             if self.state == "closed":
-                break
+                return
             counters[2] += 1
             # what earlier frames made the broker send goes out before the reply to a method,
             # as RabbitMQ's channel sends it; between publishes it waits (to the end of the
@@ -196,7 +192,9 @@ class ClientConnection(asyncio.Protocol):
                 self._handle(frame)
             except FrameError as error:
                 self._frame_error(error)
-                break
+                return
+        if malformed is not None and self.state != "closed":
+            self._frame_error(malformed)
 
     # -- writing ----------------------------------------------------------------------
 

@@ -12,22 +12,22 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import math
 import struct
 from typing import Any
-
-from pika.amqp_object import Method as PikaMethod
 
 from transports.memory.fields import (
     Byte,
     Float,
     Long,
     Short,
+    Timestamp,
     UnsignedByte,
     UnsignedInt,
     UnsignedShort,
 )
 
-__all__ = ["TYPED_FIELDS", "TableError", "decode_table", "method_arguments"]
+__all__ = ["TYPED_FIELDS", "TableError", "decode_table"]
 
 #: fixed-size field types: (struct format, size, the type that keeps the AMQP type)
 _UNPACK: dict[bytes, tuple[str, int, type]] = {
@@ -40,7 +40,10 @@ _UNPACK: dict[bytes, tuple[str, int, type]] = {
 TYPED_FIELDS: dict[type, tuple[bytes, str]] = {
     kind: (letter, fmt) for letter, (fmt, _, kind) in _UNPACK.items()
     if kind not in (int, float)
-}
+} | {Timestamp: (b"T", ">Q")}
+#: The last second a ``datetime`` can hold (9999-12-31 23:59:59 UTC); later timestamps are
+#: kept as :class:`Timestamp` seconds.
+_LAST_DATETIME = 253402300799
 #: How deep tables may nest in what a client sends (RabbitMQ has no fixed limit; Python's
 #: recursion has).
 MAX_DEPTH = 100
@@ -85,6 +88,9 @@ def _value(data: bytes, offset: int, depth: int) -> tuple[Any, int]:
         fixed = _UNPACK.get(kind)
         if fixed is not None:
             (value,) = struct.unpack_from(fixed[0], data, offset)
+            if kind in b"fd" and not math.isfinite(value):
+                # Erlang has no such float: RabbitMQ's reader fails and drops the client
+                raise TableError(f"a floating-point value that is not finite ({value})")
             return fixed[2](value), offset + fixed[1]
         if kind == b"t":
             return data[offset] != 0, offset + 1
@@ -103,6 +109,8 @@ def _value(data: bytes, offset: int, depth: int) -> tuple[Any, int]:
             return decimal.Decimal(unscaled).scaleb(-places), offset + 5
         if kind == b"T":
             (seconds,) = struct.unpack_from(">Q", data, offset)
+            if seconds > _LAST_DATETIME:  # RabbitMQ takes any 64-bit count of seconds
+                return Timestamp(seconds), offset + 8
             return (datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc),
                     offset + 8)
         if kind == b"F":
@@ -123,20 +131,3 @@ def _value(data: bytes, offset: int, depth: int) -> tuple[Any, int]:
     except (struct.error, IndexError, OverflowError, ValueError) as error:
         raise TableError(f"malformed field value of type {kind!r}") from error
     raise TableError(f"unknown field type {kind!r}")
-
-
-def method_arguments(method: PikaMethod, payload: bytes) -> dict[str, Any] | None:
-    """The ``arguments`` table of a method pika decoded from ``payload``, read again here
-    (it is the method's last field: its offset is what the other fields take)."""
-    if getattr(method, "arguments", None) is None:
-        return None
-    saved = method.arguments
-    method.arguments = None
-    try:
-        prefix = sum(len(piece) for piece in method.encode()) - 4  # without the empty table
-    finally:
-        method.arguments = saved
-    table, end = decode_table(payload, 4 + prefix)
-    if end != len(payload):
-        raise TableError("bytes after the arguments table")
-    return table

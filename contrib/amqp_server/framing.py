@@ -5,6 +5,7 @@ answers it with (501 FRAME_ERROR, 505 UNEXPECTED_FRAME, ...)."""
 
 from __future__ import annotations
 
+import copy
 import struct
 from typing import Any, NamedTuple
 
@@ -12,7 +13,8 @@ import pika.exceptions
 import pika.spec
 from pika.amqp_object import Method as PikaMethod
 
-from contrib.amqp_server.fields import TableError, method_arguments
+from contrib.amqp_server.fields import TableError
+from contrib.amqp_server.method_fields import MALFORMED_UTF8, MalformedShortString, decode_fields
 
 __all__ = [
     "BODY",
@@ -109,14 +111,14 @@ def decode_method(payload: bytes) -> PikaMethod:
         raise FrameError(0, f"unknown method {class_id}.{method_id}", class_id, method_id)
     method = method_class.__new__(method_class)  # decode sets every field
     try:
-        method.decode(payload, 4)
-        if hasattr(method, "arguments"):
-            method.arguments = method_arguments(method, payload)
+        decode_fields(method, payload)
+    except MalformedShortString as error:
+        raise FrameError(501, MALFORMED_UTF8) from error
     except (TableError, pika.exceptions.AMQPError) as error:
         # a field table RabbitMQ cannot read stops its reader: the client is dropped
         raise FrameError(0, f"unreadable field table in {class_id}.{method_id}: {error}",
                          class_id, method_id) from error
-    except (struct.error, IndexError, ValueError, TypeError, KeyError) as error:
+    except (struct.error, IndexError, ValueError, TypeError, KeyError, OverflowError) as error:
         raise FrameError(501, f"FRAME_ERROR - cannot decode {octets(payload[4:])}",
                          class_id, method_id) from error
     return method
@@ -129,8 +131,10 @@ class FrameReader:
         self._buffer = bytearray()
         self.frame_max = 131072  # until tune-ok says otherwise
 
-    def feed(self, data: bytes) -> list[Frame]:
-        """Take ``data``; return the frames now complete (raises :class:`FrameError`)."""
+    def feed(self, data: bytes) -> tuple[list[Frame], FrameError | None]:
+        """Take ``data``; return the frames now complete and, when a frame after them is
+        malformed, its error: the frames before it are handled first, as RabbitMQ handles
+        each frame before it reads the next."""
         buffer = self._buffer
         buffer += data
         frames: list[Frame] = []
@@ -159,9 +163,11 @@ class FrameReader:
                         f"{octets(payload)}: {{invalid_frame_end_marker,{buffer[end]}}}")
                 offset = end + 1
                 frames.append(_decode(frame_type, channel, payload))
+        except FrameError as error:
+            return frames, error
         finally:
             del buffer[:offset]
-        return frames
+        return frames, None
 
 
 def _decode(frame_type: int, channel: int, payload: bytes) -> Frame:
@@ -183,12 +189,26 @@ def _decode(frame_type: int, channel: int, payload: bytes) -> Frame:
 
 def method_frame(channel: int, method: PikaMethod) -> bytes:
     """The bytes of a method frame (encoded by pika's codec)."""
-    pieces = method.encode()
+    try:
+        pieces = method.encode()
+    except UnicodeEncodeError:
+        pieces = _raw_strings(method).encode()
     payload = b"".join(pieces)
     return b"".join((
         _FRAME_HEADER.pack(METHOD, channel, len(payload) + 4),
         struct.pack(">I", method.INDEX), payload, b"\xce",
     ))
+
+
+def _raw_strings(method: PikaMethod) -> PikaMethod:
+    """A copy of ``method`` whose strings go out as the bytes they came in as: a name that
+    was not UTF-8 (``basic.publish`` takes any bytes) is kept with ``surrogateescape``, and
+    RabbitMQ sends it back unchanged, in a ``basic.deliver`` or a reply text."""
+    raw = copy.copy(method)
+    for name, value in vars(method).items():
+        if isinstance(value, str):
+            setattr(raw, name, value.encode("utf-8", "surrogateescape"))
+    return raw
 
 
 def content_header_frame(channel: int, body_size: int, properties: bytes) -> bytes:

@@ -161,8 +161,9 @@ class BrokerCore(MessageFlow):
             self.close_connection(channel.connection)
         elif isinstance(error, ChannelClosed):
             self.close_channel(channel)
-        if len(error.reply_text.encode()) > 255:
-            short = error.reply_text.encode()[:252].decode("utf-8", "ignore") + "..."
+        raw = error.reply_text.encode("utf-8", "surrogateescape")  # names may be any bytes
+        if len(raw) > 255:
+            short = raw[:252].decode("utf-8", "ignore") + "..."
             return type(error)(short, error.reply_code)
         return error
 

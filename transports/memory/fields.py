@@ -11,6 +11,7 @@ __all__ = [
     "Float",
     "Long",
     "Short",
+    "Timestamp",
     "UnsignedByte",
     "UnsignedInt",
     "UnsignedShort",
@@ -61,3 +62,11 @@ class Float(float):
 
     __slots__ = ()
     amqp_field = "float"
+
+
+class Timestamp(int):
+    """A timestamp (AMQP ``T``) past what a ``datetime`` holds, in seconds since 1970:
+    RabbitMQ takes any 64-bit count (earlier ones come out of the wire as ``datetime``)."""
+
+    __slots__ = ()
+    amqp_field = "timestamp"

@@ -26,6 +26,7 @@ __all__ = [
     "handshakes",
     "mutated",
     "random_bytes",
+    "raw_name_frames",
     "raw_tables",
     "streams",
     "table_frames",
@@ -95,16 +96,52 @@ def _shortstr(text: bytes) -> bytes:
     return bytes([len(text)]) + text
 
 
+#: values at the edges of what the codecs take: floats that are not finite, the smallest
+#: and largest doubles, timestamps before 1970 (read as unsigned) and past the year 9999
+_EDGE_VALUES = st.sampled_from([
+    b"d" + struct.pack(">d", float("nan")), b"d" + struct.pack(">d", float("inf")),
+    b"d" + struct.pack(">d", -float("inf")), b"f" + struct.pack(">f", float("nan")),
+    b"d" + struct.pack(">d", 5e-324), b"f" + struct.pack(">f", 3.4e38),
+    b"T" + struct.pack(">Q", 2**64 - 1), b"T" + struct.pack(">Q", 10**12),
+    b"D" + struct.pack(">Bi", 255, -(2**31)), b"l" + struct.pack(">q", -(2**63)),
+])
+
+
 @st.composite
 def raw_tables(draw: st.DrawFn) -> bytes:
     """The bytes of a field table (without its length) that may not parse: a key, a type
-    letter (any byte), and whatever follows."""
+    letter (any byte), and whatever follows -- or a value at the edge of what parses."""
     entries = b""
     for _ in range(draw(st.integers(1, 3))):
-        entries += _shortstr(draw(st.sampled_from([b"x-a", b"", b"k" * 255])))
+        entries += _shortstr(draw(st.sampled_from([b"x-a", b"", b"k" * 255, b"\xff\xfe"])))
+        if draw(st.booleans()):
+            entries += draw(_EDGE_VALUES)
+            continue
         entries += bytes([draw(st.integers(0, 255))])
         entries += draw(st.binary(max_size=24))
     return entries
+
+
+@st.composite
+def raw_name_frames(draw: st.DrawFn, channel: int) -> bytes:
+    """A method whose one name is any bytes (RabbitMQ takes only UTF-8 in methods without
+    content, and anything in a publish)."""
+    name = draw(st.binary(max_size=12))
+    made = draw(st.sampled_from([
+        S.Queue.Declare(queue="@@", auto_delete=True), S.Queue.Delete(queue="@@"),
+        S.Exchange.Declare(exchange="@@", type="fanout", auto_delete=True),
+        S.Basic.Consume(queue="@@"), S.Basic.Cancel(consumer_tag="@@"),
+        S.Basic.Get(queue="@@"), S.Basic.Publish(exchange="", routing_key="@@"),
+        S.Basic.Publish(exchange="@@", routing_key="q"),
+    ]))
+    frame = method(channel, made)
+    at = frame.index(b"@@")
+    payload = (frame[7:at - 1] + bytes([frame[at - 1] - 2 + len(name)]) + name
+               + frame[at + 2:-1])
+    raw = struct.pack(">BHI", 1, channel, len(payload)) + payload + b"\xce"
+    if isinstance(made, S.Basic.Publish):
+        raw += header(channel, 1) + body(channel, b"x")
+    return raw
 
 
 @st.composite
@@ -126,9 +163,12 @@ def table_frames(draw: st.DrawFn, channel: int) -> bytes:
 def client_frames(draw: st.DrawFn) -> list[bytes]:
     """One step of a client: a method, or a publish with its content, or a heartbeat."""
     channel = draw(_CHANNELS)
-    kind = draw(st.sampled_from(["method", "method", "publish", "heartbeat", "table"]))
+    kind = draw(st.sampled_from(["method", "method", "publish", "heartbeat", "table",
+                                 "name"]))
     if kind == "table":
         return [draw(table_frames(channel))]
+    if kind == "name":
+        return [draw(raw_name_frames(channel))]
     if kind == "heartbeat":
         return [b"\x08\x00\x00\x00\x00\x00\x00\xce"]
     if kind == "publish":

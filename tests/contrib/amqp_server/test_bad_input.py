@@ -129,7 +129,7 @@ def test_a_consumer_vanishing_mid_frame_gives_its_messages_back(bystander: Bysta
     assert got == KEPT and method_frame.redelivered
 
 
-@pytest.mark.parametrize("size", [131065, 1 << 30, 0xFFFFFFFF])
+@pytest.mark.parametrize("size", [131073, 1 << 30, 0xFFFFFFFF])
 def test_a_frame_over_frame_max_is_refused_before_it_is_read(bystander: Bystander,
                                                              size: int) -> None:
     with opened(bystander.server.url) as wire:
