@@ -293,8 +293,7 @@ def _decimal(value: decimal.Decimal, where: str) -> decimal.Decimal:
     if not value.is_finite():
         raise ValidationError(f"{where} must be a finite Decimal, got {value}")
     exponent = value.normalize().as_tuple().exponent
-    assert isinstance(exponent, int)
-    scale = max(0, -exponent)
+    scale = max(0, -int(exponent))  # an int: the value is finite
     unscaled = int(value.normalize().scaleb(scale))
     if scale > 255 or not -_INT32 <= unscaled < _INT32:
         raise ValidationError(

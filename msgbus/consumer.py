@@ -188,9 +188,11 @@ class GenericConsumer:
         self.transport.process_events(timeout)
 
     def _consume(self, name: str) -> None:
-        assert self._callback is not None
+        callback = self._callback
+        if callback is None:  # not consuming
+            return
         self._consumers[name] = self.transport.consume(
-            name, self._callback, prefetch=self.prefetch
+            name, callback, prefetch=self.prefetch
         )
 
     # -- acknowledgements and replies --------------------------------------------------

@@ -162,10 +162,9 @@ class RpcClient:
 
     def reply_queue(self) -> str:
         """The queue replies come to, consumed; made on first use (call with the lock)."""
-        consumer = self._reply_consumer
-        if consumer is not None and consumer.active:
-            assert self._reply_to is not None
-            return self._reply_to
+        consumer, reply_to = self._reply_consumer, self._reply_to
+        if consumer is not None and consumer.active and reply_to is not None:
+            return reply_to
         if self._transport.supports_direct_reply_to:
             queue = DIRECT_REPLY_TO
         else:

@@ -279,8 +279,10 @@ class MessageFlow(PublishFlow):
         take = messages.append
         for _ in range(count):
             queued = pop()
-            assert queued is not None
+            if queued is None:  # the caller counted the ready messages under the lock
+                break
             take(queued)
+        count = len(messages)
         first = channel.next_tag
         channel.next_tag = first + count
         unacked = None if consumer.no_ack else channel.unacked

@@ -138,8 +138,7 @@ def _erlang_float(value: float) -> str:
     sign = "-" if value < 0 else ""
     digits_tuple = decimal.Decimal(repr(abs(value))).normalize().as_tuple()
     digits = "".join(map(str, digits_tuple.digits))
-    exponent = digits_tuple.exponent
-    assert isinstance(exponent, int)
+    exponent = int(digits_tuple.exponent)  # an int: the value is finite
     place = len(digits) + exponent  # value == 0.<digits> * 10**place
     scientific = f"{digits[0]}.{digits[1:] or '0'}e{place - 1}"
     if abs(value) >= 2.0**53:
