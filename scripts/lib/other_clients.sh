@@ -1,7 +1,7 @@
 # Sourced by scripts/test: the AMQP clients in other languages that the end-to-end tests in
-# tests/clients/ drive (test_go_*.py, test_c_*.py, test_ruby_*.py), all Debian packages:
-# Go with RabbitMQ's amqp091-go (built offline against the packaged source), rabbitmq-c's
-# command-line tools, and Ruby's Bunny. Installs what is missing with apt-get (as root), in
+# tests/clients/ drive (test_go_*.py, test_c_*.py, test_ruby_*.py, test_php_*.py), all
+# Debian packages: Go with RabbitMQ's amqp091-go (built offline against the packaged
+# source), rabbitmq-c's command-line tools, Ruby's Bunny and PHP's php-amqplib. Installs what is missing with apt-get (as root), in
 # one go; once everything is there it costs nothing. Without them those tests skip loudly
 # (and fail under MSGBUS_REQUIRE_RABBITMQ=1).
 setup_other_clients() {
@@ -13,6 +13,8 @@ setup_other_clients() {
     if ! command -v ruby >/dev/null || ! ruby -e 'require "bunny"' >/dev/null 2>&1; then
         wanted+=(ruby-bunny)
     fi
+    command -v php >/dev/null || wanted+=(php-cli)
+    [ -f /usr/share/php/PhpAmqpLib/autoload.php ] || wanted+=(php-amqplib)
     [ "${#wanted[@]}" = 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         say "installing the other languages' AMQP clients with apt-get: ${wanted[*]}"
@@ -22,5 +24,5 @@ setup_other_clients() {
             return 0
         fi
     fi
-    echo "!!! missing ${wanted[*]}: the Go, C or Ruby client tests will be SKIPPED" >&2
+    echo "!!! missing ${wanted[*]}: the Go, C, Ruby or PHP client tests will be SKIPPED" >&2
 }
