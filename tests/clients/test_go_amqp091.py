@@ -2,8 +2,11 @@
 wire: tests/clients/go/amqp_e2e.go publishes, consumes and acks (a nack requeues), uses
 publisher confirms (a nack from a full queue), has a mandatory publish returned, makes a
 direct reply-to RPC, meets channel and connection errors, consumes under a prefetch of 2,
-reads a passive declare's counts and sends header values of every AMQP type; this test
-checks what it printed, the same on RabbitMQ and on the embedded server.
+reads a passive declare's counts, sends header values of every AMQP type, commits and rolls
+back transactions, is told of a consumer cancelled by the server, meets an exclusive queue
+and consumer, routes through an exchange-to-exchange binding to a headers exchange,
+dead-letters a rejected message (x-death) and recovers; this test checks what it printed,
+the same on RabbitMQ and on the embedded server.
 
 The program is built once per session, offline, in GOPATH mode against the packaged
 source (``GO111MODULE=off``, ``GOPATH=/usr/share/gocode``), into build/clients/go."""
@@ -43,8 +46,11 @@ def _error(code: int, reason: str, *, server: bool = True) -> dict[str, Any]:
 
 
 def test_amqp091_go(server_url: str, unique: Unique, go_client: Path) -> None:
-    for label in ("work", "confirmed", "full", "rpc", "prefetch", "headers", "args"):
+    for label in ("work", "confirmed", "full", "rpc", "prefetch", "headers", "args", "tx",
+                  "cancelled", "any", "all", "dl-work", "dl-dead", "recover"):
         unique(label)  # the program deletes them; this is in case it failed
+    unique.exchange("front")
+    unique.exchange("headers-x")
     seen = json_lines(run([str(go_client), server_url, unique.prefix]), unique.prefix)
 
     assert seen["connection"] == {
@@ -99,6 +105,31 @@ def test_amqp091_go(server_url: str, unique: Unique, go_client: Path) -> None:
         "int32": "int32 70000", "int64": "int64 1099511627776", "int8": "int8 -8",
         "nil": "<nil> <nil>", "string": "string café",
         "table": "amqp091.Table map[a:map[b:1]]", "time": "int64 1700000000"}}
+
+    assert seen["transactions"] == {
+        "afterRollback": [0, 0], "afterCommit": [1, 0],
+        "got": {"ok": True, "body": "committed"}, "afterAckRolledBack": [0, 0],
+        "again": {"ok": True, "body": "committed", "redelivered": True}}
+    assert seen["cancel-notification"] == {
+        "tag": "go-cancelled", "deleted": 0, "deliveriesOpen": False}
+    assert seen["exclusive"] == {
+        "secondConsumer": _error(
+            403, "ACCESS_REFUSED - queue 'P.exclusive' in vhost '/' in exclusive use"),
+        "fromOtherConnection": _error(
+            405, "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue "
+                 "'P.exclusive' in vhost '/'. It could be originally declared on another "
+                 "connection or the exclusive property value does not match that of the "
+                 "original declaration.")}
+    assert seen["routing"] == {"any": ["r0", "r1", "r2"], "all": ["r0"]}
+    assert seen["dead-lettering"] == {
+        "body": "doomed", "exchange": "", "routingKey": "P.dl-dead", "headerCount": 5,
+        "headers": {"k": "v", "x-first-death-exchange": "",
+                    "x-first-death-queue": "P.dl-work", "x-first-death-reason": "rejected"},
+        "xDeath": [{"count": "int64 1", "exchange": "string ", "queue": "string P.dl-work",
+                    "reason": "string rejected",
+                    "routing-keys": "[]interface {} [P.dl-work]", "time": True}]}
+    assert seen["recover"] == {"first": {"tag": 1, "redelivered": False},
+                               "second": {"tag": 2, "redelivered": True, "body": "again"}}
 
     missing_queue = _error(404, "NOT_FOUND - no queue 'P.missing' in vhost '/'")
     assert seen["channel-errors"] == {

@@ -2,8 +2,10 @@
 // redelivered), publisher confirms (acks, and a nack from a full queue), a mandatory publish
 // returned, direct reply-to RPC, channel and connection errors with their reply texts,
 // prefetch (basic.qos) respected, the counts of a passive queue declare, basic.get, purge and
-// delete, and header field values of every type. Prints one JSON object per scenario, one a
-// line; tests/clients/test_go_amqp091.py checks them.
+// delete, header field values of every type, transactions, a consumer cancelled by the
+// server, exclusive queues and consumers, an exchange-to-exchange binding to a headers
+// exchange, dead-lettering (x-death) and basic.recover. Prints one JSON object per
+// scenario, one a line; tests/clients/test_go_amqp091.py checks them.
 //
 //	amqp_e2e AMQP_URL NAME_PREFIX
 package main
@@ -347,6 +349,209 @@ func connectionError(url, prefix string) {
 		"connection": closed(notify, "a connection error"), "isClosed": conn.IsClosed()})
 }
 
+func transactions(conn *amqp.Connection, prefix string) {
+	ch := channel(conn)
+	queue := prefix + ".tx"
+	declare(ch, queue, nil)
+	must(ch.Tx())
+	publish := func(body string) {
+		must(ch.Publish("", queue, false, false, amqp.Publishing{Body: []byte(body)}))
+	}
+	publish("rolled back")
+	must(ch.TxRollback())
+	afterRollback := counts(ch, queue)
+	publish("committed")
+	must(ch.TxCommit())
+	afterCommit := counts(ch, queue)
+	got, ok, err := ch.Get(queue, false)
+	must(err)
+	must(got.Ack(false))
+	must(ch.TxRollback()) // the ack is undone: the message stays unacknowledged
+	afterAckRolledBack := counts(ch, queue)
+	must(ch.Close()) // and goes back to the queue
+	ch = channel(conn)
+	again, okAgain, err := ch.Get(queue, true)
+	must(err)
+	_, err = ch.QueueDelete(queue, false, false, false)
+	must(err)
+	must(ch.Close())
+	emit("transactions", report{"afterRollback": afterRollback, "afterCommit": afterCommit,
+		"got":                report{"ok": ok, "body": string(got.Body)},
+		"afterAckRolledBack": afterAckRolledBack,
+		"again": report{"ok": okAgain, "body": string(again.Body),
+			"redelivered": again.Redelivered}})
+}
+
+func cancelNotification(conn *amqp.Connection, prefix string) {
+	consuming, deleting := channel(conn), channel(conn)
+	queue := prefix + ".cancelled"
+	declare(consuming, queue, nil)
+	cancelled := consuming.NotifyCancel(make(chan string, 1))
+	deliveries, err := consuming.Consume(queue, "go-cancelled", false, false, false, false, nil)
+	must(err)
+	deleted, err := deleting.QueueDelete(queue, false, false, false)
+	must(err)
+	var tag string
+	select {
+	case tag = <-cancelled:
+	case <-time.After(wait):
+		fail("cancel notification: none in %s", wait)
+	}
+	_, open := <-deliveries
+	must(consuming.Close())
+	must(deleting.Close())
+	emit("cancel-notification", report{"tag": tag, "deleted": deleted,
+		"deliveriesOpen": open})
+}
+
+func exclusive(conn *amqp.Connection, url, prefix string) {
+	ch := channel(conn)
+	queue := prefix + ".exclusive"
+	_, err := ch.QueueDeclare(queue, false, false, true, false, nil)
+	must(err)
+	_, err = ch.Consume(queue, "only-one", false, true, false, false, nil)
+	must(err)
+	second := channel(conn)
+	_, err = second.Consume(queue, "second", false, false, false, false, nil)
+	secondConsumer := errorOf(err)
+	other, err := amqp.Dial(url)
+	must(err)
+	fromOther := channel(other)
+	_, err = fromOther.QueueDeclarePassive(queue, false, false, true, false, nil)
+	locked := errorOf(err)
+	must(other.Close())
+	must(ch.Close())
+	emit("exclusive", report{"secondConsumer": secondConsumer, "fromOtherConnection": locked})
+}
+
+func routing(conn *amqp.Connection, prefix string) {
+	ch := channel(conn)
+	front, headers := prefix+".front", prefix+".headers-x"
+	must(ch.ExchangeDeclare(front, "topic", false, true, false, false, nil))
+	must(ch.ExchangeDeclare(headers, "headers", false, true, false, false, nil))
+	must(ch.ExchangeBind(headers, "orders.#", front, false, nil))
+	queues := map[string]amqp.Table{
+		prefix + ".any": {"x-match": "any", "kind": "book", "rush": true},
+		prefix + ".all": {"x-match": "all", "kind": "book", "rush": true},
+	}
+	for queue, args := range queues {
+		declare(ch, queue, nil)
+		must(ch.QueueBind(queue, "", headers, false, args))
+	}
+	messages := []struct {
+		key     string
+		headers amqp.Table
+	}{
+		{"orders.eu", amqp.Table{"kind": "book", "rush": true}},
+		{"orders.us.west", amqp.Table{"kind": "book"}},
+		{"orders", amqp.Table{"kind": "pen", "rush": true}},
+		{"returns.eu", amqp.Table{"kind": "book", "rush": true}},
+		{"orders.eu", amqp.Table{"kind": "pen"}},
+	}
+	for n, m := range messages {
+		must(ch.Publish(front, m.key, false, false, amqp.Publishing{
+			Body: []byte(fmt.Sprintf("r%d", n)), Headers: m.headers}))
+	}
+	routed := report{}
+	for _, label := range []string{"any", "all"} {
+		queue := prefix + "." + label
+		var bodies []string
+		for {
+			d, ok, err := ch.Get(queue, true)
+			must(err)
+			if !ok {
+				break
+			}
+			bodies = append(bodies, string(d.Body))
+		}
+		routed[label] = bodies
+		_, err := ch.QueueDelete(queue, false, false, false)
+		must(err)
+	}
+	must(ch.ExchangeDelete(headers, false, false))
+	must(ch.ExchangeDelete(front, false, false))
+	must(ch.Close())
+	emit("routing", routed)
+}
+
+func deadLettering(conn *amqp.Connection, prefix string) {
+	ch := channel(conn)
+	work, dead := prefix+".dl-work", prefix+".dl-dead"
+	declare(ch, dead, nil)
+	declare(ch, work, amqp.Table{"x-dead-letter-exchange": "",
+		"x-dead-letter-routing-key": dead})
+	must(ch.Publish("", work, false, false, amqp.Publishing{Body: []byte("doomed"),
+		Headers: amqp.Table{"k": "v"}}))
+	d, ok, err := ch.Get(work, false)
+	must(err)
+	if !ok {
+		fail("dead-lettering: nothing to get")
+	}
+	must(d.Reject(false))
+	var got amqp.Delivery
+	deadline := time.Now().Add(wait)
+	for { // dead-lettering is asynchronous on RabbitMQ
+		got, ok, err = ch.Get(dead, true)
+		must(err)
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			fail("dead-lettering: nothing dead-lettered in %s", wait)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var deaths []report
+	if list, isList := got.Headers["x-death"].([]interface{}); isList {
+		for _, entry := range list {
+			if table, isTable := entry.(amqp.Table); isTable {
+				death := report{}
+				for name, value := range table {
+					if name == "time" {
+						_, isTime := value.(time.Time)
+						death[name] = isTime
+						continue
+					}
+					death[name] = fmt.Sprintf("%T %v", value, value)
+				}
+				deaths = append(deaths, death)
+			}
+		}
+	}
+	first := report{}
+	for _, name := range []string{"x-first-death-exchange", "x-first-death-queue",
+		"x-first-death-reason", "k"} {
+		first[name] = got.Headers[name]
+	}
+	for _, queue := range []string{work, dead} {
+		_, err := ch.QueueDelete(queue, false, false, false)
+		must(err)
+	}
+	must(ch.Close())
+	emit("dead-lettering", report{"body": string(got.Body), "routingKey": got.RoutingKey,
+		"exchange": got.Exchange, "xDeath": deaths, "headers": first,
+		"headerCount": len(got.Headers)})
+}
+
+func recoverUnacked(conn *amqp.Connection, prefix string) {
+	ch := channel(conn)
+	queue := prefix + ".recover"
+	declare(ch, queue, nil)
+	must(ch.Publish("", queue, false, false, amqp.Publishing{Body: []byte("again")}))
+	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
+	must(err)
+	first := next(deliveries, "recover (first)")
+	must(ch.Recover(true))
+	second := next(deliveries, "recover (second)")
+	must(second.Ack(false))
+	_, err = ch.QueueDelete(queue, false, false, false)
+	must(err)
+	must(ch.Close())
+	emit("recover", report{"first": report{"tag": first.DeliveryTag,
+		"redelivered": first.Redelivered}, "second": report{"tag": second.DeliveryTag,
+		"redelivered": second.Redelivered, "body": string(second.Body)}})
+}
+
 func main() {
 	if len(os.Args) != 3 {
 		fail("usage: amqp_e2e AMQP_URL NAME_PREFIX")
@@ -371,6 +576,12 @@ func main() {
 	directReplyTo(conn, prefix)
 	prefetch(conn, prefix)
 	headerTypes(conn, prefix)
+	transactions(conn, prefix)
+	cancelNotification(conn, prefix)
+	exclusive(conn, url, prefix)
+	routing(conn, prefix)
+	deadLettering(conn, prefix)
+	recoverUnacked(conn, prefix)
 	channelErrors(conn, prefix)
 	emit("closed", closed(closedConn, "the connection's close"))
 	connectionError(url, prefix)
