@@ -11,6 +11,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -110,16 +111,22 @@ def rabbitmq_http() -> Http:
     pytest.skip(reason)
 
 
-@pytest.fixture
-def rabbitmq_vhost(rabbitmq_http: Http) -> Iterator[str]:
+@contextmanager
+def fresh_vhost(client: Http) -> Iterator[str]:
     """A vhost of its own on RabbitMQ (deleted afterwards), whose objects and counters are
-    the test's alone."""
+    the caller's alone."""
     vhost = f"msgbus-test-{uuid.uuid4().hex[:12]}"
-    assert rabbitmq_http("PUT", f"/api/vhosts/{vhost}", {}).status in (201, 204)
+    assert client("PUT", f"/api/vhosts/{vhost}", {}).status in (201, 204)
     try:
-        assert rabbitmq_http("PUT", f"/api/permissions/{vhost}/{rabbitmq_http.username}",
-                             {"configure": ".*", "write": ".*", "read": ".*"}).status \
-            in (201, 204)
+        assert client("PUT", f"/api/permissions/{vhost}/{client.username}",
+                      {"configure": ".*", "write": ".*", "read": ".*"}).status in (201, 204)
         yield vhost
     finally:
-        rabbitmq_http("DELETE", f"/api/vhosts/{vhost}")
+        client("DELETE", f"/api/vhosts/{vhost}")
+
+
+@pytest.fixture
+def rabbitmq_vhost(rabbitmq_http: Http) -> Iterator[str]:
+    """A vhost of the test's own on RabbitMQ (see :func:`fresh_vhost`)."""
+    with fresh_vhost(rabbitmq_http) as vhost:
+        yield vhost
