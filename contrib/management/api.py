@@ -187,14 +187,18 @@ def _vhost_json(broker: Broker, stats: Stats, vhost: str) -> dict[str, Any]:
     queues = broker.queues(vhost)
     ready = sum(q.messages_ready for q in queues)
     unacked = sum(q.messages_unacknowledged for q in queues)
-    return {"name": vhost, "description": "Default virtual host" if vhost == "/" else "",
-            "tags": [], "metadata": {"description": "", "tags": []},
-            "default_queue_type": "undefined", "tracing": False,
-            "cluster_state": {render.NODE: "running"},
-            "message_stats": stats.message_stats(("vhost", vhost, "")),
-            "messages": ready + unacked, "messages_ready": ready,
-            "messages_unacknowledged": unacked, "recv_oct": 0,
-            "recv_oct_details": {"rate": 0.0}, "send_oct": 0, "send_oct_details": {"rate": 0.0}}
+    result: dict[str, Any] = {
+        "name": vhost, "description": "Default virtual host" if vhost == "/" else "",
+        "tags": [], "metadata": {"description": "", "tags": []},
+        "default_queue_type": "undefined", "tracing": False,
+        "cluster_state": {render.NODE: "running"},
+        "messages": ready + unacked, "messages_ready": ready,
+        "messages_unacknowledged": unacked, "recv_oct": 0,
+        "recv_oct_details": {"rate": 0.0}, "send_oct": 0, "send_oct_details": {"rate": 0.0}}
+    message_stats = stats.message_stats(("vhost", vhost, ""))
+    if message_stats:  # RabbitMQ shows none for a vhost without traffic
+        result["message_stats"] = message_stats
+    return result
 
 
 async def vhosts(request: web.Request) -> web.Response:

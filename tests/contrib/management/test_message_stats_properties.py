@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contrib.management.stats import GLOBAL, Stats, channel_key
+from tests.contrib.management.conftest import Http
 from transports.memory import Broker
 
 TARGETS = (("", "a"), ("", "b"), ("", "nowhere"), ("fan", ""), ("direct", "k"),
@@ -93,3 +94,23 @@ def test_counters_add_up(ops: list[tuple[Any, ...]]) -> None:
     assert sum(q["publish"] for q in queues) == sum(x["publish_out"] for x in exchanges)
     assert sum(x["publish_in"] for x in exchanges) == vhost["publish"]
     stats.stop()
+
+
+def test_message_stats_appear_half_by_half(http_api: Http, msgbus_broker: Broker) -> None:
+    """As on RabbitMQ (checked on a 3.10 node): nothing where nothing was counted, the
+    publishing half once a channel published, the receiving half once it took."""
+    def stats(path: str) -> Any:
+        return http_api("GET", path).json().get("message_stats")
+
+    channel = msgbus_broker.connect().channel()
+    channel.queue_declare("jobs")
+    assert stats("/api/vhosts/%2F") is None
+    assert stats("/api/queues/%2F/jobs") is None
+    assert stats("/api/exchanges/%2F/amq.direct") is None
+    channel.basic_publish("", "jobs", b"m")
+    assert sorted(k for k in stats("/api/vhosts/%2F") if not k.endswith("_details")) \
+        == ["confirm", "drop_unroutable", "publish", "return_unroutable"]
+    assert [k for k in stats("/api/queues/%2F/jobs") if not k.endswith("_details")] \
+        == ["publish"]
+    assert channel.basic_get("jobs") is not None
+    assert len([k for k in stats("/api/vhosts/%2F") if not k.endswith("_details")]) == 12
