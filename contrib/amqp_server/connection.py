@@ -492,7 +492,9 @@ class ClientConnection(asyncio.Protocol):
         self._send(0, spec.Connection.Close(code, framing.short_text(text), class_id,
                                             method_id))
         self._flush()
-        self._closing(HANDSHAKE_TIMEOUT, reset=False)  # RabbitMQ waits a while for close-ok
+        # RabbitMQ waits for close-ok as long as the heartbeat timeout, 30 s at most, then
+        # resets the socket (amqpstorm never answers: it stays listed until then)
+        self._closing(min(self.heartbeat or CLOSING_TIMEOUT, CLOSING_TIMEOUT), reset=True)
         self._release()
 
     def _release(self) -> None:

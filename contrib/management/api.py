@@ -338,11 +338,18 @@ def connection_index(ctx: Context) -> dict[int, dict[str, Any]]:
 
 async def connections(request: web.Request) -> web.Response:
     ctx = context(request)
-    listed = list(connection_index(ctx).values())
-    if ctx.amqp is not None:  # network clients not yet in a vhost
-        listed.extend(render.connection_json(_pending(d), d)
-                      for d in ctx.amqp.connection_details() if d.connection_id is None)
+    listed = list(connection_index(ctx).values()) + _unopened(ctx)
     return reply(request, listed, paged=True)
+
+
+def _unopened(ctx: Context) -> list[dict[str, Any]]:
+    """Network clients with no broker connection: not yet in a vhost, or closed by the
+    server and not yet gone (a client that never answers the close stays listed, as
+    RabbitMQ keeps listing it until its close times out)."""
+    if ctx.amqp is None:
+        return []
+    return [render.connection_json(_pending(d), d) for d in ctx.amqp.connection_details()
+            if d.connection_id is None]
 
 
 def find_connection(ctx: Context, name: str) -> tuple[int, dict[str, Any]]:
@@ -350,6 +357,9 @@ def find_connection(ctx: Context, name: str) -> tuple[int, dict[str, Any]]:
     for connection_id, listed in connection_index(ctx).items():
         if listed["name"] == name:
             return connection_id, listed
+    for listed in _unopened(ctx):  # listed, so it can be asked for (it has no broker id)
+        if listed["name"] == name:
+            return 0, listed
     raise not_found()
 
 

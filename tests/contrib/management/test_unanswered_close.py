@@ -1,0 +1,74 @@
+"""A connection closed over the management API whose client never answers the close
+(amqpstorm marks itself closed and sends no close-ok): RabbitMQ 3.10 keeps it listed, and
+``GET /api/connections/{name}`` finds it, until it gives up waiting (the heartbeat
+timeout, 30 s at most) and resets the socket. The same on RabbitMQ and on ours over the
+served broker, with a raw client that stays silent."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pika.frame
+import pytest
+
+from contrib.amqp_server import AmqpServer
+from contrib.management import ManagementServer
+from tests.contrib.amqp_server.wire import RESET, S, Wire
+from tests.contrib.management.conftest import Http
+from transports.memory import Broker
+
+Side = tuple[str, Http]
+HEARTBEAT = 2  # seconds: how long the server waits for the close-ok
+HEARTBEAT_FRAME = b"\x08\x00\x00\x00\x00\x00\x00\xce"
+
+
+@pytest.fixture(params=["embedded", "rabbitmq"])
+def side(request: pytest.FixtureRequest) -> Iterator[Side]:
+    if request.param == "rabbitmq":
+        request.applymarker(pytest.mark.rabbitmq)
+        yield os.environ.get("MSGBUS_TEST_AMQP_URL", ""), request.getfixturevalue(
+            "rabbitmq_http")
+        return
+    broker = Broker()
+    with AmqpServer(broker, port=0) as server, \
+            ManagementServer(broker, port=0, amqp=server) as mgmt:
+        yield server.url, Http(mgmt.url)
+
+
+def _listed(http: Http, wire: Wire) -> str:
+    """The listing's name of ``wire``'s connection (RabbitMQ's listing lags by its
+    statistics interval: the client sends heartbeats meanwhile)."""
+    port = wire.sock.getsockname()[1]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for listed in http("GET", "/api/connections").json():
+            if listed.get("peer_port") == port:
+                return str(listed["name"])
+        wire.send(HEARTBEAT_FRAME)
+        time.sleep(0.2)
+    raise AssertionError(f"no connection from port {port} was listed")
+
+
+def test_a_closed_connection_stays_found_until_the_close_times_out(side: Side) -> None:
+    amqp_url, http = side
+    with Wire(amqp_url) as wire:
+        wire.open(heartbeat=HEARTBEAT)
+        wire.channel(1)
+        name = _listed(http, wire)
+        path = "/api/connections/" + quote(name, safe="")
+        assert http("DELETE", path).status == 204
+        close = wire.frame()
+        while isinstance(close, pika.frame.Heartbeat):
+            close = wire.frame()
+        close = close.method
+        assert isinstance(close, S.Connection.Close)
+        assert (close.reply_code, close.reply_text) == (
+            320, "CONNECTION_FORCED - Closed via management plugin")
+        # no close-ok: the connection is still there to be asked for
+        found = http("GET", path)
+        assert (found.status, found.json()["name"]) == (200, name)
+        assert name in [listed["name"] for listed in http("GET", "/api/connections").json()]
+        assert wire.until_end(timeout=HEARTBEAT * 3)[-1] == RESET
