@@ -3,10 +3,7 @@ RabbitMQ's format (``rabbitmqctl export_definitions`` / ``import_definitions``).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,26 +11,20 @@ from aiohttp import web
 
 from contrib.management import render
 from contrib.management.actions import body_of, client, flag, table, text
-from contrib.management.api import context, credentials
+from contrib.management.api import context
 from contrib.management.errors import bad_request
 from transports.memory import Broker, Channel
 
 __all__ = ["add_routes"]
 
 
-def password_hash(password: str) -> str:
-    """RabbitMQ's ``rabbit_password_hashing_sha256``: base64(salt + sha256(salt + password))."""
-    salt = os.urandom(4)
-    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
-
-
 async def get_definitions(request: web.Request) -> web.Response:
     broker = context(request).broker
     vhosts = broker.vhosts()
-    username, password = credentials(request)
-    users = [{"name": user, "password_hash": password_hash(password) if user == username
-              else "", "hashing_algorithm": "rabbit_password_hashing_sha256",
-              "tags": ["administrator"], "limits": {}} for user in broker.users()]
+    users = [{"name": user.name, "password_hash": user.password_hash,
+              "hashing_algorithm": user.hashing_algorithm, "tags": list(user.tags),
+              "limits": {}}
+             for user in (broker.user(name) for name in broker.users()) if user is not None]
     return web.json_response({
         "rabbit_version": render.RABBITMQ_VERSION,
         "rabbitmq_version": render.RABBITMQ_VERSION,
@@ -41,8 +32,8 @@ async def get_definitions(request: web.Request) -> web.Response:
         "product_version": render.RABBITMQ_VERSION,
         "users": users,
         "vhosts": [{"name": vhost} for vhost in vhosts],
-        "permissions": [{"user": user, "vhost": vhost, "configure": ".*", "write": ".*",
-                         "read": ".*"} for user in broker.users() for vhost in vhosts],
+        "permissions": [{"user": p.user, "vhost": p.vhost, "configure": p.configure,
+                         "write": p.write, "read": p.read} for p in broker.permissions()],
         "topic_permissions": [],
         "parameters": [],
         "global_parameters": [],

@@ -6,6 +6,8 @@ before anything else, and ping ``aliveness-test`` and the health checks."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -93,7 +95,6 @@ def _scenario(client: Http, u: str, v: str) -> list[Any]:
         call("GET", f"/api/vhosts/{v}"),
         call("GET", f"/api/aliveness-test/{v}"),
         call("GET", "/api/aliveness-test/%2F"),
-        call("GET", "/api/healthchecks/node"),
         call("GET", "/api/health/checks/alarms"),
         call("GET", "/api/health/checks/virtual-hosts"),
         call("GET", "/api/health/checks/node-is-quorum-critical"),
@@ -142,3 +143,42 @@ def test_deleting_a_vhost_closes_its_connections(rabbitmq_http: Http, amqp_url: 
     texts = {f"CONNECTION_FORCED - vhost '{names['v']}' is {how}" for how in ("down", "deleted")}
     assert expected[0] == got[0] == 320
     assert {expected[1], got[1]} <= texts
+
+
+def _exported(client: Http, u: str, v: str) -> tuple[list[Any], list[Any], list[bool]]:
+    """A user made with a password, its vhost and permissions as the definitions export
+    them; whether each exported hash is the password's (salted SHA-256, as RabbitMQ's)."""
+    assert client("PUT", f"/api/users/{u}", {"password": "p", "tags": "monitoring"}).status \
+        == 201
+    assert client("PUT", f"/api/vhosts/{v}", {}).status == 201
+    assert client("PUT", f"/api/permissions/{v}/{u}", {**PERMIT, "read": "^r"}).status == 201
+    exported = client("GET", "/api/definitions").json()
+    users = [dict(user) for user in exported["users"] if user["name"] == u]
+    verified = []
+    for user in users:
+        raw = base64.b64decode(user.pop("password_hash"))
+        verified.append(hashlib.sha256(raw[:4] + b"p").digest() == raw[4:])
+    permissions = sorted((p for p in exported["permissions"] if p["vhost"] == v),
+                         key=lambda p: str(p["user"]))
+    return users, permissions, verified
+
+
+def test_definitions_export_users_and_permissions_as_rabbitmq(rabbitmq_http: Http,
+                                                              names: dict[str, str]) -> None:
+    expected = _exported(rabbitmq_http, names["u"], names["v"])
+    with ManagementServer(Broker(), port=0) as server:
+        got = _exported(Http(server.url), names["u"], names["v"])
+    assert got == expected
+    assert expected[2] == [True]
+
+
+def test_the_legacy_node_health_check_is_ok() -> None:
+    """``/api/healthchecks/node`` (amqpstorm's ``healthchecks.get``): RabbitMQ answers
+    ``{"status": "ok"}`` when its checks pass within the request's time, 500 when they run
+    longer (a busy shared node can take more than cowboy's 15 s): not compared."""
+    with ManagementServer(Broker(), port=0) as server:
+        client = Http(server.url)
+        assert client("GET", "/api/healthchecks/node").json() == {"status": "ok"}
+        node = client("GET", "/api/overview").json()["node"]
+        assert client("GET", f"/api/healthchecks/node/{node}").json() == {"status": "ok"}
+        assert client("GET", "/api/healthchecks/node/nobody@nowhere").status == 404
