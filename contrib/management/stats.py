@@ -48,13 +48,14 @@ GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
     "channel": (PUBLISHING, RECEIVING), "queue": (RECEIVING,)}
 
 
+#: How many samples are kept (RabbitMQ's basic retention keeps 10 minutes of 5 s samples).
+HISTORY = 120
+
+
 def channel_key(connection: int, number: int) -> Key:
     """The key of the counters of channel ``number`` of the broker's connection
     ``connection``."""
     return ("channel", str(connection), str(number))
-
-#: How many samples are kept (RabbitMQ's basic retention keeps 10 minutes of 5 s samples).
-HISTORY = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +160,10 @@ class Stats:
     def forget_closed_channels(self) -> None:
         """Drop the counters of channels that are gone (a broker restart closes them
         without a ``channel-closed`` event)."""
-        open_channels = {channel_key(ch.connection, ch.number)
-                         for ch in self.broker.channels()}
-        with self._lock:
+        with self._lock:  # no event is counted meanwhile (listeners run outside the
+            # broker's lock, so taking it here cannot deadlock)
+            open_channels = {channel_key(ch.connection, ch.number)
+                             for ch in self.broker.channels()}
             for key in [key for key in self._counts
                         if key[0] == "channel" and key not in open_channels]:
                 del self._counts[key]
