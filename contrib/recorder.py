@@ -138,7 +138,7 @@ class Recorder:
 
     def report(self) -> str:
         """The trace of everything recorded, and the broker's queues now."""
-        events = self.events
-        trace = "\n".join("  " + line for line in self._tracer.format_events(events))
+        lines = self._tracer.format_events(self.events)  # what became of the messages
+        trace = "\n".join("  " + line for line in lines)
         queues = "\n".join("  " + line for line in queues_table(self.broker).splitlines())
-        return f"broker events ({len(events)}):\n{trace or '  (none)'}\nqueues:\n{queues}"
+        return f"broker events ({len(lines)}):\n{trace or '  (none)'}\nqueues:\n{queues}"

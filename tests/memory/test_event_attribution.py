@@ -53,6 +53,9 @@ def test_a_refused_publish_is_confirmed_with_a_nack() -> None:
     recorder.stop()
     assert [(e.delivery_tag, e.reason) for e in recorder.select("confirmed")] \
         == [(1, "ack"), (2, "nack")]
+    # its report tells what became of the messages: two publishes, one refused
+    assert recorder.report().startswith("broker events (5):\n")
+    assert "confirm" not in recorder.report()
 
 
 def test_the_trace_of_messages_leaves_the_bookkeeping_out() -> None:
