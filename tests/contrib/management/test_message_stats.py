@@ -5,8 +5,14 @@ one without acknowledgements, an open transaction), run on RabbitMQ and on the b
 served to pika over AMQP, and in-process through the pika facade — must leave the same
 counters per vhost, queue, exchange and channel, and the same channel states.
 
+So must a direct-reply RPC, a channel number used again after a close, and the API's own
+publishes and gets; one channel's page and a connection's channels have RabbitMQ's fields.
+
 RabbitMQ collects its statistics every 5 s (``collect_statistics_interval``): its view is
-read until it shows what its client did; the counters are compared, not the rates."""
+read until it shows what the broker showed (30 s at most); the counters are compared, not
+the rates. What a closed channel counted is lost on RabbitMQ when its metrics are cleared
+away before they were collected: a scenario that closes a channel waits at a checkpoint
+until RabbitMQ shows what the broker showed there."""
 
 from __future__ import annotations
 
