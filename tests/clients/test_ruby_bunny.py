@@ -1,9 +1,10 @@
 """Ruby's Bunny (Debian's ruby-bunny) over the wire: tests/clients/ruby/bunny_e2e.rb
 publishes, consumes and acks (a nack requeues), waits for confirms (a nack from a full
 queue), has a mandatory publish returned, makes a direct reply-to RPC, consumes under a
-prefetch of 2, reads a passive declare's counts, sends header values of several types and
-meets channel and connection errors; this test checks what it printed, the same on
-RabbitMQ and on the embedded server."""
+prefetch of 2, reads a passive declare's counts, sends header values of several types,
+commits and rolls back transactions, is told of a consumer cancelled by the server, meets an
+exclusive queue and consumer, and meets channel and connection errors; this test checks
+what it printed, the same on RabbitMQ and on the embedded server."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def ruby() -> str:
 
 
 def test_bunny(server_url: str, unique: Unique, ruby: str) -> None:
-    for label in ("work", "confirmed", "full", "rpc", "prefetch", "headers", "args"):
+    for label in ("work", "confirmed", "full", "rpc", "prefetch", "headers", "args", "tx",
+                  "cancelled"):
         unique(label)  # the script deletes them; this is in case it failed
     seen = json_lines(run([ruby, str(SCRIPT), server_url, unique.prefix]), unique.prefix)
 
@@ -79,6 +81,23 @@ def test_bunny(server_url: str, unique: Unique, ruby: str) -> None:
         "neg": "Integer -3", "nil": "NilClass nil", "string": 'String "caf\\xC3\\xA9"',
         "table": 'Hash {"a"=>{"b"=>1}}', "time": "Integer 1700000000",
         "true": "TrueClass true"}}
+
+    assert seen["transactions"] == {
+        "afterRollback": [0, 0], "afterCommit": [1, 0], "got": "committed",
+        "afterAckRolledBack": [0, 0],
+        "again": {"body": "committed", "redelivered": True, "messageCount": 0}}
+    assert seen["cancel-notification"] == {"tag": "ruby-cancelled", "deleted": 0,
+                                           "consumers": 0}
+    assert seen["exclusive"] == {
+        "secondConsumer": {
+            "class": "Bunny::AccessRefused",
+            "message": "ACCESS_REFUSED - queue 'P.exclusive' in vhost '/' in exclusive use"},
+        "fromOtherConnection": {
+            "class": "Bunny::ResourceLocked",
+            "message": "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue "
+                       "'P.exclusive' in vhost '/'. It could be originally declared on "
+                       "another connection or the exclusive property value does not match "
+                       "that of the original declaration."}}
 
     assert seen["channel-errors"] == {
         "passive": {"class": "Bunny::NotFound",

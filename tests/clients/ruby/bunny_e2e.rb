@@ -1,7 +1,8 @@
 # Bunny (Ruby) end to end: publish, consume and ack (a nack requeues, redelivered),
 # publisher confirms (a nack from a full queue), a mandatory publish returned, direct
 # reply-to RPC, channel and connection errors with their reply texts, prefetch respected,
-# passive declare counts, basic.get, and header values of several types. Prints one JSON
+# passive declare counts, basic.get, header values of several types, transactions, a
+# consumer cancelled by the server, and an exclusive queue and consumer. Prints one JSON
 # object per scenario, one a line; tests/clients/test_ruby_bunny.py checks them.
 #
 #   ruby bunny_e2e.rb AMQP_URL NAME_PREFIX
@@ -243,6 +244,71 @@ def connection_error(url, prefix)
   emit("connection-error", "error" => error_of(error))
 end
 
+def transactions(conn, prefix)
+  ch = conn.create_channel
+  queue = ch.queue("#{prefix}.tx")
+  ch.tx_select
+  ch.default_exchange.publish("rolled back", routing_key: queue.name)
+  ch.tx_rollback
+  after_rollback = counts(ch, queue.name)
+  ch.default_exchange.publish("committed", routing_key: queue.name)
+  ch.tx_commit
+  after_commit = counts(ch, queue.name)
+  info, _props, body = queue.pop(manual_ack: true)
+  ch.ack(info.delivery_tag)
+  ch.tx_rollback # the ack is undone: the message stays unacknowledged
+  after_ack_rolled_back = counts(ch, queue.name)
+  ch.close # and goes back to the queue
+  ch = conn.create_channel
+  again_info, _again_props, again_body = ch.basic_get(queue.name, manual_ack: false)
+  ch.queue_delete(queue.name)
+  ch.close
+  emit("transactions", "afterRollback" => after_rollback, "afterCommit" => after_commit,
+                       "got" => body, "afterAckRolledBack" => after_ack_rolled_back,
+                       "again" => { "body" => again_body,
+                                    "redelivered" => again_info.redelivered,
+                                    "messageCount" => again_info.message_count })
+end
+
+def cancel_notification(conn, prefix)
+  consuming = conn.create_channel
+  deleting = conn.create_channel
+  queue = consuming.queue("#{prefix}.cancelled")
+  cancelled = Queue.new
+  consumer = Bunny::Consumer.new(consuming, queue, "ruby-cancelled", false)
+  consumer.on_cancellation { |basic_cancel| cancelled << basic_cancel.consumer_tag }
+  queue.subscribe_with(consumer)
+  deleted = deleting.queue_delete(queue.name).message_count
+  tag = take(cancelled, "cancel notification")
+  report = { "tag" => tag, "deleted" => deleted, "consumers" => consuming.consumers.size }
+  consuming.close
+  deleting.close
+  emit("cancel-notification", report)
+end
+
+def exclusive(conn, url, prefix)
+  ch = conn.create_channel
+  queue = ch.queue("#{prefix}.exclusive", exclusive: true)
+  queue.subscribe(exclusive: true, manual_ack: true) { |*| nil }
+  report = {}
+  second = conn.create_channel
+  begin
+    second.basic_consume(queue.name, "second", false)
+  rescue Bunny::AccessRefused => e
+    report["secondConsumer"] = error_of(e)
+  end
+  other = Bunny.new(url, automatically_recover: false, logger: Logger.new(IO::NULL))
+  other.start
+  begin
+    other.create_channel.queue_declare(queue.name, passive: true)
+  rescue Bunny::ResourceLocked => e
+    report["fromOtherConnection"] = error_of(e)
+  end
+  other.close
+  ch.close
+  emit("exclusive", report)
+end
+
 url, prefix = ARGV
 abort "usage: ruby bunny_e2e.rb AMQP_URL NAME_PREFIX" unless url && prefix
 conn = Bunny.new(url, automatically_recover: false, logger: Logger.new(IO::NULL))
@@ -257,6 +323,9 @@ mandatory(conn, prefix)
 direct_reply_to(conn, prefix)
 prefetch(conn, prefix)
 header_types(conn, prefix)
+transactions(conn, prefix)
+cancel_notification(conn, prefix)
+exclusive(conn, url, prefix)
 channel_errors(conn, prefix)
 conn.close
 emit("closed", "closed" => conn.closed?)
