@@ -289,7 +289,7 @@ class ClientConnection(asyncio.Protocol):
             log.info("closing %s: bad authentication mechanism or response", self.name)
             self._abort(reset=True)
             return
-        if not self.server.broker.authenticate(username, password):
+        if not self.server.broker.authenticate(username, password, address=self.peer[0]):
             log.info("closing %s: user %r refused", self.name, username)
             if client_capability(self.client_properties, "authentication_failure_close"):
                 self._send(0, spec.Connection.Close(403, refusal_text(self.mechanism), 0, 0))

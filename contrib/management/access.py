@@ -176,9 +176,8 @@ async def put_vhost(request: web.Request) -> web.Response:
     await body_of(request)  # malformed JSON is refused even though nothing in it is used
     if name in broker.vhosts():
         return web.Response(status=204)
-    broker.add_vhost(name)
     username, _ = credentials(request)
-    broker.set_permissions(username, name)
+    broker.add_vhost(name, grant=username)
     return web.Response(status=201)
 
 

@@ -2,8 +2,9 @@
 RabbitMQ's internal authentication backend keeps them (``rabbitmqctl add_user``,
 ``set_user_tags``, ``set_permissions``). Plain state, driven under the broker's lock.
 
-The permissions are kept and shown; they are not enforced on AMQP methods yet: a user
-with no permission on a vhost can still use it.
+The permissions are enforced (see :mod:`transports.memory.permissions`): each (vhost, user)
+pair has one :class:`~transports.memory.permissions.Grant`, which its connections share and
+which changes in place when the permissions are set or cleared.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from msgbus.errors import ValidationError
+from transports.memory.permissions import Grant
 
 __all__ = ["ALL", "AccessControl", "PermissionSnapshot", "UserSnapshot", "password_hash"]
 
@@ -60,6 +62,8 @@ class AccessControl:
         self._hashes: dict[str, str] = {}
         # (vhost, user) -> (configure, write, read), in the order they were set
         self._permissions: dict[tuple[str, str], tuple[str, str, str]] = {}
+        # (vhost, user) -> what the checks read, kept for every pair a connection asked for
+        self._grants: dict[tuple[str, str], Grant] = {}
 
     def set_user(self, username: str, password: str | None, tags: tuple[str, ...]) -> None:
         self._tags[username] = tags
@@ -72,10 +76,14 @@ class AccessControl:
         self._hashes.pop(username, None)
         for key in [key for key in self._permissions if key[1] == username]:
             del self._permissions[key]
+        for key in [key for key in self._grants if key[1] == username]:
+            self._grants.pop(key).clear()
 
     def forget_vhost(self, vhost: str) -> None:
         for key in [key for key in self._permissions if key[0] == vhost]:
             del self._permissions[key]
+        for key in [key for key in self._grants if key[0] == vhost]:
+            self._grants.pop(key).clear()
 
     def user(self, username: str) -> UserSnapshot:
         return UserSnapshot(username, self._tags.get(username, ()),
@@ -91,9 +99,24 @@ class AccessControl:
                     f"{kind} permission of user {user!r} in vhost {vhost!r} must be a regular "
                     f"expression, got {pattern!r}: {error}") from None
         self._permissions[(vhost, user)] = (configure, write, read)
+        self.grant(vhost, user).set(configure, write, read)
 
     def clear_permissions(self, user: str, vhost: str) -> bool:
+        grant = self._grants.get((vhost, user))
+        if grant is not None:
+            grant.clear()
         return self._permissions.pop((vhost, user), None) is not None
+
+    def grant(self, vhost: str, user: str) -> Grant:
+        """What ``user`` may do in ``vhost``, as the checks read it (the same object for as
+        long as the user and the vhost exist: connections keep it)."""
+        grant = self._grants.get((vhost, user))
+        if grant is None:
+            grant = self._grants[(vhost, user)] = Grant()
+            granted = self._permissions.get((vhost, user))
+            if granted is not None:
+                grant.set(*granted)
+        return grant
 
     def permissions(self) -> list[PermissionSnapshot]:
         return [PermissionSnapshot(user, vhost, *granted)

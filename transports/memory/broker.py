@@ -23,10 +23,11 @@ from msgbus.errors import (
     ValidationError,
 )
 from msgbus.values import EMPTY_PROPERTIES, Delivery, Properties
-from transports.memory.access import ALL, AccessControl, PermissionSnapshot, UserSnapshot
+from transports.memory.access import ALL, PermissionSnapshot, UserSnapshot
 from transports.memory.core import BrokerCore, PublishResult
 from transports.memory.entities import ChannelState, ConnectionState, OutboxEvent
 from transports.memory.events import BrokerEvent
+from transports.memory.permissions import is_loopback
 from transports.memory.snapshots import BrokerViews
 
 __all__ = ["Broker", "Channel", "Connection", "default_broker", "named_broker"]
@@ -56,7 +57,8 @@ class Broker(BrokerViews):
         self._pushed: dict[int, Connection] = {}
         self._deadline_watchers: list[Callable[[float], None]] = []
         self._announced_deadline = float("inf")
-        self._access = AccessControl()
+        self._access = self._core.access
+        self.loopback_users: frozenset[str] = frozenset({"guest"})
         self._access.set_user("guest", "guest", ("administrator",))
         self._access.set_permissions("guest", "/", ALL, ALL, ALL)
         super().__init__(self._core, self._lock)
@@ -67,15 +69,21 @@ class Broker(BrokerViews):
 
     # -- set-up -----------------------------------------------------------------------
 
-    def add_vhost(self, name: str) -> None:
+    def add_vhost(self, name: str, *, grant: str | None = "guest") -> None:
+        """Add a virtual host (if new); ``grant`` (None: nobody) gets every permission in
+        it, as RabbitMQ's API grants its creator; others need :meth:`set_permissions`."""
         with self._lock:
+            if name in self._core.vhosts:
+                return
             self._core.add_vhost(name)
+            if grant is not None and grant in self._core.users:
+                self._access.set_permissions(grant, name, ALL, ALL, ALL)
 
     def add_user(self, username: str, password: str | None, *,
                  tags: tuple[str, ...] = ()) -> None:
         """Add a user, or change an existing one's password and tags (as the management
         API's ``PUT /api/users/{name}``). A user whose password is ``None`` cannot log in
-        with a password."""
+        with a password. A new user has no permissions until :meth:`set_permissions`."""
         with self._lock:
             self._core.users[username] = password
             self._access.set_user(username, password, tags)
@@ -119,8 +127,10 @@ class Broker(BrokerViews):
     def set_permissions(self, user: str, vhost: str, configure: str = ALL, write: str = ALL,
                         read: str = ALL) -> None:
         """Grant ``user`` these configure / write / read regular expressions in ``vhost``
-        (replacing what it had there). Raises ValidationError for an unknown user or
-        vhost, or a pattern that is not a regular expression."""
+        (replacing what it had there), enforced as RabbitMQ does: a pattern matches
+        anywhere in a name (``""`` or ``^$``: nothing), from the user's next method on.
+        Raises ValidationError for an unknown user or vhost, or a pattern that is not a
+        regular expression."""
         with self._lock:
             if user not in self._core.users or vhost not in self._core.vhosts:
                 raise ValidationError(
@@ -129,7 +139,8 @@ class Broker(BrokerViews):
             self._access.set_permissions(user, vhost, configure, write, read)
 
     def clear_permissions(self, user: str, vhost: str) -> bool:
-        """Take away ``user``'s permissions in ``vhost``; False if it had none there."""
+        """Take away ``user``'s permissions in ``vhost`` (its connections stay, refused
+        every method that needs one); False if it had none there."""
         with self._lock:
             return self._access.clear_permissions(user, vhost)
 
@@ -138,14 +149,20 @@ class Broker(BrokerViews):
         with self._lock:
             return self._access.permissions()
 
-    def authenticate(self, username: str, password: str) -> bool:
-        """Whether ``username`` and ``password`` are those of one of the broker's users."""
+    def authenticate(self, username: str, password: str, *, address: str | None = None
+                     ) -> bool:
+        """Whether ``username`` and ``password`` are a user's who may log in from
+        ``address`` (a client's IP; None: in-process): one of :attr:`loopback_users` only
+        from a loopback address, as RabbitMQ refuses ``guest`` from elsewhere."""
         with self._lock:
-            return self._core.users.get(username) == password
+            known = self._core.users.get(username) == password
+        return known and (address is None or username not in self.loopback_users
+                          or is_loopback(address))
 
     def connect(self, vhost: str = "/", *, username: str = "guest", password: str = "guest",
                 name: str = "") -> Connection:
-        """Open a connection. Wrong credentials → 403 ACCESS_REFUSED; unknown vhost → 530."""
+        """Open a connection. Wrong credentials → 403 ACCESS_REFUSED; unknown vhost, or one
+        the user has no permissions in → 530 NOT_ALLOWED."""
         with self._lock:
             if self._core.users.get(username) != password:
                 raise AccessRefused(

@@ -28,7 +28,8 @@ from msgbus.errors import (
 )
 from transports.memory import arguments as args
 from transports.memory import queue_types
-from transports.memory.delivery import REPLY_TO, MessageFlow, PublishResult, random_suffix
+from transports.memory.access import AccessControl
+from transports.memory.delivery import REPLY_TO, PublishResult, random_suffix
 from transports.memory.entities import (
     ChannelState,
     ConnectionState,
@@ -37,6 +38,12 @@ from transports.memory.entities import (
     VHostState,
 )
 from transports.memory.erlang_atoms import is_atom
+from transports.memory.permissions import (
+    PermissionChecks,
+    check,
+    check_vhost,
+    exchange_argument,
+)
 from transports.memory.routing import router_for, validate_binding_arguments
 
 __all__ = ["BrokerCore", "PublishResult"]
@@ -79,12 +86,13 @@ def _exclusive_refusal(name: str, vhost: str) -> ResourceLocked:
         "exclusive property value does not match that of the original declaration.")
 
 
-class BrokerCore(MessageFlow):
+class BrokerCore(PermissionChecks):
     """All broker state. Not thread-safe: the driver serialises calls under one lock."""
 
     def __init__(self, clock: Clock) -> None:
         super().__init__(clock)
         self.users: dict[str, str | None] = {"guest": "guest"}  # None: no password
+        self.access = AccessControl()  # tags, hashes and permissions of the users
         self.connections: dict[int, ConnectionState] = {}
         self._connection_ids = itertools.count(1)
         self.add_vhost("/")
@@ -104,7 +112,9 @@ class BrokerCore(MessageFlow):
     def open_connection(self, vhost: str, user: str, name: str = "") -> ConnectionState:
         if vhost not in self.vhosts:
             raise NotAllowed(f"NOT_ALLOWED - vhost {vhost} not found")
-        conn = ConnectionState(next(self._connection_ids), vhost, user, name)
+        grant = self.access.grant(vhost, user)
+        check_vhost(grant, vhost, user)
+        conn = ConnectionState(next(self._connection_ids), vhost, user, name, grant)
         self.connections[conn.id] = conn
         return conn
 
@@ -170,6 +180,12 @@ class BrokerCore(MessageFlow):
     def _vhost(self, channel: ChannelState) -> VHostState:
         return self.vhosts[channel.connection.vhost]
 
+    @staticmethod
+    def _permit(channel: ChannelState, permission: str, kind: str, name: str) -> None:
+        """Raise 403 unless the channel's user has ``permission`` (configure, write, read)
+        on the exchange or queue ``name``."""
+        check(getattr(channel.connection.grant, permission), kind, name, channel)
+
     # -- exchanges --------------------------------------------------------------------
 
     def exchange_declare(self, channel: ChannelState, name: str, type: str, *, passive: bool,
@@ -187,10 +203,15 @@ class BrokerCore(MessageFlow):
             if existing is None:
                 raise NotFound(f"NOT_FOUND - no exchange '{name}' in vhost '{vh.name}'")
             return
+        self._permit(channel, "configure", "exchange", name)
         if existing is None:
             if name.startswith("amq."):
                 raise AccessRefused(
                     f"ACCESS_REFUSED - exchange name '{name}' contains reserved prefix 'amq.*'")
+            alternate = exchange_argument(arguments, "alternate-exchange")
+            if alternate is not None:
+                self._permit(channel, "read", "exchange", name)
+                self._permit(channel, "write", "exchange", alternate)
             args.check_exchange_arguments(name, vh.name, arguments)
             vh.exchanges[name] = ExchangeState(name, type, router_for(type), durable=durable,
                                                auto_delete=auto_delete, internal=internal,
@@ -213,6 +234,7 @@ class BrokerCore(MessageFlow):
             raise AccessRefused(
                 f"ACCESS_REFUSED - deletion of system exchange '{name}' in vhost '{vh.name}' "
                 "not allowed")
+        self._permit(channel, "configure", "exchange", name)
         exchange = vh.exchanges.get(name)
         if exchange is None:
             return
@@ -256,8 +278,10 @@ class BrokerCore(MessageFlow):
             name = self._last_queue(channel)
             routing_key = routing_key or name
         source, dest = strip_cr_lf(source), (kind, strip_cr_lf(name))
+        self._permit(channel, "write", *dest)
         if source == "" or dest == ("exchange", ""):
             raise AccessRefused("ACCESS_REFUSED - operation not permitted on the default exchange")
+        self._permit(channel, "read", "exchange", source)
         return source, dest, routing_key
 
     def _missing(self, vh: VHostState, source: str, dest: tuple[str, str]) -> NotFound | None:
@@ -360,6 +384,7 @@ class BrokerCore(MessageFlow):
         elif name.startswith("amq."):
             raise AccessRefused(
                 f"ACCESS_REFUSED - queue name '{name}' contains reserved prefix 'amq.*'")
+        self._permit(channel, "configure", "queue", name)
         durable = durable and not exclusive  # an exclusive queue never survives a restart
         existing = vh.queues.get(name)
         if existing is not None:
@@ -374,6 +399,10 @@ class BrokerCore(MessageFlow):
             channel.last_queue = name
             return name, _message_count(existing), self._consumer_count(existing)
         args.check_dead_letter_exchange(name, vh.name, arguments)
+        dead_letter_exchange = exchange_argument(arguments, "x-dead-letter-exchange")
+        if dead_letter_exchange is not None:
+            self._permit(channel, "read", "queue", name)
+            self._permit(channel, "write", "exchange", dead_letter_exchange)
         queue_type = args.check_queue_arguments(name, vh.name, arguments, durable=durable,
                                                 exclusive=exclusive, auto_delete=auto_delete)
         queue = QueueState(vh.name, name, durable=durable,
@@ -410,6 +439,7 @@ class BrokerCore(MessageFlow):
         self.tick()
         vh = self._vhost(channel)
         name = strip_cr_lf(name or self._last_queue(channel))
+        self._permit(channel, "configure", "queue", name)
         queue = vh.queues.get(name)
         if queue is None:
             return 0
@@ -436,6 +466,8 @@ class BrokerCore(MessageFlow):
 
     def queue_purge(self, channel: ChannelState, name: str) -> int:
         self.tick()
+        name = name or self._last_queue(channel)
+        self._permit(channel, "read", "queue", name)
         queue = self._queue(channel, name)
         if queue.queue_type != "classic":
             queue_types.check_purge(queue)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from msgbus.values import Properties, ReturnedMessage
 from transports.memory.queue import Message, QueuedMessage, QueueStore
+
+if TYPE_CHECKING:
+    from transports.memory.permissions import Grant
 
 __all__ = [
     "ChannelState",
@@ -198,12 +201,15 @@ class ChannelState:
 
 
 class ConnectionState:
-    __slots__ = ("channels", "id", "name", "next_channel", "open", "outbox", "user", "vhost")
+    __slots__ = ("channels", "grant", "id", "name", "next_channel", "open", "outbox", "user",
+                 "vhost")
 
-    def __init__(self, connection_id: int, vhost: str, user: str, name: str) -> None:
+    def __init__(self, connection_id: int, vhost: str, user: str, name: str, grant: Grant
+                 ) -> None:
         self.id = connection_id
         self.vhost = vhost
         self.user = user
+        self.grant = grant  # the user's permissions in the vhost, changed in place
         self.name = name
         self.open = True
         self.channels: dict[int, ChannelState] = {}
