@@ -34,6 +34,7 @@ from contrib.management.errors import ApiError, bad_request, compact_json, not_f
 from msgbus.errors import (
     AccessRefused,
     AMQPError,
+    NotAllowed,
     NotFound,
     PreconditionFailed,
     ValidationError,
@@ -107,8 +108,12 @@ def client(request: web.Request, vhost: str) -> Iterator[Channel]:
     the broker's refusals become RabbitMQ's answers."""
     broker: Broker = request.app[CONTEXT].broker
     username, password = credentials(request)
-    connection = broker.connect(vhost, username=username, password=password,
-                                name="management")
+    try:
+        connection = broker.connect(vhost, username=username, password=password,
+                                    name="management")
+    except NotAllowed:  # no permissions in the vhost
+        raise ApiError(401, "not_authorised",
+                       "User not authorised to access virtual host") from None
     try:
         yield connection.channel()
     except PreconditionFailed as error:
