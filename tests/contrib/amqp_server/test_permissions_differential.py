@@ -26,8 +26,6 @@ from tests.contrib.amqp_server.wire import normalise
 from tests.contrib.management.conftest import Http, rabbitmq_http
 from transports.memory import Broker
 
-pytestmark = pytest.mark.rabbitmq
-
 __all__ = ["rabbitmq_http"]  # the fixture, imported for this module's tests
 
 PASSWORD = "secret-p"
@@ -212,6 +210,7 @@ def embedded(msgbus_broker: Broker) -> Iterator[Server]:
         yield Server(amqp.url, Http(management.url))
 
 
+@pytest.mark.rabbitmq
 def test_permissions_are_enforced_as_rabbitmq_enforces_them(
         amqp_url: str, rabbitmq_http: Http, embedded: Server) -> None:
     tag = uuid.uuid4().hex[:10]
@@ -224,6 +223,7 @@ def test_permissions_are_enforced_as_rabbitmq_enforces_them(
         f"refused for user '{user}'")) in ours
 
 
+@pytest.mark.rabbitmq
 def test_an_invalid_pattern_is_refused_when_set(rabbitmq_http: Http, embedded: Server) -> None:
     tag = uuid.uuid4().hex[:10]
     user = f"msgbus-perm-{tag}"
@@ -281,6 +281,7 @@ def test_guest_logs_in_from_loopback_only(msgbus_broker: Broker) -> None:
         connection.close()
 
 
+@pytest.mark.rabbitmq
 def test_management_actions_need_the_users_permissions(rabbitmq_http: Http,
                                                        embedded: Server) -> None:
     """The management API acts as the requesting user: no permissions in the vhost (401),
