@@ -37,7 +37,13 @@ from contrib.amqp_server.channels import (
     PendingContent,
 )
 from contrib.amqp_server.details import ClientDetails
-from contrib.amqp_server.framing import HEADER, HEARTBEAT, METHOD, FrameError
+from contrib.amqp_server.framing import (
+    HEARTBEAT,
+    METHOD,
+    FrameError,
+    method_ids,
+    payload_of,
+)
 from contrib.amqp_server.outbound import encode_content, encode_events
 from contrib.amqp_server.properties import encode_properties
 from msgbus.errors import AMQPError, ChannelClosed, MsgbusError
@@ -58,19 +64,6 @@ HANDSHAKE_TIMEOUT = 10.0
 SILENT_CLOSE_DELAY = 3.0
 CLOSING_TIMEOUT = 30.0  # seconds: RabbitMQ's longest wait for a closing client
 _UNEXPECTED_METHOD = "UNEXPECTED_FRAME - expected method frame, got non method frame instead"
-
-
-def _payload(frame: framing.Frame) -> bytes:
-    """A decoded header or body frame's payload again (for error texts)."""
-    if frame.type == HEADER:
-        header: framing.ContentHeader = frame.payload
-        return struct.pack(">HHQ", header.class_id, 0, header.body_size) + header.properties
-    return frame.payload if isinstance(frame.payload, bytes) else b""
-
-
-def _ids(method: PikaMethod) -> tuple[int, int]:
-    index: int = method.INDEX
-    return index >> 16, index & 0xFFFF
 
 
 class ClientConnection(asyncio.Protocol):
@@ -274,7 +267,7 @@ class ClientConnection(asyncio.Protocol):
         elif isinstance(method, (spec.Connection.UpdateSecret,)):
             self._send(0, spec.Connection.UpdateSecretOk())
         else:
-            class_id, method_id = _ids(method)
+            class_id, method_id = method_ids(method)
             raise FrameError(504, "CHANNEL_ERROR - unexpected method in connection state "
                              f"{'running' if state == 'running' else 'opening'}",
                              class_id, method_id)
@@ -324,7 +317,7 @@ class ClientConnection(asyncio.Protocol):
                 vhost, username=self.user, password=self._password,
                 name=str(self.client_properties.get("connection_name") or ""))
         except AMQPError as error:
-            self._close_connection(error.reply_code, error.reply_text, *_ids(method))
+            self._close_connection(error.reply_code, error.reply_text, *method_ids(method))
             return
         self._password = ""
         self.connection = connection
@@ -363,7 +356,7 @@ class ClientConnection(asyncio.Protocol):
         if number == 0:
             if frame.type != METHOD:
                 raise FrameError(505, f"UNEXPECTED_FRAME - type {frame.type}, all octets = "
-                                 f"{framing.octets(_payload(frame))}")
+                                 f"{framing.octets(payload_of(frame))}")
             self._connection_method(frame.payload)
             return
         if self.state == "closing":
@@ -392,7 +385,7 @@ class ClientConnection(asyncio.Protocol):
                 return
             if number in self.just_closed:
                 return  # RabbitMQ's channel is still going away: what it was sent is dropped
-            raise FrameError(504, "CHANNEL_ERROR - expected 'channel.open'", *_ids(method))
+            raise FrameError(504, "CHANNEL_ERROR - expected 'channel.open'", *method_ids(method))
         self._channel_method(wire, number, method)
 
     def _open_channel(self, number: int) -> None:
@@ -464,7 +457,7 @@ class ClientConnection(asyncio.Protocol):
     # -- errors -----------------------------------------------------------------------
 
     def _amqp_error(self, number: int, method: PikaMethod, error: AMQPError) -> None:
-        class_id, method_id = _ids(method)
+        class_id, method_id = method_ids(method)
         if isinstance(error, ChannelClosed):
             wire = self.channels.get(number)
             if wire is not None:

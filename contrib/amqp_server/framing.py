@@ -30,6 +30,8 @@ __all__ = [
     "FrameReader",
     "body_frames",
     "method_frame",
+    "method_ids",
+    "payload_of",
 ]
 
 METHOD, HEADER, BODY, HEARTBEAT = 1, 2, 3, 8
@@ -185,6 +187,20 @@ def _decode(frame_type: int, channel: int, payload: bytes) -> Frame:
     if channel != 0:
         raise FrameError(505, "UNEXPECTED_FRAME - type 8, all octets = <<>>")
     return Frame(HEARTBEAT, 0, None)
+
+
+def payload_of(frame: Frame) -> bytes:
+    """A decoded header or body frame's payload again (for error texts)."""
+    if frame.type == HEADER:
+        header: ContentHeader = frame.payload
+        return _CONTENT_HEADER.pack(header.class_id, 0, header.body_size) + header.properties
+    return frame.payload if isinstance(frame.payload, bytes) else b""
+
+
+def method_ids(method: PikaMethod) -> tuple[int, int]:
+    """A method's class and method ids."""
+    index: int = method.INDEX
+    return index >> 16, index & 0xFFFF
 
 
 def method_frame(channel: int, method: PikaMethod) -> bytes:

@@ -274,14 +274,8 @@ class MessageFlow(PublishFlow):
         """Deliver the next ``count`` ready messages of the consumer's queue to it (it is
         the queue's only consumer and has room for them; nothing is being traced)."""
         channel = consumer.channel
-        pop = consumer.queue.store.pop
-        messages: list[QueuedMessage] = []
-        take = messages.append
-        for _ in range(count):
-            queued = pop()
-            if queued is None:  # the caller counted the ready messages under the lock
-                break
-            take(queued)
+        pop = consumer.queue.store.pop  # the caller counted the ready messages, under the lock
+        messages = [queued for queued in (pop() for _ in range(count)) if queued is not None]
         count = len(messages)
         first = channel.next_tag
         channel.next_tag = first + count
