@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.clients.conftest import Unique
-from tests.clients.toolchain import BUILD, ROOT, json_lines, missing, run
+from tests.clients.toolchain import BUILD, CAPABILITIES, ROOT, delivered, json_lines, missing, run
 
 SOURCE = ROOT / "tests" / "clients" / "go" / "amqp_e2e.go"
 GOPATH = Path("/usr/share/gocode")
@@ -56,22 +56,12 @@ def test_amqp091_go(server_url: str, unique: Unique, go_client: Path) -> None:
     assert seen["connection"] == {
         "product": "RabbitMQ", "major": 0, "minor": 9, "channelMax": 2047,
         "frameSize": 131072, "heartbeat": 10,
-        "capabilities": ["authentication_failure_close", "basic.nack", "connection.blocked",
-                         "consumer_cancel_notify", "consumer_priorities", "direct_reply_to",
-                         "exchange_exchange_bindings", "per_consumer_qos",
-                         "publisher_confirms"]}
-
-    def delivered(n: int, tag: int, redelivered: bool) -> dict[str, Any]:
-        return {"body": f"m{n}", "tag": tag, "redelivered": redelivered, "exchange": "",
-                "routingKey": "P.work", "consumerTag": "go-consumer",
-                "contentType": "text/plain", "deliveryMode": 2, "priority": 3,
-                "correlationId": f"c{n}", "messageId": f"id{n}", "type": "job",
-                "appId": "go", "timestamp": 1700000000 + n, "expiration": "60000",
-                "headers": {"n": n}}
+        "capabilities": CAPABILITIES}
 
     assert seen["publish-consume-ack"] == {
-        "received": [delivered(0, 1, False), {"body": "m1", "tag": 2, "redelivered": False},
-                     delivered(2, 3, False), delivered(0, 4, True)],
+        "received": [delivered("go", 0, 1, False),
+                     {"body": "m1", "tag": 2, "redelivered": False},
+                     delivered("go", 2, 3, False), delivered("go", 0, 4, True)],
         "countsDuring": [0, 1], "countsAfter": [0, 0], "deliveriesOpenAfterCancel": False,
         "purged": 0, "deleted": 0}
 

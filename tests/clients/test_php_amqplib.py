@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.clients.conftest import WAIT, Unique
-from tests.clients.toolchain import ROOT, json_lines, missing, run
+from tests.clients.toolchain import CAPABILITIES, ROOT, delivered, json_lines, missing, run
 
 SCRIPT = ROOT / "tests" / "clients" / "php" / "amqplib_e2e.php"
 
@@ -41,22 +41,13 @@ def test_php_amqplib(server_url: str, unique: Unique, php: str) -> None:
 
     assert seen["connection"] == {
         "product": "RabbitMQ",
-        "capabilities": ["authentication_failure_close", "basic.nack", "connection.blocked",
-                         "consumer_cancel_notify", "consumer_priorities", "direct_reply_to",
-                         "exchange_exchange_bindings", "per_consumer_qos",
-                         "publisher_confirms"]}
-
-    def delivered(n: int, tag: int, redelivered: bool) -> dict[str, Any]:
-        return {"body": f"m{n}", "tag": tag, "redelivered": redelivered, "exchange": "",
-                "routingKey": "P.work", "consumerTag": "php-consumer",
-                "contentType": "text/plain", "deliveryMode": 2, "priority": 3,
-                "correlationId": f"c{n}", "messageId": f"id{n}", "type": "job",
-                "appId": "php", "timestamp": 1700000000 + n, "expiration": "60000",
-                "headers": {"n": n}}
+        "capabilities": CAPABILITIES}
 
     assert seen["publish-consume-ack"] == {
-        "received": [delivered(0, 1, False), delivered(1, 2, False), delivered(2, 3, False),
-                     delivered(0, 4, True)],
+        "received": [delivered("php", 0, 1, False),
+                     delivered("php", 1, 2, False),
+                     delivered("php", 2, 3, False),
+                     delivered("php", 0, 4, True)],
         "countsDuring": [0, 1], "countsAfter": [0, 0]}
 
     assert seen["confirms"] == {

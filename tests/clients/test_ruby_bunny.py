@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from typing import Any
 
 import pytest
 
 from tests.clients.conftest import WAIT, Unique
-from tests.clients.toolchain import ROOT, json_lines, missing, run
+from tests.clients.toolchain import CAPABILITIES, ROOT, delivered, json_lines, missing, run
 
 SCRIPT = ROOT / "tests" / "clients" / "ruby" / "bunny_e2e.rb"
 
@@ -37,22 +36,13 @@ def test_bunny(server_url: str, unique: Unique, ruby: str) -> None:
 
     assert seen["connection"] == {
         "product": "RabbitMQ", "channelMax": 2047, "frameMax": 131072, "heartbeat": 60,
-        "capabilities": ["authentication_failure_close", "basic.nack", "connection.blocked",
-                         "consumer_cancel_notify", "consumer_priorities", "direct_reply_to",
-                         "exchange_exchange_bindings", "per_consumer_qos",
-                         "publisher_confirms"]}
-
-    def delivered(n: int, tag: int, redelivered: bool) -> dict[str, Any]:
-        return {"body": f"m{n}", "tag": tag, "redelivered": redelivered, "exchange": "",
-                "routingKey": "P.work", "consumerTag": "ruby-consumer",
-                "contentType": "text/plain", "deliveryMode": 2, "priority": 3,
-                "correlationId": f"c{n}", "messageId": f"id{n}", "type": "job",
-                "appId": "ruby", "timestamp": 1700000000 + n, "expiration": "60000",
-                "headers": {"n": n}}
+        "capabilities": CAPABILITIES}
 
     assert seen["publish-consume-ack"] == {
-        "received": [delivered(0, 1, False), delivered(1, 2, False), delivered(2, 3, False),
-                     delivered(0, 4, True)],
+        "received": [delivered("ruby", 0, 1, False),
+                     delivered("ruby", 1, 2, False),
+                     delivered("ruby", 2, 3, False),
+                     delivered("ruby", 0, 4, True)],
         "countsDuring": [0, 1], "countsAfter": [0, 0], "purged": 0, "deleted": 0}
 
     assert seen["confirms"] == {

@@ -46,3 +46,20 @@ def json_lines(output: str, prefix: str) -> dict[str, Any]:
         report = json.loads(line.replace(prefix, "P"))
         found[report.pop("scenario")] = report
     return found
+
+
+#: The capabilities every client reads from ``connection.start``, in the order they print.
+CAPABILITIES = ["authentication_failure_close", "basic.nack", "connection.blocked",
+                "consumer_cancel_notify", "consumer_priorities", "direct_reply_to",
+                "exchange_exchange_bindings", "per_consumer_qos", "publisher_confirms"]
+
+
+def delivered(client: str, n: int, tag: int, redelivered: bool) -> dict[str, Any]:
+    """What a client program reports of message ``n`` of its publish-consume-ack scenario
+    (published with every property; its consumer tag and app id name the client)."""
+    return {"body": f"m{n}", "tag": tag, "redelivered": redelivered, "exchange": "",
+            "routingKey": "P.work", "consumerTag": f"{client}-consumer",
+            "contentType": "text/plain", "deliveryMode": 2, "priority": 3,
+            "correlationId": f"c{n}", "messageId": f"id{n}", "type": "job",
+            "appId": client, "timestamp": 1700000000 + n, "expiration": "60000",
+            "headers": {"n": n}}
