@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from contrib.amqp_server import AmqpServer
 from contrib.management import ManagementServer
 from transports.memory import Broker
 
@@ -130,3 +131,21 @@ def rabbitmq_vhost(rabbitmq_http: Http) -> Iterator[str]:
     """A vhost of the test's own on RabbitMQ (see :func:`fresh_vhost`)."""
     with fresh_vhost(rabbitmq_http) as vhost:
         yield vhost
+
+
+Side = tuple[str, "Http"]
+
+
+@pytest.fixture(params=["embedded", "rabbitmq"])
+def side(request: pytest.FixtureRequest) -> Iterator[Side]:
+    """An AMQP URL and the management API of the same server: RabbitMQ's, or a fresh
+    embedded one (a broker served over AMQP with its management API beside it)."""
+    if request.param == "rabbitmq":
+        request.applymarker(pytest.mark.rabbitmq)
+        yield os.environ.get("MSGBUS_TEST_AMQP_URL", ""), request.getfixturevalue(
+            "rabbitmq_http")
+        return
+    broker = Broker()
+    with AmqpServer(broker, port=0) as server, \
+            ManagementServer(broker, port=0, amqp=server) as mgmt:
+        yield server.url, Http(mgmt.url)

@@ -5,34 +5,15 @@ with the ``X-Reason`` text; an unknown name is a 404."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import quote
 
 import pika
 import pika.exceptions
 import pytest
 
-from contrib.amqp_server import AmqpServer
-from contrib.management import ManagementServer
-from tests.contrib.management.conftest import Http
-from transports.memory import Broker
-
-Side = tuple[str, Http]
-
-
-@pytest.fixture(params=["embedded", "rabbitmq"])
-def side(request: pytest.FixtureRequest) -> Iterator[Side]:
-    if request.param == "rabbitmq":
-        request.applymarker(pytest.mark.rabbitmq)
-        yield os.environ.get("MSGBUS_TEST_AMQP_URL", ""), request.getfixturevalue(
-            "rabbitmq_http")
-        return
-    broker = Broker()
-    with AmqpServer(broker, port=0) as server, \
-            ManagementServer(broker, port=0, amqp=server) as mgmt:
-        yield server.url, Http(mgmt.url)
+from tests.contrib.management.conftest import Http, Side
 
 
 def _listed_name(http: Http, port: int, until: Callable[[], None]) -> str:

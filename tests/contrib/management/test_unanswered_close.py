@@ -6,36 +6,17 @@ served broker, with a raw client that stays silent."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pika.frame
-import pytest
 
-from contrib.amqp_server import AmqpServer
-from contrib.management import ManagementServer
 from tests.contrib.amqp_server.wire import RESET, S, Wire
-from tests.contrib.management.conftest import Http
-from transports.memory import Broker
+from tests.contrib.management.conftest import Http, Side
 
-Side = tuple[str, Http]
 HEARTBEAT = 2  # seconds: how long the server waits for the close-ok
 HEARTBEAT_FRAME = b"\x08\x00\x00\x00\x00\x00\x00\xce"
 
-
-@pytest.fixture(params=["embedded", "rabbitmq"])
-def side(request: pytest.FixtureRequest) -> Iterator[Side]:
-    if request.param == "rabbitmq":
-        request.applymarker(pytest.mark.rabbitmq)
-        yield os.environ.get("MSGBUS_TEST_AMQP_URL", ""), request.getfixturevalue(
-            "rabbitmq_http")
-        return
-    broker = Broker()
-    with AmqpServer(broker, port=0) as server, \
-            ManagementServer(broker, port=0, amqp=server) as mgmt:
-        yield server.url, Http(mgmt.url)
 
 
 def _listed(http: Http, wire: Wire) -> str:
