@@ -63,3 +63,15 @@ def delivered(client: str, n: int, tag: int, redelivered: bool) -> dict[str, Any
             "correlationId": f"c{n}", "messageId": f"id{n}", "type": "job",
             "appId": client, "timestamp": 1700000000 + n, "expiration": "60000",
             "headers": {"n": n}}
+
+#: What a client program reports of its direct reply-to RPC ("2+3" answered "5").
+DIRECT_REPLY_TO = {
+    "requestReplyTo": True, "requestBody": "2+3", "replyBody": "5",
+    "replyCorrelationId": "rpc-1", "replyExchange": "",
+    "replyRoutingKeyIsTheReplyTo": True, "replyRedelivered": False}
+#: What a client program reports of its prefetch scenario: five messages, prefetch 2, the
+#: queue's ready and consumer counts at each step.
+PREFETCH = {"steps": [
+    {"received": ["p0", "p1"], "counts": [3, 1]},
+    {"received": ["p2", "p3"], "counts": [1, 1]},
+    {"received": ["p4"], "counts": [0, 1]}]}
