@@ -23,11 +23,10 @@ from msgbus.errors import (
     ValidationError,
 )
 from msgbus.values import EMPTY_PROPERTIES, Delivery, Properties
-from transports.memory.access import ALL, PermissionSnapshot, UserSnapshot
+from transports.memory.access import ALL, HASHING_ALGORITHM, SYSTEM_USER
 from transports.memory.core import BrokerCore, PublishResult
 from transports.memory.entities import ChannelState, ConnectionState, OutboxEvent
 from transports.memory.events import BrokerEvent
-from transports.memory.permissions import is_loopback
 from transports.memory.snapshots import BrokerViews
 
 __all__ = ["Broker", "Channel", "Connection", "default_broker", "named_broker"]
@@ -58,7 +57,7 @@ class Broker(BrokerViews):
         self._deadline_watchers: list[Callable[[float], None]] = []
         self._announced_deadline = float("inf")
         self._access = self._core.access
-        self.loopback_users: frozenset[str] = frozenset({"guest"})
+        self.loopback_users = frozenset({"guest"})
         self._access.set_user("guest", "guest", ("administrator",))
         self._access.set_permissions("guest", "/", ALL, ALL, ALL)
         super().__init__(self._core, self._lock)
@@ -79,21 +78,22 @@ class Broker(BrokerViews):
             if grant is not None and grant in self._core.users:
                 self._access.set_permissions(grant, name, ALL, ALL, ALL)
 
-    def add_user(self, username: str, password: str | None, *,
-                 tags: tuple[str, ...] = ()) -> None:
+    def add_user(self, username: str, password: str | None = None, *,
+                 tags: tuple[str, ...] = (), password_hash: str | None = None,
+                 hashing_algorithm: str = HASHING_ALGORITHM) -> None:
         """Add a user, or change an existing one's password and tags (as the management
         API's ``PUT /api/users/{name}``). A user whose password is ``None`` cannot log in
-        with a password. A new user has no permissions until :meth:`set_permissions`."""
+        with a password. Instead of a password, ``password_hash`` is RabbitMQ's (base64 of
+        a 4-byte salt and H(salt + password), ``""``: none) with H ``hashing_algorithm``
+        (``rabbit_password_hashing_sha256``, ``_sha512`` or ``_md5``), as definitions hold
+        it. A new user has no permissions until :meth:`set_permissions`."""
+        if password is not None and password_hash is not None:
+            raise ValidationError(f"user {username!r} needs a password or a password_hash, "
+                                  f"not both")
         with self._lock:
+            self._access.set_user(username, password, tags, hashed=password_hash,
+                                  hashing_algorithm=hashing_algorithm)
             self._core.users[username] = password
-            self._access.set_user(username, password, tags)
-
-    def user(self, username: str) -> UserSnapshot | None:
-        """The user's tags and password hash; None if there is no such user."""
-        with self._lock:
-            if username not in self._core.users:
-                return None
-            return self._access.user(username)
 
     def delete_user(self, username: str) -> bool:
         """Delete a user and its permissions; its open connections are closed with 320
@@ -144,34 +144,27 @@ class Broker(BrokerViews):
         with self._lock:
             return self._access.clear_permissions(user, vhost)
 
-    def permissions(self) -> list[PermissionSnapshot]:
-        """Every user's permissions in every vhost, in the order they were granted."""
-        with self._lock:
-            return self._access.permissions()
-
-    def authenticate(self, username: str, password: str, *, address: str | None = None
-                     ) -> bool:
-        """Whether ``username`` and ``password`` are a user's who may log in from
-        ``address`` (a client's IP; None: in-process): one of :attr:`loopback_users` only
-        from a loopback address, as RabbitMQ refuses ``guest`` from elsewhere."""
-        with self._lock:
-            known = self._core.users.get(username) == password
-        return known and (address is None or username not in self.loopback_users
-                          or is_loopback(address))
-
     def connect(self, vhost: str = "/", *, username: str = "guest", password: str = "guest",
                 name: str = "") -> Connection:
         """Open a connection. Wrong credentials → 403 ACCESS_REFUSED; unknown vhost, or one
         the user has no permissions in → 530 NOT_ALLOWED."""
         with self._lock:
-            if self._core.users.get(username) != password:
+            if not self._access.check_password(username, password):
                 raise AccessRefused(
                     "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. "
                     "For details see the broker logfile.")
-            state = self._core.open_connection(vhost, username, name)
-            connection = Connection(self, state)
-            self._connections[state.id] = connection
-            return connection
+            return self._open(vhost, username, name)
+
+    def connect_as_system(self, vhost: str = "/", *, name: str = "") -> Connection:
+        """A connection that may do anything in ``vhost`` without a login or permissions,
+        as RabbitMQ acts for itself (importing definitions), not for a user."""
+        with self._lock:
+            return self._open(vhost, SYSTEM_USER, name)
+
+    def _open(self, vhost: str, user: str, name: str) -> Connection:
+        state = self._core.open_connection(vhost, user, name)
+        connection = self._connections[state.id] = Connection(self, state)
+        return connection
 
     # -- time, restart, events --------------------------------------------------------
 

@@ -3,13 +3,14 @@ list_bindings / list_connections / list_channels``: immutable snapshots."""
 
 from __future__ import annotations
 
-import hmac
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from transports.memory.access import PermissionSnapshot, UserSnapshot
 from transports.memory.core import BrokerCore
+from transports.memory.permissions import is_loopback
 
 __all__ = [
     "BindingSnapshot",
@@ -100,6 +101,10 @@ class ConsumerSnapshot:
 
 class BrokerViews:
     """Snapshot methods of :class:`~transports.memory.Broker`."""
+
+    #: the users who may log in over the network from a loopback address only (RabbitMQ's
+    #: ``loopback_users``)
+    loopback_users: frozenset[str] = frozenset({"guest"})
 
     def __init__(self, core: BrokerCore, lock: threading.RLock) -> None:
         self.__core = core
@@ -194,8 +199,29 @@ class BrokerViews:
         with self.__lock:
             return list(self.__core.users)
 
+    def user(self, username: str) -> UserSnapshot | None:
+        """The user's tags and password hash; None if there is no such user."""
+        with self.__lock:
+            if username not in self.__core.users:
+                return None
+            return self.__core.access.user(username)
+
+    def permissions(self) -> list[PermissionSnapshot]:
+        """Every user's permissions in every vhost, in the order they were granted."""
+        with self.__lock:
+            return self.__core.access.permissions()
+
+    def authenticate(self, username: str, password: str, *, address: str | None = None
+                     ) -> bool:
+        """Whether ``username`` and ``password`` are a user's who may log in from
+        ``address`` (a client's IP; None: in-process): one of :attr:`loopback_users` only
+        from a loopback address, as RabbitMQ refuses ``guest`` from elsewhere."""
+        with self.__lock:
+            known = self.__core.access.check_password(username, password)
+        return known and (address is None or username not in self.loopback_users
+                          or is_loopback(address))
+
     def check_password(self, username: str, password: str) -> bool:
         """Whether ``username`` exists and ``password`` is its password."""
         with self.__lock:
-            known = self.__core.users.get(username)
-        return known is not None and hmac.compare_digest(known.encode(), password.encode())
+            return self.__core.access.check_password(username, password)
