@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
@@ -42,7 +42,7 @@ from msgbus.errors import (
 from msgbus.values import Delivery, Properties
 from transports.memory import Broker, Channel
 
-__all__ = ["add_routes"]
+__all__ = ["add_routes", "authorise_vhost", "client"]
 
 ACK_MODES = {  # ackmode -> (no_ack, requeue)
     "ack_requeue_true": (False, True),
@@ -102,15 +102,28 @@ def require(body: Mapping[str, Any], *names: str) -> None:
         raise bad_request("[" + ",".join(f"{{key_missing,{name}}}" for name in missing) + "]")
 
 
+def authorise_vhost(request: web.Request, vhost: str) -> None:
+    """401 when the request's user has no permissions in ``vhost``, as RabbitMQ answers
+    before it looks for what the path names."""
+    username, _ = credentials(request)
+    if not any(p.user == username and p.vhost == vhost
+               for p in request.app[CONTEXT].broker.permissions()):
+        raise ApiError(401, "not_authorised", "User not authorised to access virtual host")
+
+
 @contextmanager
-def client(request: web.Request, vhost: str) -> Iterator[Channel]:
-    """A channel on a connection of the request's user to ``vhost``, closed afterwards;
-    the broker's refusals become RabbitMQ's answers."""
+def client(request: web.Request, vhost: str, *, as_system: bool = False,
+           refused: Callable[[AccessRefused], ApiError] | None = None) -> Iterator[Channel]:
+    """A channel on a connection of the request's user to ``vhost`` (``as_system``: of the
+    broker itself, with every permission), closed afterwards; the broker's refusals become
+    RabbitMQ's answers (``refused`` words a missing permission, 401 "Access refused."
+    unless told)."""
     broker: Broker = request.app[CONTEXT].broker
     username, password = credentials(request)
     try:
-        connection = broker.connect(vhost, username=username, password=password,
-                                    name="management")
+        connection = (broker.connect_as_system(vhost, name="management") if as_system else
+                      broker.connect(vhost, username=username, password=password,
+                                     name="management"))
     except NotAllowed:  # no permissions in the vhost
         raise ApiError(401, "not_authorised",
                        "User not authorised to access virtual host") from None
@@ -118,7 +131,9 @@ def client(request: web.Request, vhost: str) -> Iterator[Channel]:
         yield connection.channel()
     except PreconditionFailed as error:
         raise bad_request(_explanation(error.reply_text)) from None
-    except AccessRefused:
+    except AccessRefused as error:
+        if refused is not None:
+            raise refused(error) from None
         raise ApiError(401, "not_authorised", "Access refused.") from None
     except NotFound as error:
         raise ApiError(404, "not_found", error.reply_text) from None
@@ -141,10 +156,20 @@ def _explanation(reply_text: str) -> str:
 
 
 def vhost_to_declare_in(request: web.Request) -> str:
-    """The path's vhost; 404 ``vhost_not_found`` when the broker has no such vhost."""
+    """The path's vhost; 404 ``vhost_not_found`` when the broker has no such vhost, 401
+    when the user has no permissions in it."""
     vhost = request.match_info["vhost"]
     if vhost not in request.app[CONTEXT].broker.vhosts():
         raise ApiError(404, "not_found", "vhost_not_found")
+    authorise_vhost(request, vhost)
+    return vhost
+
+
+def vhost_to_act_in(request: web.Request) -> str:
+    """The path's vhost; 404 when the broker has no such vhost, 401 when the user has no
+    permissions in it (before anything else the path names is looked for)."""
+    vhost = vhost_of(request)
+    authorise_vhost(request, vhost)
     return vhost
 
 
@@ -162,7 +187,7 @@ async def put_queue(request: web.Request) -> web.Response:
 
 
 async def delete_queue(request: web.Request) -> web.Response:
-    vhost = vhost_of(request)
+    vhost = vhost_to_act_in(request)
     name = find_queue(context(request).broker, vhost, request.match_info["name"]).name
     if_unused = request.query.get("if-unused") == "true"
     if_empty = request.query.get("if-empty") == "true"
@@ -172,7 +197,7 @@ async def delete_queue(request: web.Request) -> web.Response:
 
 
 async def purge(request: web.Request) -> web.Response:
-    vhost = vhost_of(request)
+    vhost = vhost_to_act_in(request)
     name = find_queue(context(request).broker, vhost, request.match_info["name"]).name
     with client(request, vhost) as channel:
         channel.queue_purge(name)
@@ -223,7 +248,7 @@ def message_json(delivery: Delivery, encoding: str, truncate: int | None) -> dic
 
 
 async def get_messages(request: web.Request) -> web.Response:
-    vhost = vhost_of(request)
+    vhost = vhost_to_act_in(request)
     body = await body_of(request)
     name = request.match_info["name"]
     require(body, *(key for key in ("ackmode", "encoding") if key not in body))
@@ -238,7 +263,7 @@ async def get_messages(request: web.Request) -> web.Response:
     truncate = _truncate(body.get("truncate"))
     no_ack, requeue = ACK_MODES[mode]
     messages = []
-    with client(request, vhost) as channel:
+    with client(request, vhost, refused=_reply_text) as channel:
         for _ in range(count):
             delivery = channel.basic_get(name, no_ack=no_ack)
             if delivery is None:
@@ -271,7 +296,7 @@ async def put_exchange(request: web.Request) -> web.Response:
 
 
 async def delete_exchange(request: web.Request) -> web.Response:
-    vhost = vhost_of(request)
+    vhost = vhost_to_act_in(request)
     name = find_exchange(context(request).broker, vhost,
                          exchange_name(request.match_info["name"])).name
     if_unused = request.query.get("if-unused") == "true"
@@ -303,8 +328,16 @@ def properties_of(value: Any) -> Properties:
     return Properties(**fields)
 
 
+def _channel_error(error: AMQPError) -> ApiError:
+    return bad_request(f"{error.reply_code} {error.reply_text}")
+
+
+def _reply_text(error: AccessRefused) -> ApiError:
+    return ApiError(401, "not_authorised", error.reply_text)
+
+
 async def publish(request: web.Request) -> web.Response:
-    vhost = vhost_of(request)
+    vhost = vhost_to_act_in(request)
     body = await body_of(request)
     require(body, "routing_key", "payload", "payload_encoding", "properties")
     routing_key = text(body, "routing_key")
@@ -321,11 +354,14 @@ async def publish(request: web.Request) -> web.Response:
         raise bad_request(["unsupported_encoding", encoding])
     properties = properties_of(body["properties"])
     name = exchange_name(request.match_info["name"])
-    if not any(x.name == name for x in context(request).broker.exchanges(vhost)):
-        raise bad_request(f"404 NOT_FOUND - no exchange '{name}' in vhost '{vhost}'")
-    with client(request, vhost) as channel:
+    # RabbitMQ's API publishes on a channel: its errors come back as "CODE TEXT", 400
+    with client(request, vhost, refused=_channel_error) as channel:
         channel.confirm_select()  # as RabbitMQ's API publishes: its confirm is counted
-        result = channel.basic_publish(name, routing_key, data, properties, mandatory=True)
+        try:
+            result = channel.basic_publish(name, routing_key, data, properties,
+                                           mandatory=True)
+        except NotFound as error:
+            raise _channel_error(error) from None
     return web.json_response({"routed": bool(result.routed) and not result.returned},
                              dumps=compact_json)
 
@@ -360,6 +396,7 @@ async def post_binding(request: web.Request) -> web.Response:
 
 
 async def delete_binding(request: web.Request) -> web.Response:
+    vhost_to_act_in(request)
     vhost, source, kind, destination = binding_ends(request)
     props = request.match_info["props"]
     broker = context(request).broker

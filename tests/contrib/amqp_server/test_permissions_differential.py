@@ -284,10 +284,11 @@ def test_guest_logs_in_from_loopback_only(msgbus_broker: Broker) -> None:
 @pytest.mark.rabbitmq
 def test_management_actions_need_the_users_permissions(rabbitmq_http: Http,
                                                        embedded: Server) -> None:
-    """The management API acts as the requesting user: no permissions in the vhost (401),
-    permissions that do not cover the declare (401 "Access refused."), then ones that do.
-    (Where RabbitMQ's API words a refusal per action — a publish is a 400 with the reply
-    text, a get a 401 with it — the embedded API does not follow yet: not compared.)"""
+    """The management API acts as the requesting user: no permissions in the vhost (401
+    before anything else, even for a queue or exchange that does not exist), permissions
+    that do not cover the action (a declare or delete: 401 "Access refused."; a publish:
+    400 with the channel error's code and text; a get: 401 with the reply text), then
+    ones that do."""
     tag = uuid.uuid4().hex[:10]
     user = f"msgbus-perm-{tag}"
     queue = f"c-{tag}"
@@ -298,9 +299,14 @@ def test_management_actions_need_the_users_permissions(rabbitmq_http: Http,
     get = ("POST", f"/api/queues/%2F/{queue}/get",
            {"count": 1, "ackmode": "ack_requeue_false", "encoding": "auto"})
     delete = ("DELETE", f"/api/queues/%2F/{queue}", None)
+    missing = [("DELETE", f"/api/queues/%2F/missing-{tag}", None),
+               ("DELETE", f"/api/queues/%2F/missing-{tag}/contents", None),
+               ("DELETE", f"/api/exchanges/%2F/missing-{tag}", None),
+               ("POST", f"/api/queues/%2F/missing-{tag}/get", get[2]),
+               ("POST", f"/api/exchanges/%2F/missing-{tag}/publish", publish[2])]
     phases = [
-        (None, [declare, publish, get]),
-        ({"configure": "^$", "write": "^$", "read": "^$"}, [declare]),
+        (None, [declare, publish, get, delete, *missing]),
+        ({"configure": "^$", "write": "^$", "read": "^$"}, [declare, publish, get, *missing]),
         ({"configure": "^c-", "write": ".*", "read": "^c-"}, [declare, publish, get, delete]),
     ]
     answers = []
