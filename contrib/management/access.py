@@ -5,6 +5,7 @@ deleted one, 404 ``Object Not Found``, 400 with RabbitMQ's reason)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +16,7 @@ from contrib.management.errors import bad_request, not_found
 from msgbus.errors import ValidationError
 from transports.memory import Broker, PermissionSnapshot, UserSnapshot
 
-__all__ = ["add_routes"]
+__all__ = ["add_routes", "tags_of"]
 
 
 def user_json(user: UserSnapshot) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def _find_user(broker: Broker, name: str) -> UserSnapshot:
     return found
 
 
-def _tags(body: dict[str, Any]) -> tuple[str, ...]:
+def tags_of(body: Mapping[str, Any]) -> tuple[str, ...]:
     """``tags`` as a comma-separated string or a list of strings, as RabbitMQ takes them."""
     if "tags" not in body:
         raise bad_request("tags_not_present")
@@ -79,7 +80,7 @@ async def put_user(request: web.Request) -> web.Response:
     broker = _broker(request)
     name = request.match_info["user"]
     body = await body_of(request)
-    tags = _tags(body)
+    tags = tags_of(body)
     password = body.get("password")
     if password is not None and not isinstance(password, str):
         raise bad_request(f"password must be a string, got {password!r}")

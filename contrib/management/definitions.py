@@ -3,17 +3,22 @@ RabbitMQ's format (``rabbitmqctl export_definitions`` / ``import_definitions``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from contrib.management import render
-from contrib.management.actions import body_of, client, flag, table, text
-from contrib.management.api import context
+from contrib.management.access import tags_of
+from contrib.management.actions import body_of, client, flag, require, table, text
+from contrib.management.api import context, credentials
 from contrib.management.errors import bad_request
 from transports.memory import Broker, Channel
+from transports.memory.access import HASHING_ALGORITHM
 
 __all__ = ["add_routes"]
 
@@ -61,14 +66,20 @@ def _entries(body: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
 
 
 async def post_definitions(request: web.Request) -> web.Response:
-    """Import vhosts, exchanges, queues and bindings (users, permissions, policies and
-    parameters are not imported: the in-process broker has no such things). Every entry
-    is checked against the broker and the rest of the import first, so that a refused
-    import changes nothing."""
+    """Import users (with their password hashes and tags), vhosts, permissions,
+    exchanges, queues and bindings, as RabbitMQ imports them (topic permissions,
+    policies and parameters are not imported: the in-process broker has no such things).
+    A new vhost grants the importing user every permission in it, as RabbitMQ's import
+    does, before the file's permissions apply; the topology is declared by the broker
+    itself, whatever the importer's permissions. Every entry is checked against the
+    broker and the rest of the import first, so that a refused import changes nothing."""
     body = await body_of(request)
     broker = context(request).broker
+    users = [_user(entry) for entry in _entries(body, "users")]
     vhosts = [text(v, "name") for v in _entries(body, "vhosts")]
     known = set(broker.vhosts()) | set(vhosts)
+    permissions = [_permission(entry, set(broker.users()) | {u[0] for u in users}, known)
+                   for entry in _entries(body, "permissions")]
     plan = [(kind, entry) for kind in ("exchanges", "queues", "bindings")
             for entry in _entries(body, kind)]
     declared = {(kind[:-1], text(entry, "vhost", "/"), text(entry, "name"))
@@ -78,13 +89,62 @@ async def post_definitions(request: web.Request) -> web.Response:
         if vhost not in known:
             raise bad_request(f"vhost_not_found: {vhost}")
         _check_entry(broker, kind, vhost, entry, declared)
+    for name, password, tags, hashed, algorithm in users:
+        broker.add_user(name, password, tags=tags, password_hash=hashed,
+                        hashing_algorithm=algorithm)
+    importer, _ = credentials(request)
     for vhost in vhosts:
         if vhost not in broker.vhosts():
-            broker.add_vhost(vhost)
+            broker.add_vhost(vhost, grant=importer)
+    for user, vhost, configure, write, read in permissions:
+        broker.set_permissions(user, vhost, configure, write, read)
     for kind, entry in plan:
-        with client(request, text(entry, "vhost", "/")) as channel:
+        with client(request, text(entry, "vhost", "/"), as_system=True) as channel:
             _define(channel, kind, entry)
     return web.Response(status=204)
+
+
+UserEntry = tuple[str, str | None, tuple[str, ...], str | None, str]
+
+
+def _user(entry: Mapping[str, Any]) -> UserEntry:
+    """(name, password, tags, password_hash, hashing_algorithm) of a user's entry: a
+    ``password_hash`` (base64, ``""`` for none) or a plain ``password``; neither: a user
+    no password logs in as."""
+    if "name" not in entry:
+        raise bad_request(["badkey", "name"])
+    name = text(entry, "name")
+    tags = tags_of(entry)
+    algorithm = text(entry, "hashing_algorithm", HASHING_ALGORITHM)
+    if "password_hash" in entry:
+        hashed = text(entry, "password_hash")
+        try:
+            base64.b64decode(hashed, validate=True)
+        except (binascii.Error, ValueError):
+            raise bad_request(["not_base64", hashed]) from None
+        return name, None, tags, hashed, algorithm
+    password = entry.get("password")
+    if password is not None and not isinstance(password, str):
+        raise bad_request(f"password must be a string, got {json.dumps(password)}")
+    return name, password, tags, None, algorithm
+
+
+def _permission(entry: Mapping[str, Any], users: set[str], vhosts: set[str]
+                ) -> tuple[str, str, str, str, str]:
+    require(entry, "user", "vhost", "configure", "write", "read")
+    user, vhost = text(entry, "user"), text(entry, "vhost")
+    if user not in users:
+        raise bad_request(["no_such_user", user])
+    if vhost not in vhosts:
+        raise bad_request(["no_such_vhost", vhost])
+    patterns = [text(entry, kind) for kind in ("configure", "write", "read")]
+    for kind, pattern in zip(("configure", "write", "read"), patterns, strict=True):
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise bad_request(f"{kind} permission of user {user!r} in vhost {vhost!r} must "
+                              f"be a regular expression, got {pattern!r}: {error}") from None
+    return user, vhost, patterns[0], patterns[1], patterns[2]
 
 
 def _check_entry(broker: Broker, kind: str, vhost: str, entry: Mapping[str, Any],
