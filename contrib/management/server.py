@@ -19,7 +19,6 @@ only from a loopback address, as RabbitMQ allows it.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -200,7 +199,9 @@ class ManagementServer:
         if not self.broker.check_password(credentials.login, credentials.password):
             raise ApiError(401, "not_authorized", "Login failed",
                            headers={hdrs.WWW_AUTHENTICATE: REALM})
-        if credentials.login == "guest" and not _loopback(request.remote):
+        # the broker's loopback_users (guest) only from a loopback address, as RabbitMQ
+        if not self.broker.authenticate(credentials.login, credentials.password,
+                                        address=request.remote or ""):
             raise ApiError(401, "not_authorized", "User can only log in via localhost",
                            headers={hdrs.WWW_AUTHENTICATE: REALM})
         user = self.broker.user(credentials.login)
@@ -208,11 +209,3 @@ class ManagementServer:
             raise ApiError(401, "not_authorised", "Not management user")
         return await handler(request)
 
-
-def _loopback(address: str | None) -> bool:
-    if not address:
-        return False
-    try:
-        return ipaddress.ip_address(address.split("%")[0]).is_loopback
-    except ValueError:
-        return False

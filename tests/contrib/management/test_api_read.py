@@ -162,6 +162,9 @@ def test_guest_only_from_loopback(msgbus_broker: Broker) -> None:
         assert (refused.status, refused.json()["reason"]) \
             == (401, "User can only log in via localhost")
         assert client("GET", "/api/whoami", auth=("alice", "secret")).status == 200
+        msgbus_broker.loopback_users = frozenset({"alice"})  # the broker's list decides
+        assert client("GET", "/api/whoami", auth=("alice", "secret")).status == 401
+        assert client("GET", "/api/whoami").status == 200
 
 
 def test_the_page_and_its_assets_are_served(http_api: Http) -> None:
