@@ -44,6 +44,7 @@ from transports.memory import Broker, Channel
 
 __all__ = ["add_routes", "authorise_vhost", "client"]
 
+ADMINISTRATOR = "administrator"
 ACK_MODES = {  # ackmode -> (no_ack, requeue)
     "ack_requeue_true": (False, True),
     "ack_requeue_false": (True, False),
@@ -104,10 +105,14 @@ def require(body: Mapping[str, Any], *names: str) -> None:
 
 def authorise_vhost(request: web.Request, vhost: str) -> None:
     """401 when the request's user has no permissions in ``vhost``, as RabbitMQ answers
-    before it looks for what the path names."""
+    before it looks for what the path names; an administrator passes (its action is then
+    refused by the broker, "Access refused.")."""
+    broker: Broker = request.app[CONTEXT].broker
     username, _ = credentials(request)
-    if not any(p.user == username and p.vhost == vhost
-               for p in request.app[CONTEXT].broker.permissions()):
+    user = broker.user(username)
+    if user is not None and ADMINISTRATOR in user.tags:
+        return
+    if not any(p.user == username and p.vhost == vhost for p in broker.permissions()):
         raise ApiError(401, "not_authorised", "User not authorised to access virtual host")
 
 
@@ -124,9 +129,8 @@ def client(request: web.Request, vhost: str, *, as_system: bool = False,
         connection = (broker.connect_as_system(vhost, name="management") if as_system else
                       broker.connect(vhost, username=username, password=password,
                                      name="management"))
-    except NotAllowed:  # no permissions in the vhost
-        raise ApiError(401, "not_authorised",
-                       "User not authorised to access virtual host") from None
+    except NotAllowed:  # no permissions in the vhost (an administrator's request)
+        raise ApiError(401, "not_authorised", "Access refused.") from None
     try:
         yield connection.channel()
     except PreconditionFailed as error:
@@ -371,25 +375,23 @@ async def publish(request: web.Request) -> web.Response:
 
 async def post_binding(request: web.Request) -> web.Response:
     vhost = vhost_to_declare_in(request)
-    broker = context(request).broker
     source = exchange_name(request.match_info["source"])
     kind = "queue" if request.match_info["kind"] == "q" else "exchange"
     destination = request.match_info["destination"]
     if kind == "exchange":
         destination = exchange_name(destination)
-    for what, name in (("exchange", source), (kind, destination)):
-        exists = (broker.queue(name, vhost) is not None if what == "queue"
-                  else any(x.name == name for x in broker.exchanges(vhost)))
-        if not exists:
-            raise ApiError(404, "not_found", f"no {what} '{name}' in vhost '{vhost}'")
     body = await body_of(request)
     routing_key = text(body, "routing_key")
     arguments = table(body, "arguments")
+    # bound on a channel, as RabbitMQ binds: the permissions are checked before the ends
     with client(request, vhost) as channel:
-        if kind == "queue":
-            channel.queue_bind(destination, source, routing_key, arguments)
-        else:
-            channel.exchange_bind(destination, source, routing_key, arguments)
+        try:
+            if kind == "queue":
+                channel.queue_bind(destination, source, routing_key, arguments)
+            else:
+                channel.exchange_bind(destination, source, routing_key, arguments)
+        except NotFound as error:
+            raise ApiError(404, "not_found", _explanation(error.reply_text)) from None
     props = render.properties_key(routing_key, arguments)
     location = f"{quote(destination, safe='')}/{quote(props, safe='')}"
     return web.Response(status=201, headers={"Location": location})

@@ -286,9 +286,10 @@ def test_management_actions_need_the_users_permissions(rabbitmq_http: Http,
                                                        embedded: Server) -> None:
     """The management API acts as the requesting user: no permissions in the vhost (401
     before anything else, even for a queue or exchange that does not exist), permissions
-    that do not cover the action (a declare or delete: 401 "Access refused."; a publish:
-    400 with the channel error's code and text; a get: 401 with the reply text), then
-    ones that do."""
+    that do not cover the action (a declare, bind or delete: 401 "Access refused."; a
+    publish: 400 with the channel error's code and text; a get: 401 with the reply text),
+    then ones that do; last, an administrator without permissions in the vhost, whose
+    actions are refused ("Access refused.") but whose missing objects are 404s."""
     tag = uuid.uuid4().hex[:10]
     user = f"msgbus-perm-{tag}"
     queue = f"c-{tag}"
@@ -303,11 +304,13 @@ def test_management_actions_need_the_users_permissions(rabbitmq_http: Http,
                ("DELETE", f"/api/queues/%2F/missing-{tag}/contents", None),
                ("DELETE", f"/api/exchanges/%2F/missing-{tag}", None),
                ("POST", f"/api/queues/%2F/missing-{tag}/get", get[2]),
-               ("POST", f"/api/exchanges/%2F/missing-{tag}/publish", publish[2])]
-    phases = [
+               ("POST", f"/api/exchanges/%2F/missing-{tag}/publish", publish[2]),
+               ("POST", f"/api/bindings/%2F/e/amq.direct/q/missing-{tag}", {})]
+    phases: list[tuple[Any, list[tuple[str, str, Any]]]] = [
         (None, [declare, publish, get, delete, *missing]),
         ({"configure": "^$", "write": "^$", "read": "^$"}, [declare, publish, get, *missing]),
         ({"configure": "^c-", "write": ".*", "read": "^c-"}, [declare, publish, get, delete]),
+        ("administrator", [declare, publish, get, delete, *missing]),
     ]
     answers = []
     for http in (rabbitmq_http, embedded.http):
@@ -315,7 +318,11 @@ def test_management_actions_need_the_users_permissions(rabbitmq_http: Http,
         try:
             http("PUT", f"/api/users/{user}", {"password": PASSWORD, "tags": "management"})
             for permissions, actions in phases:
-                if permissions is not None:
+                if permissions == "administrator":
+                    http("PUT", f"/api/users/{user}", {"password": PASSWORD,
+                                                       "tags": "administrator"})
+                    http("DELETE", f"/api/permissions/%2F/{user}")
+                elif permissions is not None:
                     http("PUT", f"/api/permissions/%2F/{user}", permissions)
                 for method, path, body in actions:
                     reply = http(method, path, body, auth=(user, PASSWORD))
