@@ -11,7 +11,14 @@ from typing import Any
 from aiohttp import web
 
 from contrib.management.actions import body_of, require, text
-from contrib.management.api import CONTEXT, context, credentials, reply, vhost_of
+from contrib.management.api import (
+    CONTEXT,
+    administrators_only,
+    context,
+    credentials,
+    reply,
+    vhost_of,
+)
 from contrib.management.errors import bad_request, not_found
 from msgbus.errors import ValidationError
 from transports.memory import Broker, PermissionSnapshot, UserSnapshot
@@ -190,17 +197,17 @@ async def delete_vhost(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     router = app.router
-    router.add_get("/api/users", users)
-    router.add_get("/api/users/without-permissions", users_without_permissions)
-    router.add_post("/api/users/bulk-delete", bulk_delete_users)
-    router.add_get("/api/users/{user}", user)
-    router.add_put("/api/users/{user}", put_user)
-    router.add_delete("/api/users/{user}", delete_user)
-    router.add_get("/api/users/{user}/permissions", user_permissions)
-    router.add_get("/api/permissions", permissions)
-    router.add_get("/api/permissions/{vhost}/{user}", permission)
-    router.add_put("/api/permissions/{vhost}/{user}", put_permission)
-    router.add_delete("/api/permissions/{vhost}/{user}", delete_permission)
-    router.add_get("/api/vhosts/{vhost}/permissions", vhost_permissions)
-    router.add_put("/api/vhosts/{vhost}", put_vhost)
-    router.add_delete("/api/vhosts/{vhost}", delete_vhost)
+    router.add_get("/api/users", administrators_only(users))
+    router.add_get("/api/users/without-permissions", administrators_only(users_without_permissions))
+    router.add_post("/api/users/bulk-delete", administrators_only(bulk_delete_users))
+    router.add_get("/api/users/{user}", administrators_only(user))
+    router.add_put("/api/users/{user}", administrators_only(put_user))
+    router.add_delete("/api/users/{user}", administrators_only(delete_user))
+    router.add_get("/api/users/{user}/permissions", administrators_only(user_permissions))
+    router.add_get("/api/permissions", administrators_only(permissions))
+    router.add_get("/api/permissions/{vhost}/{user}", administrators_only(permission))
+    router.add_put("/api/permissions/{vhost}/{user}", administrators_only(put_permission))
+    router.add_delete("/api/permissions/{vhost}/{user}", administrators_only(delete_permission))
+    router.add_get("/api/vhosts/{vhost}/permissions", administrators_only(vhost_permissions))
+    router.add_put("/api/vhosts/{vhost}", administrators_only(put_vhost))
+    router.add_delete("/api/vhosts/{vhost}", administrators_only(delete_vhost))

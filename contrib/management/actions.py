@@ -21,6 +21,7 @@ from aiohttp import web
 from contrib.management import render
 from contrib.management.api import (
     CONTEXT,
+    authorise_vhost,
     binding_ends,
     context,
     credentials,
@@ -42,9 +43,8 @@ from msgbus.errors import (
 from msgbus.values import Delivery, Properties
 from transports.memory import Broker, Channel
 
-__all__ = ["add_routes", "authorise_vhost", "client"]
+__all__ = ["add_routes", "client"]
 
-ADMINISTRATOR = "administrator"
 ACK_MODES = {  # ackmode -> (no_ack, requeue)
     "ack_requeue_true": (False, True),
     "ack_requeue_false": (True, False),
@@ -103,19 +103,6 @@ def require(body: Mapping[str, Any], *names: str) -> None:
         raise bad_request("[" + ",".join(f"{{key_missing,{name}}}" for name in missing) + "]")
 
 
-def authorise_vhost(request: web.Request, vhost: str) -> None:
-    """401 when the request's user has no permissions in ``vhost``, as RabbitMQ answers
-    before it looks for what the path names; an administrator passes (its action is then
-    refused by the broker, "Access refused.")."""
-    broker: Broker = request.app[CONTEXT].broker
-    username, _ = credentials(request)
-    user = broker.user(username)
-    if user is not None and ADMINISTRATOR in user.tags:
-        return
-    if not any(p.user == username and p.vhost == vhost for p in broker.permissions()):
-        raise ApiError(401, "not_authorised", "User not authorised to access virtual host")
-
-
 @contextmanager
 def client(request: web.Request, vhost: str, *, as_system: bool = False,
            refused: Callable[[AccessRefused], ApiError] | None = None) -> Iterator[Channel]:
@@ -169,14 +156,6 @@ def vhost_to_declare_in(request: web.Request) -> str:
     return vhost
 
 
-def vhost_to_act_in(request: web.Request) -> str:
-    """The path's vhost; 404 when the broker has no such vhost, 401 when the user has no
-    permissions in it (before anything else the path names is looked for)."""
-    vhost = vhost_of(request)
-    authorise_vhost(request, vhost)
-    return vhost
-
-
 async def put_queue(request: web.Request) -> web.Response:
     vhost = vhost_to_declare_in(request)
     body = await body_of(request)
@@ -191,7 +170,7 @@ async def put_queue(request: web.Request) -> web.Response:
 
 
 async def delete_queue(request: web.Request) -> web.Response:
-    vhost = vhost_to_act_in(request)
+    vhost = vhost_of(request)
     name = find_queue(context(request).broker, vhost, request.match_info["name"]).name
     if_unused = request.query.get("if-unused") == "true"
     if_empty = request.query.get("if-empty") == "true"
@@ -201,7 +180,7 @@ async def delete_queue(request: web.Request) -> web.Response:
 
 
 async def purge(request: web.Request) -> web.Response:
-    vhost = vhost_to_act_in(request)
+    vhost = vhost_of(request)
     name = find_queue(context(request).broker, vhost, request.match_info["name"]).name
     with client(request, vhost) as channel:
         channel.queue_purge(name)
@@ -252,7 +231,7 @@ def message_json(delivery: Delivery, encoding: str, truncate: int | None) -> dic
 
 
 async def get_messages(request: web.Request) -> web.Response:
-    vhost = vhost_to_act_in(request)
+    vhost = vhost_of(request)
     body = await body_of(request)
     name = request.match_info["name"]
     require(body, *(key for key in ("ackmode", "encoding") if key not in body))
@@ -300,7 +279,7 @@ async def put_exchange(request: web.Request) -> web.Response:
 
 
 async def delete_exchange(request: web.Request) -> web.Response:
-    vhost = vhost_to_act_in(request)
+    vhost = vhost_of(request)
     name = find_exchange(context(request).broker, vhost,
                          exchange_name(request.match_info["name"])).name
     if_unused = request.query.get("if-unused") == "true"
@@ -341,7 +320,7 @@ def _reply_text(error: AccessRefused) -> ApiError:
 
 
 async def publish(request: web.Request) -> web.Response:
-    vhost = vhost_to_act_in(request)
+    vhost = vhost_of(request)
     body = await body_of(request)
     require(body, "routing_key", "payload", "payload_encoding", "properties")
     routing_key = text(body, "routing_key")
@@ -398,7 +377,6 @@ async def post_binding(request: web.Request) -> web.Response:
 
 
 async def delete_binding(request: web.Request) -> web.Response:
-    vhost_to_act_in(request)
     vhost, source, kind, destination = binding_ends(request)
     props = request.match_info["props"]
     broker = context(request).broker

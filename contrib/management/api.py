@@ -13,14 +13,15 @@ from aiohttp import BasicAuth, hdrs, web
 
 from contrib.explain import EXCHANGE_TYPES, explain, parse_table
 from contrib.management import paging, render
-from contrib.management.errors import bad_request, compact_json, not_found
+from contrib.management.errors import ApiError, bad_request, compact_json, not_found
 from contrib.management.stats import GLOBAL, Stats
 from transports.memory import Broker, ConnectionSnapshot, ExchangeSnapshot, QueueSnapshot
 
 if TYPE_CHECKING:
     from contrib.amqp_server.details import ClientDetails
 
-__all__ = ["CONTEXT", "AmqpServerLike", "Context", "add_routes", "credentials"]
+__all__ = ["CONTEXT", "AmqpServerLike", "Context", "add_routes", "administrators_only",
+           "authorise_vhost", "credentials", "only_for", "vhost_of"]
 
 
 class AmqpServerLike(Protocol):
@@ -44,6 +45,8 @@ class Context:
 
 CONTEXT = web.AppKey("msgbus_management", Context)
 DEFAULT_EXCHANGE = "amq.default"
+ADMINISTRATOR = "administrator"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATIC = files("contrib.management") / "static"
 ASSETS = {"app.js": "application/javascript", "style.css": "text/css",
           "index.html": "text/html"}
@@ -61,11 +64,48 @@ def context(request: web.Request) -> Context:
     return ctx
 
 
-def vhost_of(request: web.Request) -> str:
-    """The ``{vhost}`` of the path; 404 when the broker has no such vhost."""
+def _has_tag(request: web.Request, *tags: str) -> bool:
+    username, _ = credentials(request)
+    user = request.app[CONTEXT].broker.user(username)
+    return user is not None and not set(tags).isdisjoint(user.tags)
+
+
+def only_for(*tags: str, refusal: str) -> Callable[[Handler], Handler]:
+    """A handler answered only to users with one of ``tags`` (401 ``refusal`` to others,
+    before anything else), as RabbitMQ keeps users, permissions and vhosts to
+    administrators and nodes to monitoring users."""
+    def decorate(handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            if not _has_tag(request, *tags):
+                raise ApiError(401, "not_authorised", refusal)
+            return await handler(request)
+        return guarded
+    return decorate
+
+
+administrators_only = only_for(ADMINISTRATOR, refusal="Not administrator user")
+
+
+def authorise_vhost(request: web.Request, vhost: str) -> None:
+    """401 when the request's user has no permissions in ``vhost``, as RabbitMQ answers
+    before it looks for what the path names; an administrator passes (what it does there
+    is then refused by the broker, "Access refused.")."""
+    if _has_tag(request, ADMINISTRATOR):
+        return
+    username, _ = credentials(request)
+    if not any(p.user == username and p.vhost == vhost
+               for p in request.app[CONTEXT].broker.permissions()):
+        raise ApiError(401, "not_authorised", "User not authorised to access virtual host")
+
+
+def vhost_of(request: web.Request, *, authorise: bool = True) -> str:
+    """The ``{vhost}`` of the path; 404 when the broker has no such vhost, then 401 when
+    the user may not use it (see :func:`authorise_vhost`) unless ``authorise`` is False."""
     vhost = request.match_info["vhost"]
     if vhost not in request.app[CONTEXT].broker.vhosts():
         raise not_found()
+    if authorise:
+        authorise_vhost(request, vhost)
     return vhost
 
 
@@ -126,10 +166,19 @@ def _pick(item: dict[str, Any], paths: list[list[str]]) -> dict[str, Any]:
     return result
 
 
-def _vhosts(request: web.Request) -> list[str]:
+def _vhosts(request: web.Request, *, authorise: bool = True,
+            all_for: tuple[str, ...] = (ADMINISTRATOR,)) -> list[str]:
+    """The path's vhost, or the vhosts whose objects the user sees: all for a user with
+    one of ``all_for`` (the vhosts' own list also for a monitoring user), those it has
+    permissions in for others, as RabbitMQ lists them."""
     if "vhost" in request.match_info:
-        return [vhost_of(request)]
-    return request.app[CONTEXT].broker.vhosts()
+        return [vhost_of(request, authorise=authorise)]
+    broker = request.app[CONTEXT].broker
+    if _has_tag(request, *all_for):
+        return broker.vhosts()
+    username, _ = credentials(request)
+    granted = {p.vhost for p in broker.permissions() if p.user == username}
+    return [vhost for vhost in broker.vhosts() if vhost in granted]
 
 
 # -- overview, vhosts, whoami ------------------------------------------------------------
@@ -203,8 +252,9 @@ def _vhost_json(broker: Broker, stats: Stats, vhost: str) -> dict[str, Any]:
 
 async def vhosts(request: web.Request) -> web.Response:
     ctx = context(request)
-    return reply(request, [_vhost_json(ctx.broker, ctx.stats, vhost)
-                           for vhost in _vhosts(request)], paged=True)
+    return reply(request, [_vhost_json(ctx.broker, ctx.stats, vhost) for vhost in
+                           _vhosts(request, all_for=(ADMINISTRATOR, "monitoring"))],
+                 paged=True)
 
 
 async def vhost(request: web.Request) -> web.Response:
@@ -411,7 +461,7 @@ async def channel(request: web.Request) -> web.Response:
 
 async def consumers(request: web.Request) -> web.Response:
     ctx = context(request)
-    wanted = set(_vhosts(request))
+    wanted = set(_vhosts(request, authorise=False))  # RabbitMQ does not refuse this one
     index = connection_index(ctx)
     return reply(request, [render.consumer_json(c, index[c.connection])
                            for c in ctx.broker.consumers()
@@ -483,7 +533,7 @@ def add_routes(app: web.Application) -> None:
     get("/static/{file}", asset)
     get("/api/overview", overview)
     get("/api/vhosts", vhosts)
-    get("/api/vhosts/{vhost}", vhost)
+    get("/api/vhosts/{vhost}", administrators_only(vhost))
     get("/api/whoami", whoami)
     get("/api/queues", queues)
     get("/api/queues/{vhost}", queues)

@@ -15,7 +15,7 @@ from aiohttp import web
 from contrib.management import render
 from contrib.management.access import tags_of
 from contrib.management.actions import body_of, client, flag, require, table, text
-from contrib.management.api import context, credentials
+from contrib.management.api import administrators_only, context, credentials
 from contrib.management.errors import bad_request
 from transports.memory import Broker, Channel
 from transports.memory.access import HASHING_ALGORITHM
@@ -206,5 +206,5 @@ def _define(channel: Channel, kind: str, entry: Mapping[str, Any]) -> None:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/definitions", get_definitions)
-    app.router.add_post("/api/definitions", post_definitions)
+    app.router.add_get("/api/definitions", administrators_only(get_definitions))
+    app.router.add_post("/api/definitions", administrators_only(post_definitions))

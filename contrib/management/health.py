@@ -14,7 +14,7 @@ from aiohttp import web
 from contrib.explain import EXCHANGE_TYPES
 from contrib.management import render
 from contrib.management.actions import client
-from contrib.management.api import CONTEXT, context, reply, vhost_of
+from contrib.management.api import CONTEXT, context, only_for, reply, vhost_of
 from contrib.management.errors import bad_request, compact_json, not_found
 
 __all__ = ["add_routes"]
@@ -137,5 +137,6 @@ def add_routes(app: web.Application) -> None:
     get("/api/health/checks/port-listener/{port}", port_listener)
     get("/api/health/checks/protocol-listener/{protocol}", protocol_listener)
     get("/api/cluster-name", cluster_name)
-    get("/api/nodes", nodes)
-    get("/api/nodes/{node}", node)
+    monitors_only = only_for("monitoring", "administrator", refusal="Not monitor user")
+    get("/api/nodes", monitors_only(nodes))
+    get("/api/nodes/{node}", monitors_only(node))
