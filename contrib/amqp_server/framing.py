@@ -14,7 +14,12 @@ import pika.spec
 from pika.amqp_object import Method as PikaMethod
 
 from contrib.amqp_server.fields import TableError
-from contrib.amqp_server.method_fields import MALFORMED_UTF8, MalformedShortString, decode_fields
+from contrib.amqp_server.method_fields import (
+    MALFORMED_UTF8,
+    PLAIN_METHODS,
+    MalformedShortString,
+    decode_fields,
+)
 
 __all__ = [
     "BODY",
@@ -113,7 +118,10 @@ def decode_method(payload: bytes) -> PikaMethod:
         raise FrameError(0, f"unknown method {class_id}.{method_id}", class_id, method_id)
     method = method_class.__new__(method_class)  # decode sets every field
     try:
-        decode_fields(method, payload)
+        if method_class in PLAIN_METHODS:  # no table, no short string to check
+            method.decode(payload, 4)
+        else:
+            decode_fields(method, payload)
     except MalformedShortString as error:
         raise FrameError(501, MALFORMED_UTF8) from error
     except (TableError, pika.exceptions.AMQPError) as error:

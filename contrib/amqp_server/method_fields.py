@@ -19,7 +19,7 @@ from pika.amqp_object import Method as PikaMethod
 
 from contrib.amqp_server.fields import TableError, decode_table
 
-__all__ = ["MALFORMED_UTF8", "MalformedShortString", "decode_fields"]
+__all__ = ["MALFORMED_UTF8", "PLAIN_METHODS", "MalformedShortString", "decode_fields"]
 
 MALFORMED_UTF8 = "FRAME_ERROR - Malformed UTF-8 in shortstr"
 _EMPTY_TABLE = b"\x00\x00\x00\x00"
@@ -40,6 +40,16 @@ _TABLES: dict[int, tuple[str, str]] = {
 #: pika's ``connection.update-secret`` keeps its secret under ``mechanisms``.
 _LONG_STRINGS = frozenset({"response", "new_secret", "challenge", "mechanisms", "locales",
                            "channel_id"})
+
+
+#: The short-string fields RabbitMQ checks, by method class (none for ``basic.publish``).
+_SHORT_STRINGS: dict[type, tuple[str, ...]] = {}
+#: Methods pika's codec decodes whole: no table, no short string to check (the frequent
+#: ones: basic.publish, whose names are not checked, and the acknowledgements).
+PLAIN_METHODS = frozenset({spec.Basic.Publish, spec.Basic.Ack, spec.Basic.Nack,
+                           spec.Basic.Reject, spec.Basic.Qos, spec.Basic.Recover,
+                           spec.Channel.Flow, spec.Tx.Select, spec.Tx.Commit,
+                           spec.Tx.Rollback, spec.Confirm.Select})
 
 
 class MalformedShortString(ValueError):
@@ -63,10 +73,15 @@ def decode_fields(method: PikaMethod, payload: bytes, offset: int = 4) -> None:
             raise TableError("bytes after the arguments table")
         method.decode(payload[:start] + _EMPTY_TABLE + payload[end:], offset)
         setattr(method, attribute, table)
-    if type(method) is not spec.Basic.Publish:
-        for name, value in vars(method).items():
-            if type(value) is bytes and name not in _LONG_STRINGS:
-                raise MalformedShortString(name)
+    kind = type(method)
+    names = _SHORT_STRINGS.get(kind)
+    if names is None:  # the first of its kind: its string fields are its short strings
+        names = _SHORT_STRINGS[kind] = () if kind is spec.Basic.Publish else tuple(
+            name for name, value in vars(method).items()
+            if isinstance(value, (str, bytes)) and name not in _LONG_STRINGS)
+    for name in names:
+        if type(getattr(method, name)) is bytes:  # pika keeps one that is not UTF-8 as bytes
+            raise MalformedShortString(name)
 
 
 def _skip(payload: bytes, offset: int, fields: str) -> int:

@@ -1,7 +1,6 @@
-"""The message flow of the broker core once a message is in a queue: consumers, delivery,
-basic.get, acknowledgements, requeueing, direct reply-to and transactions. Sans-IO, like
-the rest of the core; :mod:`transports.memory.publishing` brings messages in and
-:class:`~transports.memory.core.BrokerCore` adds the topology."""
+"""The broker core's message flow once a message is queued: consumers, delivery, basic.get,
+acknowledgements, requeueing, direct reply-to and transactions (sans-IO). Messages come in
+through :mod:`transports.memory.publishing`; ``BrokerCore`` adds the topology."""
 
 from __future__ import annotations
 
@@ -274,8 +273,14 @@ class MessageFlow(PublishFlow):
         """Deliver the next ``count`` ready messages of the consumer's queue to it (it is
         the queue's only consumer and has room for them; nothing is being traced)."""
         channel = consumer.channel
-        pop = consumer.queue.store.pop  # the caller counted the ready messages, under the lock
-        messages = [queued for queued in (pop() for _ in range(count)) if queued is not None]
+        pop = consumer.queue.store.pop
+        messages: list[QueuedMessage] = []
+        take = messages.append
+        for _ in range(count):
+            queued = pop()
+            if queued is None:  # the caller counted the ready messages, under the lock
+                break
+            take(queued)
         count = len(messages)
         first = channel.next_tag
         channel.next_tag = first + count

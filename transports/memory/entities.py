@@ -11,7 +11,7 @@ from msgbus.values import Properties, ReturnedMessage
 from transports.memory.queue import Message, QueuedMessage, QueueStore
 
 if TYPE_CHECKING:
-    from transports.memory.permissions import Grant
+    from transports.memory.grants import Grant
 
 __all__ = [
     "ChannelState",

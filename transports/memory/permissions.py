@@ -27,75 +27,23 @@ the latest once their cache is cleared). The common grant, ``.*`` everywhere, ke
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from msgbus.errors import AccessRefused, NotAllowed
-from msgbus.values import Delivery, Properties
-from transports.memory.delivery import REPLY_TO, MessageFlow, PublishResult
+from msgbus.values import Delivery
+from transports.memory.delivery import REPLY_TO, MessageFlow
 from transports.memory.entities import ChannelState
+from transports.memory.grants import (
+    NOTHING,
+    Grant,
+    check,
+    check_vhost,
+    compile_permission,
+    refused,
+)
 
-__all__ = ["NOTHING", "Grant", "PermissionChecks", "compile_permission", "is_loopback",
-           "refused"]
-
-#: What RabbitMQ matches an empty permission as: nothing but the empty name.
-NOTHING = "^$"
-_NEVER = re.compile(r"(?!)")
-
-Matcher = re.Pattern[str] | None  # None: every name
-
-
-def compile_permission(pattern: str) -> Matcher:
-    """The matcher of one permission's regular expression (raises ``re.error``)."""
-    if pattern == ".*":
-        return None
-    return re.compile(pattern or NOTHING)
-
-
-class Grant:
-    """One user's permissions in one vhost, as the checks read them: ``granted`` False when
-    the user has no permissions there (it may not open a connection to the vhost)."""
-
-    __slots__ = ("configure", "granted", "read", "write")
-
-    def __init__(self) -> None:
-        self.granted = False
-        self.configure: Matcher = _NEVER
-        self.write: Matcher = _NEVER
-        self.read: Matcher = _NEVER
-
-    def set(self, configure: str, write: str, read: str) -> None:
-        self.configure = compile_permission(configure)
-        self.write = compile_permission(write)
-        self.read = compile_permission(read)
-        self.granted = True
-
-    def clear(self) -> None:
-        self.granted = False
-        self.configure = self.write = self.read = _NEVER
-
-
-def refused(kind: str, name: str, channel: ChannelState) -> AccessRefused:
-    connection = channel.connection
-    return AccessRefused(f"ACCESS_REFUSED - access to {kind} '{name}' in vhost "
-                         f"'{connection.vhost}' refused for user '{connection.user}'")
-
-
-def check(matcher: Matcher, kind: str, name: str, channel: ChannelState) -> None:
-    """Raise 403 unless ``matcher`` allows the ``kind`` (exchange, queue) ``name``."""
-    if matcher is not None:
-        if kind == "exchange" and not name:
-            name = "amq.default"  # RabbitMQ checks the default exchange under this name
-        if matcher.search(name) is None:
-            raise refused(kind, name, channel)
-
-
-def check_vhost(grant: Grant, vhost: str, user: str) -> None:
-    """connection.open: the user needs permissions in the vhost (530 otherwise)."""
-    if not grant.granted:
-        raise NotAllowed(f"NOT_ALLOWED - access to vhost '{vhost}' refused for user '{user}'")
-
+__all__ = ["NOTHING", "Grant", "PermissionChecks", "check", "check_vhost",
+           "compile_permission", "is_loopback", "refused"]
 
 def is_loopback(address: str) -> bool:
     """Whether a client's IP address is a loopback one, as RabbitMQ tells (``127.*``,
@@ -121,15 +69,8 @@ def exchange_argument(arguments: Mapping[str, Any], key: str) -> str | None:
 
 class PermissionChecks(MessageFlow):
     """The message methods of the core with their permission checks (the topology methods
-    check theirs in :class:`~transports.memory.core.BrokerCore`)."""
-
-    def basic_publish(self, channel: ChannelState, exchange: str, routing_key: str, body: bytes,
-                      properties: Properties, *, mandatory: bool) -> PublishResult:
-        write = channel.connection.grant.write
-        if write is not None:
-            check(write, "exchange", exchange, channel)
-        return super().basic_publish(channel, exchange, routing_key, body, properties,
-                                     mandatory=mandatory)
+    check theirs in :class:`~transports.memory.core.BrokerCore`, a publish in
+    :class:`~transports.memory.publishing.PublishFlow`)."""
 
     def basic_consume(self, channel: ChannelState, queue_name: str, consumer_tag: str, *,
                       no_ack: bool, exclusive: bool, arguments: Mapping[str, Any]) -> str:

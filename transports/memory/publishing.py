@@ -27,6 +27,7 @@ from transports.memory.entities import (
     VHostState,
 )
 from transports.memory.events import BrokerEvent
+from transports.memory.grants import check
 from transports.memory.queue import QueuedMessage
 
 __all__ = ["REPLY_TO", "PublishFlow", "PublishResult", "random_suffix"]
@@ -98,6 +99,9 @@ class PublishFlow(abc.ABC):
                       properties: Properties, *, mandatory: bool) -> PublishResult:
         if self._timed:
             self.tick()
+        write = channel.connection.grant.write
+        if write is not None:  # before the exchange is looked up, as RabbitMQ checks
+            check(write, "exchange", exchange, channel)
         vh = self.vhosts[channel.connection.vhost]
         if exchange:
             x = vh.exchanges.get(exchange)
