@@ -37,6 +37,10 @@ def add_serve_command(commands: Any) -> None:
     serve.add_argument("--management", type=int, default=None, metavar="PORT",
                        help="also serve RabbitMQ's management HTTP API and a web page on PORT "
                             "(needs the 'management' extra: pip install 'msgbus[management]')")
+    serve.add_argument("--definitions", metavar="FILE",
+                       help="load this RabbitMQ definitions file (users, vhosts, permissions, "
+                            "exchanges, queues, bindings) before serving, as RabbitMQ's "
+                            "load_definitions does at boot")
     serve.set_defaults(run=_serve)
 
 
@@ -70,6 +74,10 @@ async def _main(args: argparse.Namespace) -> int:
 
     try:
         broker = named_broker(args.broker)
+        if args.definitions is not None:
+            from contrib.definitions import load_definitions
+
+            load_definitions(broker, args.definitions, boot=True)
         server = AmqpServer(broker, host=args.host, port=args.port, ssl=_tls(args))
         await server.start()
     except MsgbusError as error:
