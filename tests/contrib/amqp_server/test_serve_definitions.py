@@ -84,6 +84,16 @@ DEFINITIONS: dict[str, Any] = {
          "destination_type": "queue", "routing_key": "", "arguments": {}},
     ],
 }
+LATER: dict[str, Any] = {
+    "users": [{"name": "carol", "password_hash": _hash("carol-secret", "sha256", b"abcd"),
+               "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []}],
+    "vhosts": [{"name": "extra"}],
+    "permissions": [{"user": "carol", "vhost": "extra", "configure": "", "write": ".*",
+                     "read": ".*"}],
+    "queues": [{"name": "jobs", "vhost": "extra", "durable": True, "auto_delete": False,
+                "arguments": {"x-queue-mode": "lazy"}}],
+    "exchanges": [], "bindings": [],
+}
 #: (user, password, vhost) logins tried on both servers
 LOGINS = [("alice", "alice-secret", "shop"), ("bob", "bob-secret", "shop"),
           ("alice", "wrong", "shop"), ("guest", "guest", "/"), ("alice", "alice-secret", "/"),
@@ -229,6 +239,15 @@ def test_serve_definitions_ends_as_rabbitmq_booted_with_them(
     assert on_rabbitmq[0] == "ok: [1, 1]"  # the file's bindings route, on RabbitMQ
     assert [_login(served_port, *login) for login in LOGINS] == on_rabbitmq
 
+    # later, a file imported into the running node: a new vhost grants nobody
+    later = _write(tmp_path / "later.json", LATER)
+    subprocess.run([CTL, "-n", node, "import_definitions", str(later)], env=env, check=True,
+                   capture_output=True, timeout=60)
+    exported = subprocess.run([CTL, "-n", node, "export_definitions", "-"], env=env,
+                              check=True, capture_output=True, text=True, timeout=60).stdout
+    load_definitions(broker, later)
+    assert _embedded_topology(broker) == _topology(json.loads(exported[exported.index("{"):]))
+
 
 def test_load_definitions_into_a_test_broker_keeps_its_guest() -> None:
     """The fixture route: ``load_definitions(msgbus_broker, path_or_mapping)`` imports as
@@ -320,3 +339,10 @@ def test_a_section_that_is_not_a_list_of_objects_is_refused_naming_it(
         load_definitions(broker, {section: value}, boot=True)
     assert str(refused.value) == f"{section}: {section} must be a list of JSON objects"
     assert (broker.users(), broker.vhosts()) == (["guest"], ["/"])
+
+
+def test_the_readme_program_prints_what_it_says() -> None:
+    from tests.contrib.test_readme_amqp_server import _run, _snippets
+
+    program = next(code for code in _snippets() if "load_definitions" in code)
+    assert _run(program).splitlines() == ["orders 0"]
