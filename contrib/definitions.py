@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
+import decimal
 import json
 import os
 import re
@@ -28,7 +30,17 @@ from msgbus.errors import AMQPError, ValidationError
 from transports.memory import Broker, Channel
 from transports.memory.access import HASHING_ALGORITHM
 
-__all__ = ["DefinitionsError", "import_definitions", "load_definitions"]
+__all__ = [
+    "RABBITMQ_VERSION",
+    "DefinitionsError",
+    "export_definitions",
+    "import_definitions",
+    "jsonable",
+    "load_definitions",
+]
+
+#: The RabbitMQ release whose definitions (and management API) these follow.
+RABBITMQ_VERSION = "3.10.8"
 
 #: Opens a channel on a vhost for the broker's own declarations, closed on exit.
 OpenChannel = Callable[[str], AbstractContextManager[Channel]]
@@ -51,6 +63,58 @@ class DefinitionsError(ValidationError):
     def at(self, entry: str) -> DefinitionsError:
         """The same refusal, naming ``entry`` (unless it already names one)."""
         return self if self.entry else DefinitionsError(self.reason, entry)
+
+
+def jsonable(value: Any) -> Any:
+    """An AMQP field value (bytes, Decimal, datetime, nested tables) as JSON data."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, datetime.datetime):
+        return int(value.timestamp())
+    return value
+
+
+def export_definitions(broker: Broker) -> dict[str, Any]:
+    """The broker's definitions as RabbitMQ 3.10 exports them (``rabbitmqctl
+    export_definitions``, ``GET /api/definitions``): users with their password hashes,
+    vhosts, permissions, and the exchanges, queues and bindings a node would keep
+    (exclusive queues, the default and ``amq.*`` exchanges are left out)."""
+    vhosts = broker.vhosts()
+    users = [user for user in map(broker.user, broker.users()) if user is not None]
+    return {
+        "rabbit_version": RABBITMQ_VERSION,
+        "rabbitmq_version": RABBITMQ_VERSION,
+        "product_name": "msgbus",
+        "product_version": RABBITMQ_VERSION,
+        "users": [{"name": user.name, "password_hash": user.password_hash,
+                   "hashing_algorithm": user.hashing_algorithm, "tags": list(user.tags),
+                   "limits": {}} for user in users],
+        "vhosts": [{"name": vhost} for vhost in vhosts],
+        "permissions": [{"user": p.user, "vhost": p.vhost, "configure": p.configure,
+                         "write": p.write, "read": p.read} for p in broker.permissions()],
+        "topic_permissions": [],
+        "parameters": [],
+        "global_parameters": [],
+        "policies": [],
+        "queues": [{"name": q.name, "vhost": q.vhost, "durable": q.durable,
+                    "auto_delete": q.auto_delete, "arguments": jsonable(q.arguments)}
+                   for vhost in vhosts for q in broker.queues(vhost) if not q.exclusive],
+        "exchanges": [{"name": x.name, "vhost": x.vhost, "type": x.type, "durable": x.durable,
+                       "auto_delete": x.auto_delete, "internal": x.internal,
+                       "arguments": jsonable(x.arguments)}
+                      for vhost in vhosts for x in broker.exchanges(vhost)
+                      if x.name and not x.name.startswith("amq.")],
+        "bindings": [{"source": b.source, "vhost": b.vhost, "destination": b.destination,
+                      "destination_type": b.destination_kind, "routing_key": b.routing_key,
+                      "arguments": jsonable(b.arguments)}
+                     for vhost in vhosts for b in broker.bindings(vhost) if b.source],
+    }
 
 
 # -- reading an entry (the reasons are RabbitMQ's, as POST /api/definitions answers) -----

@@ -1,7 +1,8 @@
 """Users, permissions and virtual hosts: ``/api/users``, ``/api/permissions``,
-``PUT`` / ``DELETE /api/vhosts/{vhost}`` and the per-user and per-vhost permission lists,
-with RabbitMQ 3.10's bodies and status codes (201 for a new object, 204 for a changed or
-deleted one, 404 ``Object Not Found``, 400 with RabbitMQ's reason)."""
+``PUT`` / ``DELETE /api/vhosts/{vhost}``, the per-user and per-vhost permission lists, and
+``GET`` / ``POST /api/definitions`` (:mod:`contrib.definitions` over HTTP), with RabbitMQ
+3.10's bodies and status codes (201 for a new object, 204 for a changed or deleted one, 404
+``Object Not Found``, 400 with RabbitMQ's reason)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from contrib.management.actions import body_of, require, text
+from contrib.definitions import DefinitionsError, export_definitions, import_definitions
+from contrib.management.actions import body_of, client, require, text
 from contrib.management.api import (
     CONTEXT,
     administrators_only,
@@ -195,8 +197,27 @@ async def delete_vhost(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def get_definitions(request: web.Request) -> web.Response:
+    return web.json_response(export_definitions(_broker(request)))
+
+
+async def post_definitions(request: web.Request) -> web.Response:
+    """Import the body as :func:`contrib.definitions.import_definitions` does, a new vhost
+    granting the importing user; a refused entry is a 400 with RabbitMQ's reason."""
+    body = await body_of(request)
+    importer, _ = credentials(request)
+    try:
+        import_definitions(_broker(request), body, importer=importer,
+                           open_channel=lambda vhost: client(request, vhost, as_system=True))
+    except DefinitionsError as error:
+        raise bad_request(error.reason) from None
+    return web.Response(status=204)
+
+
 def add_routes(app: web.Application) -> None:
     router = app.router
+    router.add_get("/api/definitions", administrators_only(get_definitions))
+    router.add_post("/api/definitions", administrators_only(post_definitions))
     router.add_get("/api/users", administrators_only(users))
     router.add_get("/api/users/without-permissions", administrators_only(users_without_permissions))
     router.add_post("/api/users/bulk-delete", administrators_only(bulk_delete_users))

@@ -4,14 +4,13 @@ names, the same nesting, ``[]`` where RabbitMQ writes an empty Erlang list."""
 from __future__ import annotations
 
 import base64
-import datetime
-import decimal
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
+from contrib.definitions import RABBITMQ_VERSION, jsonable
 from contrib.management.stats import Stats, channel_key
 from transports.memory import (
     BindingSnapshot,
@@ -39,23 +38,6 @@ __all__ = [
 ]
 
 NODE = "msgbus@localhost"
-#: The RabbitMQ release whose management API this one follows.
-RABBITMQ_VERSION = "3.10.8"
-
-
-def jsonable(value: Any) -> Any:
-    """An AMQP field value (bytes, Decimal, datetime, nested tables) as JSON data."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, datetime.datetime):
-        return int(value.timestamp())
-    return value
 
 
 def queue_type(arguments: Mapping[str, Any]) -> str:

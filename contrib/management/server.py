@@ -25,7 +25,7 @@ from types import TracebackType
 
 from aiohttp import BasicAuth, hdrs, web
 
-from contrib.management import access, actions, api, definitions, health
+from contrib.management import access, actions, api, health
 from contrib.management.errors import ApiError, error_response
 from contrib.management.stats import Stats
 from transports.memory import Broker
@@ -85,7 +85,6 @@ class ManagementServer:
         app[api.CONTEXT] = api.Context(self.broker, self.stats, self.amqp)
         api.add_routes(app)
         actions.add_routes(app)
-        definitions.add_routes(app)
         access.add_routes(app)
         health.add_routes(app)
         return app

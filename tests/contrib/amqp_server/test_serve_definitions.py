@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contrib.amqp_server import AmqpServer
-from contrib.definitions import DefinitionsError, load_definitions
+from contrib.definitions import DefinitionsError, export_definitions, load_definitions
 from msgbus.errors import ValidationError
 from tests.contrib.amqp_server.test_serve import Serving, serve  # noqa: F401  (fixture)
 from transports.memory import Broker
@@ -120,28 +120,8 @@ def _topology(definitions: Mapping[str, Any]) -> dict[str, set[tuple[Any, ...]]]
 
 
 def _embedded_topology(broker: Broker) -> dict[str, set[tuple[Any, ...]]]:
-    vhosts = broker.vhosts()
-    users = [user for user in map(broker.user, broker.users()) if user is not None]
-    return _topology({
-        "users": [{"name": u.name, "password_hash": u.password_hash,
-                   "hashing_algorithm": u.hashing_algorithm, "tags": list(u.tags)}
-                  for u in users],
-        "vhosts": [{"name": vhost} for vhost in vhosts],
-        "permissions": [{"user": p.user, "vhost": p.vhost, "configure": p.configure,
-                         "write": p.write, "read": p.read} for p in broker.permissions()],
-        "exchanges": [{"name": x.name, "vhost": x.vhost, "type": x.type, "durable": x.durable,
-                       "auto_delete": x.auto_delete, "internal": x.internal,
-                       "arguments": dict(x.arguments)}
-                      for vhost in vhosts for x in broker.exchanges(vhost)
-                      if x.name and not x.name.startswith("amq.")],
-        "queues": [{"name": q.name, "vhost": q.vhost, "durable": q.durable,
-                    "auto_delete": q.auto_delete, "arguments": dict(q.arguments)}
-                   for vhost in vhosts for q in broker.queues(vhost)],
-        "bindings": [{"source": b.source, "vhost": b.vhost, "destination": b.destination,
-                      "destination_type": b.destination_kind, "routing_key": b.routing_key,
-                      "arguments": dict(b.arguments)}
-                     for vhost in vhosts for b in broker.bindings(vhost) if b.source],
-    })
+    """What the broker's export holds (``GET /api/definitions`` answers the same)."""
+    return _topology(json.loads(json.dumps(export_definitions(broker))))
 
 
 def _login(port: int, user: str, password: str, vhost: str) -> str:
