@@ -10,7 +10,9 @@ exist. ``import_definitions`` is the import itself (``POST /api/definitions`` ca
 
 Every entry is checked against the broker and the rest of the file before anything changes;
 a refused entry raises :class:`DefinitionsError` (a ``ValidationError``) naming the entry
-(``permissions[2] (user 'bob', vhost 'shop')``) and what is wrong with it.
+(``permissions[2] (user 'bob', vhost 'shop')``) and what is wrong with it. Only arguments
+that the broker refuses when it declares a queue or exchange (``x-max-length: "ten"``) are
+found after the users, vhosts, permissions and earlier entries are in.
 """
 
 from __future__ import annotations
@@ -51,18 +53,21 @@ KINDS = ("exchanges", "queues", "bindings")
 class DefinitionsError(ValidationError):
     """A definitions file, or one of its entries, that the broker refuses. ``entry`` names
     the entry (``""``: the file as a whole); ``reason`` is RabbitMQ's reason for it, as its
-    management API answers it (a string, or a list such as ``["no_such_user", "bob"]``)."""
+    management API answers it (a string, or a list such as ``["no_such_user", "bob"]``);
+    ``words`` say it when the reason holds what the message must not (a password)."""
 
-    def __init__(self, reason: object, entry: str = "") -> None:
+    def __init__(self, reason: object, entry: str = "", *, words: str | None = None) -> None:
         self.reason = reason
         self.entry = entry
-        words = (f"{reason[0]} " + ", ".join(repr(part) for part in reason[1:])
-                 if isinstance(reason, list) and reason else str(reason))
+        if words is None:
+            words = (f"{reason[0]} " + ", ".join(repr(part) for part in reason[1:])
+                     if isinstance(reason, list) and reason else str(reason))
+        self.words = words
         super().__init__(f"{entry}: {words}" if entry else words)
 
     def at(self, entry: str) -> DefinitionsError:
         """The same refusal, naming ``entry`` (unless it already names one)."""
-        return self if self.entry else DefinitionsError(self.reason, entry)
+        return self if self.entry else DefinitionsError(self.reason, entry, words=self.words)
 
 
 def jsonable(value: Any) -> Any:
@@ -204,7 +209,8 @@ def import_definitions(broker: Broker, definitions: Mapping[str, Any], *,
     the file's permissions apply. The topology is declared by the broker itself, on a
     system connection (``open_channel`` opens another kind). Every entry is checked
     against the broker and the rest of the import first, so that a refused import changes
-    nothing; :class:`DefinitionsError` names the entry refused."""
+    nothing (but for arguments refused only when declared: see the module's notes);
+    :class:`DefinitionsError` names the entry refused."""
     users = []
     for where, entry in _entries(definitions, "users"):
         with _naming(where):
@@ -276,11 +282,14 @@ def _user(entry: Mapping[str, Any]) -> UserEntry:
         try:
             base64.b64decode(hashed, validate=True)
         except (binascii.Error, ValueError):
-            raise DefinitionsError(["not_base64", hashed]) from None
+            raise DefinitionsError(["not_base64", hashed],
+                                   words="not_base64: password_hash is not base64") from None
         return name, None, tags, hashed, algorithm
     password = entry.get("password")
     if password is not None and not isinstance(password, str):
-        raise DefinitionsError(f"password must be a string, got {json.dumps(password)}")
+        raise DefinitionsError(f"password must be a string, got {json.dumps(password)}",
+                               words=f"password must be a string, got a JSON "
+                                     f"{type(password).__name__}")
     return name, password, tags, None, algorithm
 
 
@@ -387,7 +396,7 @@ def load_definitions(broker: Broker,
         if not where:
             raise
         entry = f"{where}: {error.entry}" if error.entry else where
-        raise DefinitionsError(error.reason, entry) from None
+        raise DefinitionsError(error.reason, entry, words=error.words) from None
 
 
 def _read(path: str | os.PathLike[str]) -> Mapping[str, Any]:
@@ -414,10 +423,11 @@ def _forget_defaults(broker: Broker) -> None:
              and not broker.queues("/")
              and {x.name for x in broker.exchanges("/")} <= default_exchanges)
     if not fresh:
-        raise DefinitionsError("loading definitions at boot needs a fresh broker (only its "
-                               "default guest user and / vhost), got one with users "
-                               f"{broker.users()}, vhosts {broker.vhosts()} and queues or "
-                               "exchanges of its own")
+        raise DefinitionsError(
+            "loading definitions at boot needs a fresh broker (only its default guest user "
+            f"and / vhost), got users {broker.users()}, vhosts {broker.vhosts()}, queues "
+            f"{[q.name for q in broker.queues('/')]} and exchanges "
+            f"{sorted(x.name for x in broker.exchanges('/'))} in /")
     broker.delete_vhost("/")
     broker.delete_user("guest")
 

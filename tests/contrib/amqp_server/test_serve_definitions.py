@@ -326,3 +326,17 @@ def test_the_readme_program_prints_what_it_says() -> None:
 
     program = next(code for code in _snippets() if "load_definitions" in code)
     assert _run(program).splitlines() == ["orders 0"]
+
+
+@pytest.mark.parametrize(("user", "message"), [
+    ({"name": "eve", "password": 12345678, "tags": []},
+     "users[0] 'eve': password must be a string, got a JSON int"),
+    ({"name": "eve", "password_hash": "s3cret!!", "tags": []},
+     "users[0] 'eve': not_base64: password_hash is not base64"),
+])
+def test_a_refused_password_is_not_in_the_message(user: dict[str, Any], message: str) -> None:
+    broker = Broker()
+    with pytest.raises(DefinitionsError) as refused:
+        load_definitions(broker, {"users": [user]})
+    assert str(refused.value) == message
+    assert "eve" not in broker.users()
