@@ -287,9 +287,9 @@ def _user(entry: Mapping[str, Any]) -> UserEntry:
         return name, None, tags, hashed, algorithm
     password = entry.get("password")
     if password is not None and not isinstance(password, str):
-        raise DefinitionsError(f"password must be a string, got {json.dumps(password)}",
-                               words=f"password must be a string, got a JSON "
-                                     f"{type(password).__name__}")
+        # never the value itself, not even to the one who sent it (it is a password)
+        raise DefinitionsError(f"password must be a string, got a JSON "
+                               f"{type(password).__name__}")
     return name, password, tags, None, algorithm
 
 

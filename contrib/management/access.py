@@ -92,7 +92,7 @@ async def put_user(request: web.Request) -> web.Response:
     tags = tags_of(body)
     password = body.get("password")
     if password is not None and not isinstance(password, str):
-        raise bad_request(f"password must be a string, got {password!r}")
+        raise bad_request(f"password must be a string, got a JSON {type(password).__name__}")
     existed = broker.user(name) is not None
     broker.add_user(name, password, tags=tags)
     return web.Response(status=204 if existed else 201)

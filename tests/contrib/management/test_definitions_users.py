@@ -197,3 +197,15 @@ def test_a_user_given_a_hash_logs_in_with_its_password_only(password: str, other
     assert broker.check_password("v", password) == (algorithm.endswith("sha256"))
     broker.add_user("w", password_hash="")
     assert not broker.check_password("w", password)
+
+
+def test_a_password_that_is_not_a_string_is_never_echoed(embedded: Server) -> None:
+    http = embedded.http
+    secret = 918273645546372
+    put = http("PUT", "/api/users/echo", {"password": secret, "tags": ""})
+    imported = http("POST", "/api/definitions",
+                    {"users": [{"name": "echo", "password": secret, "tags": ""}]})
+    for reply in (put, imported):
+        assert reply.status == 400
+        assert str(secret) not in reply.body.decode()
+        assert "password must be a string" in reply.json()["reason"]
