@@ -6,9 +6,11 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,47 @@ def make_certificates(folder: Path) -> None:
                  "-CAcreateserial", "-days", "1", "-out", f"{name}.pem", *extra, cwd=folder)
     for key in folder.glob("*.key"):
         key.chmod(0o644)  # a node may run as another user
+
+
+RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def throwaway_node(base: Path, config: str, label: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """A RabbitMQ node of its own, its data under ``base``, ``config`` its rabbitmq.conf (no
+    plugins), started and stopped around the block: (node name, the environment rabbitmqctl
+    needs to reach it)."""
+    for sub in ("log", "mnesia"):
+        (base / sub).mkdir(exist_ok=True)
+    (base / "enabled_plugins").write_text("[].\n")
+    (base / "rabbitmq.conf").write_text(config)
+    node = f"msgbus-{label}-{os.getpid()}@localhost"
+    env = {
+        **os.environ, "HOME": str(base), "RABBITMQ_NODENAME": node,
+        "RABBITMQ_DIST_PORT": str(free_port()), "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(base / "log"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+        "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
+        "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
+    }
+    subprocess.run([RABBITMQ_SERVER, "-detached"], env=env, check=True, capture_output=True,
+                   timeout=60)
+    try:
+        deadline = time.monotonic() + 90
+        while subprocess.run([RABBITMQCTL, "-n", node, "await_startup", "--timeout", "60"],
+                             env=env, capture_output=True, timeout=90).returncode != 0:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the node {node} did not start; log: {base / 'log'}")
+            time.sleep(1)  # await_startup gives up at once until epmd knows the node
+        yield node, env
+    finally:
+        subprocess.run([RABBITMQCTL, "-n", node, "stop"], env=env, capture_output=True,
+                       timeout=60)

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,20 +15,12 @@ from pathlib import Path
 import pytest
 
 from msgbus import errors
-from tests.support import make_certificates
+from tests.support import RABBITMQ_SERVER, free_port, make_certificates, throwaway_node
 from transports.rabbitmq import RabbitMQTransport
 
 pytestmark = pytest.mark.rabbitmq
 
-SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
-CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -46,18 +35,15 @@ class TLSNode:
 
 @pytest.fixture(scope="module")
 def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSNode]:
-    if not os.access(SERVER, os.X_OK) or shutil.which("openssl") is None:
+    if not os.access(RABBITMQ_SERVER, os.X_OK) or shutil.which("openssl") is None:
         pytest.skip("NO TLS NODE: needs rabbitmq-server and the openssl command installed")
     base = tmp_path_factory.mktemp("tls-node")
     certs = base / "certs"
     certs.mkdir()
     make_certificates(certs)
-    for sub in ("log", "mnesia"):
-        (base / sub).mkdir()
-    (base / "enabled_plugins").write_text("[].\n")
-    port = _free_port()
-    (base / "rabbitmq.conf").write_text(
-        f"listeners.tcp.default = 127.0.0.1:{_free_port()}\n"
+    port = free_port()
+    config = (
+        f"listeners.tcp.default = 127.0.0.1:{free_port()}\n"
         f"listeners.ssl.default = 127.0.0.1:{port}\n"
         f"ssl_options.cacertfile = {certs / 'ca.pem'}\n"
         f"ssl_options.certfile = {certs / 'server.pem'}\n"
@@ -65,26 +51,8 @@ def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSNode]:
         "ssl_options.verify = verify_peer\n"
         "ssl_options.fail_if_no_peer_cert = false\n"
     )
-    node = f"msgbus-tls-{os.getpid()}@localhost"
-    env = {
-        **os.environ, "HOME": str(base), "RABBITMQ_NODENAME": node,
-        "RABBITMQ_DIST_PORT": str(_free_port()), "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(base / "log"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
-        "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
-        "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
-    }
-    subprocess.run([SERVER, "-detached"], env=env, check=True, capture_output=True, timeout=60)
-    try:
-        deadline = time.monotonic() + 90
-        while subprocess.run([CTL, "-n", node, "await_startup", "--timeout", "60"], env=env,
-                             capture_output=True, timeout=90).returncode != 0:
-            if time.monotonic() > deadline:
-                pytest.fail(f"the TLS node {node} did not start; log: {base / 'log'}")
-            time.sleep(1)
+    with throwaway_node(base, config, "tls"):
         yield TLSNode(port, certs)
-    finally:
-        subprocess.run([CTL, "-n", node, "stop"], env=env, capture_output=True, timeout=60)
 
 
 def test_verified_with_client_certificate(tls_node: TLSNode) -> None:

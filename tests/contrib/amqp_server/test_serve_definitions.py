@@ -13,9 +13,7 @@ import base64
 import hashlib
 import json
 import os
-import socket
 import subprocess
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,18 +28,11 @@ from contrib.amqp_server import AmqpServer
 from contrib.definitions import DefinitionsError, export_definitions, load_definitions
 from msgbus.errors import ValidationError
 from tests.contrib.amqp_server.test_serve import Serving, serve  # noqa: F401  (fixture)
+from tests.support import RABBITMQ_SERVER, RABBITMQCTL, free_port, throwaway_node
 from transports.memory import Broker
 
 REQUIRE_RABBITMQ = os.environ.get("MSGBUS_REQUIRE_RABBITMQ") == "1"
-SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
-CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _hash(password: str, algorithm: str, salt: bytes) -> str:
@@ -165,39 +156,17 @@ def booted_node(tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[tuple[int, str, dict[str, str]]]:
     """A throwaway RabbitMQ node booted with ``load_definitions`` = DEFINITIONS: (AMQP port,
     node name, its environment for rabbitmqctl)."""
-    if not os.access(SERVER, os.X_OK):
+    if not os.access(RABBITMQ_SERVER, os.X_OK):
         reason = "NO RABBITMQ NODE: rabbitmq-server is not installed (scripts/test installs it)"
         if REQUIRE_RABBITMQ:
             pytest.fail(f"MSGBUS_REQUIRE_RABBITMQ=1: {reason}")
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("definitions-node")
-    for sub in ("log", "mnesia"):
-        (base / sub).mkdir()
-    (base / "enabled_plugins").write_text("[].\n")
     definitions = _write(base / "definitions.json", DEFINITIONS)
-    port = _free_port()
-    (base / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{port}\n"
-                                        f"load_definitions = {definitions}\n")
-    node = f"msgbus-definitions-{os.getpid()}@localhost"
-    env = {
-        **os.environ, "HOME": str(base), "RABBITMQ_NODENAME": node,
-        "RABBITMQ_DIST_PORT": str(_free_port()), "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(base / "log"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
-        "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
-        "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
-    }
-    subprocess.run([SERVER, "-detached"], env=env, check=True, capture_output=True, timeout=60)
-    try:
-        deadline = time.monotonic() + 90
-        while subprocess.run([CTL, "-n", node, "await_startup", "--timeout", "60"], env=env,
-                             capture_output=True, timeout=90).returncode != 0:
-            if time.monotonic() > deadline:
-                pytest.fail(f"the node {node} did not start; log: {base / 'log'}")
-            time.sleep(1)  # await_startup gives up at once until epmd knows the node
+    port = free_port()
+    with throwaway_node(base, f"listeners.tcp.default = 127.0.0.1:{port}\n"
+                              f"load_definitions = {definitions}\n", "definitions") as (node, env):
         yield port, node, env
-    finally:
-        subprocess.run([CTL, "-n", node, "stop"], env=env, capture_output=True, timeout=60)
 
 
 @pytest.mark.rabbitmq
@@ -205,7 +174,7 @@ def test_serve_definitions_ends_as_rabbitmq_booted_with_them(
         booted_node: tuple[int, str, dict[str, str]], serve: type[Serving],  # noqa: F811
         tmp_path: Path) -> None:
     port, node, env = booted_node
-    exported = subprocess.run([CTL, "-n", node, "export_definitions", "-"], env=env,
+    exported = subprocess.run([RABBITMQCTL, "-n", node, "export_definitions", "-"], env=env,
                               check=True, capture_output=True, text=True, timeout=60).stdout
     rabbitmq = _topology(json.loads(exported[exported.index("{"):]))
     broker = Broker()
@@ -221,9 +190,9 @@ def test_serve_definitions_ends_as_rabbitmq_booted_with_them(
 
     # later, a file imported into the running node: a new vhost grants nobody
     later = _write(tmp_path / "later.json", LATER)
-    subprocess.run([CTL, "-n", node, "import_definitions", str(later)], env=env, check=True,
+    subprocess.run([RABBITMQCTL, "-n", node, "import_definitions", str(later)], env=env, check=True,
                    capture_output=True, timeout=60)
-    exported = subprocess.run([CTL, "-n", node, "export_definitions", "-"], env=env,
+    exported = subprocess.run([RABBITMQCTL, "-n", node, "export_definitions", "-"], env=env,
                               check=True, capture_output=True, text=True, timeout=60).stdout
     load_definitions(broker, later)
     assert _embedded_topology(broker) == _topology(json.loads(exported[exported.index("{"):]))
