@@ -23,14 +23,13 @@ import datetime
 import decimal
 import json
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from msgbus.errors import AMQPError, ValidationError
 from transports.memory import Broker, Channel
-from transports.memory.access import HASHING_ALGORITHM
+from transports.memory.access import HASHING_ALGORITHM, check_permissions
 
 __all__ = [
     "RABBITMQ_VERSION",
@@ -39,6 +38,7 @@ __all__ = [
     "import_definitions",
     "jsonable",
     "load_definitions",
+    "parse_tags",
 ]
 
 #: The RabbitMQ release whose definitions (and management API) these follow.
@@ -155,7 +155,8 @@ def _require(body: Mapping[str, Any], *names: str) -> None:
             "[" + ",".join(f"{{key_missing,{name}}}" for name in missing) + "]")
 
 
-def _tags(body: Mapping[str, Any]) -> tuple[str, ...]:
+def parse_tags(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """``tags`` as a comma-separated string or a list of strings, as RabbitMQ takes them."""
     if "tags" not in body:
         raise DefinitionsError("tags_not_present")
     value = body["tags"]
@@ -275,7 +276,7 @@ def _user(entry: Mapping[str, Any]) -> UserEntry:
     if "name" not in entry:
         raise DefinitionsError(["badkey", "name"])
     name = _text(entry, "name")
-    tags = _tags(entry)
+    tags = parse_tags(entry)
     algorithm = _text(entry, "hashing_algorithm", HASHING_ALGORITHM)
     if "password_hash" in entry:
         hashed = _text(entry, "password_hash")
@@ -301,15 +302,12 @@ def _permission(entry: Mapping[str, Any], users: set[str], vhosts: set[str]
         raise DefinitionsError(["no_such_user", user])
     if vhost not in vhosts:
         raise DefinitionsError(["no_such_vhost", vhost])
-    patterns = [_text(entry, kind) for kind in ("configure", "write", "read")]
-    for kind, pattern in zip(("configure", "write", "read"), patterns, strict=True):
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise DefinitionsError(
-                f"{kind} permission of user {user!r} in vhost {vhost!r} must be a regular "
-                f"expression, got {pattern!r}: {error}") from None
-    return user, vhost, patterns[0], patterns[1], patterns[2]
+    configure, write, read = (_text(entry, kind) for kind in ("configure", "write", "read"))
+    try:
+        check_permissions(user, vhost, configure, write, read)
+    except ValidationError as error:
+        raise DefinitionsError(str(error)) from None
+    return user, vhost, configure, write, read
 
 
 def _check_entry(broker: Broker, kind: str, vhost: str, entry: Mapping[str, Any],

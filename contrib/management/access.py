@@ -11,7 +11,12 @@ from typing import Any
 
 from aiohttp import web
 
-from contrib.definitions import DefinitionsError, export_definitions, import_definitions
+from contrib.definitions import (
+    DefinitionsError,
+    export_definitions,
+    import_definitions,
+    parse_tags,
+)
 from contrib.management.actions import body_of, client, require, text
 from contrib.management.api import (
     CONTEXT,
@@ -53,14 +58,10 @@ def _find_user(broker: Broker, name: str) -> UserSnapshot:
 
 def tags_of(body: Mapping[str, Any]) -> tuple[str, ...]:
     """``tags`` as a comma-separated string or a list of strings, as RabbitMQ takes them."""
-    if "tags" not in body:
-        raise bad_request("tags_not_present")
-    value = body["tags"]
-    if isinstance(value, str):
-        return tuple(tag.strip() for tag in value.split(",") if tag.strip())
-    if isinstance(value, list) and all(isinstance(tag, str) for tag in value):
-        return tuple(value)
-    raise bad_request(f"tags must be a string or a list of strings, got {value!r}")
+    try:
+        return parse_tags(body)
+    except DefinitionsError as error:
+        raise bad_request(error.reason) from None
 
 
 # -- users --------------------------------------------------------------------------------

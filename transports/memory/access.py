@@ -22,7 +22,7 @@ from msgbus.errors import ValidationError
 from transports.memory.permissions import Grant
 
 __all__ = ["ALL", "HASHING_ALGORITHMS", "SYSTEM_USER", "AccessControl", "PermissionSnapshot",
-           "UserSnapshot", "password_hash"]
+           "UserSnapshot", "check_permissions", "password_hash"]
 
 ALL = ".*"  # the regular expression of a permission that allows every name
 HASHING_ALGORITHM = "rabbit_password_hashing_sha256"  # RabbitMQ's default
@@ -90,6 +90,17 @@ class PermissionSnapshot:
     read: str
 
 
+def check_permissions(user: str, vhost: str, configure: str, write: str, read: str) -> None:
+    """Raise ``ValidationError`` unless the three permissions are regular expressions."""
+    for kind, pattern in (("configure", configure), ("write", write), ("read", read)):
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValidationError(
+                f"{kind} permission of user {user!r} in vhost {vhost!r} must be a regular "
+                f"expression, got {pattern!r}: {error}") from None
+
+
 class AccessControl:
     """Tags, password hashes and permissions of the broker's users: a login is checked
     against the stored hash, as RabbitMQ checks it (no password is kept)."""
@@ -146,13 +157,7 @@ class AccessControl:
 
     def set_permissions(self, user: str, vhost: str, configure: str, write: str,
                         read: str) -> None:
-        for kind, pattern in (("configure", configure), ("write", write), ("read", read)):
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValidationError(
-                    f"{kind} permission of user {user!r} in vhost {vhost!r} must be a regular "
-                    f"expression, got {pattern!r}: {error}") from None
+        check_permissions(user, vhost, configure, write, read)
         self._permissions[(vhost, user)] = (configure, write, read)
         self.grant(vhost, user).set(configure, write, read)
 
