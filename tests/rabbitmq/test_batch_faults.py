@@ -62,7 +62,7 @@ def _cut_off_midway(
     for size in (BIG, 3 * BIG, 9 * BIG):
         recorder = Recorder()
         transport = open_transport(connection_listeners=[recorder], **options)
-        q = names.queue()
+        q = names.queue(f"batch-of-{size}")  # a queue of its own for each try
         transport.declare_queue(q, durable=True)
         watcher = open_transport()
 
