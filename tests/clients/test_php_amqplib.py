@@ -7,21 +7,19 @@ RabbitMQ and on the embedded server."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from typing import Any
 
 import pytest
 
-from tests.clients.conftest import WAIT, Unique
+from tests.clients.conftest import Unique
 from tests.clients.toolchain import (
     CAPABILITIES,
     DIRECT_REPLY_TO,
     PREFETCH,
     ROOT,
     delivered,
+    interpreter,
     json_lines,
-    missing,
     run,
 )
 
@@ -30,13 +28,9 @@ SCRIPT = ROOT / "tests" / "clients" / "php" / "amqplib_e2e.php"
 
 @pytest.fixture(scope="session")
 def php() -> str:
-    php = shutil.which("php")
     probe = "require 'PhpAmqpLib/autoload.php'; new PhpAmqpLib\\Wire\\AMQPTable([]);"
-    if php is None or subprocess.run([php, "-r", probe], capture_output=True, timeout=WAIT,
-                                     check=False).returncode != 0:
-        missing("PHP AMQP CLIENT: needs php and php-amqplib (Debian's php-cli and "
-                "php-amqplib)")
-    return php
+    return interpreter("php", "-r", probe, what="PHP AMQP CLIENT: needs php and php-amqplib "
+                       "(Debian's php-cli and php-amqplib)")
 
 
 def _error(kind: str, code: int, message: str) -> dict[str, Any]:

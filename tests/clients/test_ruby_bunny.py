@@ -8,20 +8,17 @@ what it printed, the same on RabbitMQ and on the embedded server."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 
-from tests.clients.conftest import WAIT, Unique
+from tests.clients.conftest import Unique
 from tests.clients.toolchain import (
     CAPABILITIES,
     DIRECT_REPLY_TO,
     PREFETCH,
     ROOT,
     delivered,
+    interpreter,
     json_lines,
-    missing,
     run,
 )
 
@@ -30,11 +27,8 @@ SCRIPT = ROOT / "tests" / "clients" / "ruby" / "bunny_e2e.rb"
 
 @pytest.fixture(scope="session")
 def ruby() -> str:
-    ruby = shutil.which("ruby")
-    if ruby is None or subprocess.run([ruby, "-e", 'require "bunny"'], capture_output=True,
-                                      timeout=WAIT, check=False).returncode != 0:
-        missing("RUBY AMQP CLIENT: needs ruby and Bunny (Debian's ruby-bunny)")
-    return ruby
+    return interpreter("ruby", "-e", 'require "bunny"',
+                       what="RUBY AMQP CLIENT: needs ruby and Bunny (Debian's ruby-bunny)")
 
 
 def test_bunny(server_url: str, unique: Unique, ruby: str) -> None:

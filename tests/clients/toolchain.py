@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,6 +27,16 @@ def missing(what: str) -> NoReturn:
     if os.environ.get("MSGBUS_REQUIRE_RABBITMQ") == "1":
         pytest.fail(f"MSGBUS_REQUIRE_RABBITMQ=1: {message}")
     pytest.skip(message)
+
+
+def interpreter(program: str, *probe: str, what: str) -> str:
+    """The path of ``program``, once ``program *probe`` (loading its AMQP library) exits 0;
+    otherwise the toolchain is :func:`missing` (``what`` names it and its packages)."""
+    path = shutil.which(program)
+    if path is None or subprocess.run([path, *probe], capture_output=True, timeout=WAIT,
+                                      check=False).returncode != 0:
+        missing(what)
+    return path
 
 
 def run(command: list[str], *, env: dict[str, str] | None = None,
